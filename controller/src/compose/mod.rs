@@ -1,0 +1,1 @@
+//! Compose files → desired containers, networks and volumes.

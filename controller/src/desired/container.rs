@@ -1,0 +1,242 @@
+//! The desired configuration of one container, resolved from a compose service.
+//!
+//! Everything that goes into Docker's create call is here, already interpolated, with
+//! defaults applied and units converted, so that two equal specs create equal containers and
+//! the spec hash changes exactly when the container would change. Maps are `BTreeMap`s so
+//! that serialization (and therefore the hash) is deterministic.
+
+use std::{collections::BTreeMap, path::PathBuf};
+
+use serde::{Serialize, Serializer};
+
+/// One container of a Stack.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct ContainerSpec {
+    /// Docker container name: `container_name`, or `<stack>-<service>-1`.
+    pub name: String,
+    /// The Stack (compose project) it belongs to.
+    pub stack: String,
+    /// The compose service it comes from.
+    pub service: String,
+    /// Image reference as written (`busybox:1.36`). The image *ID* is added to the hash at
+    /// plan time, so a re-tagged image recreates the container.
+    pub image: String,
+    /// User labels (ownership labels are added by the docker layer).
+    pub labels: BTreeMap<String, String>,
+    /// Final environment after `env_file`, `environment` and interpolation.
+    pub env: BTreeMap<String, String>,
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    pub restart: RestartPolicy,
+    pub network_mode: NetworkMode,
+    /// Networks to join (only when `network_mode` is [`NetworkMode::Networks`]), by Docker name.
+    pub networks: Vec<NetworkAttachment>,
+    pub mounts: Vec<Mount>,
+    /// Service-level `tmpfs:` entries: target → options (e.g. `size=64m`), as compose maps them
+    /// to `HostConfig.Tmpfs`.
+    pub tmpfs: BTreeMap<String, String>,
+    pub ports: Vec<PortBinding>,
+    /// `expose:` ports, as `80/tcp`.
+    pub expose: Vec<String>,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub devices: Vec<Device>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_opt: Vec<String>,
+    /// `host:ip` entries.
+    pub extra_hosts: Vec<String>,
+    pub healthcheck: Option<Healthcheck>,
+    pub privileged: bool,
+    pub read_only: bool,
+    pub init: Option<bool>,
+    pub tty: bool,
+    pub stdin_open: bool,
+    pub security_opt: Vec<String>,
+    pub sysctls: BTreeMap<String, String>,
+    pub ulimits: Vec<Ulimit>,
+    pub logging: Option<Logging>,
+    pub stop_signal: Option<String>,
+    /// Seconds (compose `stop_grace_period`).
+    pub stop_timeout: Option<i64>,
+    /// Bytes (compose `mem_limit`).
+    pub memory: Option<i64>,
+    pub memory_reservation: Option<i64>,
+    /// Billionths of a CPU (compose `cpus`).
+    pub nano_cpus: Option<i64>,
+    pub cpu_shares: Option<i64>,
+    pub pids_limit: Option<i64>,
+    pub shm_size: Option<i64>,
+    pub group_add: Vec<String>,
+    pub pid: Option<String>,
+    pub ipc: Option<String>,
+    /// Ordering only: not part of the container's configuration, so not hashed.
+    #[serde(skip)]
+    pub depends_on: Vec<DependsOn>,
+}
+
+/// Compose `restart`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub enum RestartPolicy {
+    #[default]
+    No,
+    Always,
+    UnlessStopped,
+    OnFailure {
+        max_retries: Option<i64>,
+    },
+}
+
+/// Compose `network_mode`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub enum NetworkMode {
+    /// Join the networks in [`ContainerSpec::networks`] (compose's default).
+    #[default]
+    Networks,
+    Host,
+    None,
+    /// `service:X`: share the network namespace of service X of the same stack.
+    Service(String),
+    /// `container:NAME`: share the namespace of an existing container.
+    Container(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NetworkAttachment {
+    /// Docker network name (already `<stack>_<name>` for stack-local networks).
+    pub network: String,
+    pub aliases: Vec<String>,
+    pub ipv4_address: Option<String>,
+    pub ipv6_address: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mount {
+    pub target: String,
+    pub read_only: bool,
+    pub kind: MountKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum MountKind {
+    Bind {
+        source: BindSource,
+        /// compose long syntax `bind.propagation`
+        propagation: Option<String>,
+        /// compose long syntax `bind.create_host_path` (short syntax implies true).
+        create_host_path: bool,
+    },
+    /// A named volume (Docker name, already `<stack>_<name>` unless external), or anonymous.
+    Volume {
+        name: Option<String>,
+        nocopy: bool,
+    },
+    Tmpfs {
+        size: Option<i64>,
+        mode: Option<u32>,
+    },
+}
+
+/// Where a bind mount's source lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum BindSource {
+    /// An absolute path on the target host, passed through untouched.
+    Host(String),
+    /// A file or directory from the repository (a relative path in compose). The docker layer
+    /// delivers it to the host under a content-addressed directory; the hash makes a content
+    /// change recreate the container.
+    Repo(RepoFile),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoFile {
+    /// Absolute path of the file or directory in the local checkout.
+    pub local: PathBuf,
+    /// Hex SHA-256 of the content (for a directory: of its paths, modes and contents).
+    pub content_hash: String,
+    pub is_dir: bool,
+}
+
+impl RepoFile {
+    /// The last path component, used as the name on the host.
+    pub fn file_name(&self) -> String {
+        self.local
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".into())
+    }
+}
+
+/// Only the name and the content hash matter for the container: the checkout location does not.
+impl Serialize for RepoFile {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("RepoFile", 3)?;
+        st.serialize_field("name", &self.file_name())?;
+        st.serialize_field("content_hash", &self.content_hash)?;
+        st.serialize_field("is_dir", &self.is_dir)?;
+        st.end()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PortBinding {
+    pub host_ip: Option<String>,
+    /// `None`: an ephemeral host port.
+    pub host_port: Option<String>,
+    pub container_port: u16,
+    /// `tcp`, `udp` or `sctp`.
+    pub protocol: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Device {
+    pub host: String,
+    pub container: String,
+    pub permissions: String,
+}
+
+/// Durations are in nanoseconds, as the Docker API wants them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Healthcheck {
+    /// e.g. `["CMD-SHELL", "wget -q -O- localhost"]`, or `["NONE"]` for `disable: true`.
+    pub test: Vec<String>,
+    pub interval: Option<i64>,
+    pub timeout: Option<i64>,
+    pub retries: Option<i64>,
+    pub start_period: Option<i64>,
+    pub start_interval: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Logging {
+    pub driver: Option<String>,
+    pub options: BTreeMap<String, String>,
+}
+
+/// Compose `depends_on` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DependsOn {
+    pub service: String,
+    pub condition: DependsCondition,
+    /// compose `required: false`: a missing dependency is not an error.
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DependsCondition {
+    Started,
+    Healthy,
+    CompletedSuccessfully,
+}

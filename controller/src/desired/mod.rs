@@ -1,0 +1,18 @@
+//! The desired state of one host, fully resolved.
+//!
+//! This is what the source stage (manifests + compose files) produces and what `plan` compares
+//! with observed state. Everything here is plain data: no Docker types, no I/O. Every type is
+//! `Serialize` with deterministic ordering, because the spec hash is computed from it.
+
+mod container;
+mod host;
+mod network;
+mod resource;
+
+pub use container::{
+    BindSource, ContainerSpec, DependsCondition, DependsOn, Device, Healthcheck, Logging, Mount, MountKind,
+    NetworkAttachment, NetworkMode, PortBinding, RepoFile, RestartPolicy, Ulimit,
+};
+pub use host::{DesiredHost, DesiredState, Endpoint, HostSpec, StackSpec, TlsFiles};
+pub use network::{Ipam, NetworkSpec, VolumeSpec};
+pub use resource::{Kind, ResourceRef};

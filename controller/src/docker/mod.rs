@@ -1,0 +1,1 @@
+//! The Docker Engine API (bollard): connections, observed state, actions.

@@ -1,0 +1,31 @@
+//! The labels aegis puts on every Docker object it creates.
+//!
+//! Ownership is decided by these labels alone: aegis only ever changes or removes objects that
+//! carry [`MANAGED_BY`]` = `[`MANAGED_BY_VALUE`]. Containers also carry compose's project and
+//! service labels so that `docker compose ls/ps` and Komodo still see them.
+
+pub const MANAGED_BY: &str = "aegis.dev/managed-by";
+pub const MANAGED_BY_VALUE: &str = "aegis";
+/// `Kind/name` of the resource that owns the object.
+pub const RESOURCE: &str = "aegis.dev/resource";
+/// Name of the `Host` the object was created for.
+pub const HOST: &str = "aegis.dev/host";
+/// Hex SHA-256 of the object's desired configuration; decides recreate vs no-op.
+pub const SPEC_HASH: &str = "aegis.dev/spec-hash";
+/// The hashed configuration itself (JSON), so `diff` can name the fields that changed
+/// without inspecting every container.
+pub const SPEC: &str = "aegis.dev/spec";
+/// The source revision that last applied the object.
+pub const REVISION: &str = "aegis.dev/revision";
+/// Marks short-lived helper containers (file delivery); never part of a Stack.
+pub const HELPER: &str = "aegis.dev/helper";
+
+pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";
+pub const COMPOSE_SERVICE: &str = "com.docker.compose.service";
+pub const COMPOSE_CONTAINER_NUMBER: &str = "com.docker.compose.container-number";
+pub const COMPOSE_ONEOFF: &str = "com.docker.compose.oneoff";
+
+/// The filter value that selects aegis-owned objects: `aegis.dev/managed-by=aegis`.
+pub fn owner_filter() -> String {
+    format!("{MANAGED_BY}={MANAGED_BY_VALUE}")
+}

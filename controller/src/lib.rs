@@ -1,0 +1,12 @@
+//! aegis: a GitOps reconciling controller for Docker hosts.
+//!
+//! Data flows one way: source → [`manifest`] → [`desired`] → [`plan`] → [`docker`] → status.
+//! `plan` is pure (desired + observed → actions); side effects live in `docker` and `apply`.
+
+pub mod compose;
+pub mod desired;
+pub mod diagnostic;
+pub mod docker;
+pub mod labels;
+pub mod observed;
+pub mod yaml;
