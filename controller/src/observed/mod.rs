@@ -31,6 +31,8 @@ pub struct ObservedContainer {
     pub labels: BTreeMap<String, String>,
     pub state: ContainerState,
     pub health: Option<Health>,
+    /// Exit code of an exited container, parsed from the list's status text.
+    pub exit_code: Option<i64>,
     pub image_id: String,
     /// Names of the networks it is attached to.
     pub networks: Vec<String>,

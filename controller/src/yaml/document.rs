@@ -24,7 +24,10 @@ impl Document {
 /// Parses every document in `src`. Empty documents (e.g. a trailing `---`) are skipped.
 /// `file` is only used to name the file in errors.
 pub fn parse_documents(file: &Path, src: &str) -> Result<Vec<Document>, Diagnostics> {
-    let values: Vec<Value> = match serde_saphyr::from_multiple(src) {
+    // YAML 1.2 core booleans, as docker compose (go-yaml v3) reads them: `n`, `no`, `on` and
+    // `yes` stay strings instead of turning into booleans behind the user's back.
+    let options = serde_saphyr::options! { strict_booleans: true };
+    let values: Vec<Value> = match serde_saphyr::from_multiple_with_options(src, options) {
         Ok(v) => v,
         Err(e) => return Err(syntax_error(file, &e).into()),
     };
@@ -69,6 +72,14 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("bad.yaml:"), "{text}");
         assert!(err.0[0].line.is_some(), "{text}");
+    }
+
+    #[test]
+    fn yaml_11_booleans_stay_strings() {
+        let docs = parse_documents(Path::new("b.yaml"), "a: n\nb: yes\nc: true\n").expect("parses");
+        assert_eq!(docs[0].value["a"], "n");
+        assert_eq!(docs[0].value["b"], "yes");
+        assert_eq!(docs[0].value["c"], true);
     }
 
     #[test]

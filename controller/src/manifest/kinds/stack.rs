@@ -1,0 +1,39 @@
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::desired::ResourceRef;
+
+/// `Stack`: containers on one host, from a compose file or inline compose `services`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct StackManifestSpec {
+    /// The Host it runs on; may be omitted when there is one host.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// A compose file, relative to this manifest's file.
+    #[serde(default)]
+    pub compose: Option<String>,
+    /// Inline compose services (same schema as a compose file's `services:`).
+    #[serde(default)]
+    #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
+    pub services: Option<serde_json::Value>,
+    /// Inline compose top-level networks.
+    #[serde(default)]
+    #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
+    pub networks: Option<serde_json::Value>,
+    /// Inline compose top-level volumes.
+    #[serde(default)]
+    #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
+    pub volumes: Option<serde_json::Value>,
+    /// Variables for `${VAR}` interpolation in the compose file.
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    /// Resources that must be applied before this one (same host).
+    #[serde(default)]
+    pub depends_on: Vec<ResourceRef>,
+    /// On the host's management path: applied last, one at a time.
+    #[serde(default)]
+    pub critical: bool,
+}

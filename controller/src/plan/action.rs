@@ -1,0 +1,163 @@
+//! The plan: a DAG of steps, each one Docker operation (or a short, fixed sequence of them,
+//! such as compose's create-new/stop-old/remove-old/rename replace).
+
+use std::collections::BTreeMap;
+
+use super::changes::Change;
+use crate::desired::{ContainerSpec, NetworkAttachment, NetworkSpec, ResourceRef, VolumeSpec};
+
+pub type StepId = usize;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    CreateNetwork {
+        spec: NetworkSpec,
+        hash: String,
+    },
+    /// The network's configuration drifted: disconnect its containers, remove it, create it
+    /// again, and reconnect the containers that are not being recreated anyway.
+    RecreateNetwork {
+        spec: NetworkSpec,
+        hash: String,
+        old_id: String,
+        reconnect: Vec<Reconnect>,
+        changes: Vec<Change>,
+    },
+    CreateVolume {
+        spec: VolumeSpec,
+    },
+    CreateContainer {
+        spec: Box<ContainerSpec>,
+        hash: String,
+        spec_json: String,
+    },
+    /// Replace the compose way: create the new container, stop and remove the old one, rename
+    /// the new one, start it.
+    ReplaceContainer {
+        spec: Box<ContainerSpec>,
+        hash: String,
+        spec_json: String,
+        old_id: String,
+        changes: Vec<Change>,
+    },
+    /// Same configuration, but not running: start it again.
+    StartContainer {
+        name: String,
+        id: String,
+    },
+    RemoveContainer {
+        name: String,
+        id: String,
+    },
+    RemoveNetwork {
+        name: String,
+        id: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reconnect {
+    pub container: String,
+    pub attachment: NetworkAttachment,
+}
+
+impl Action {
+    /// The Docker object this step acts on (container or network name).
+    pub fn object(&self) -> &str {
+        match self {
+            Action::CreateNetwork { spec, .. } | Action::RecreateNetwork { spec, .. } => &spec.name,
+            Action::CreateVolume { spec } => &spec.name,
+            Action::CreateContainer { spec, .. } | Action::ReplaceContainer { spec, .. } => &spec.name,
+            Action::StartContainer { name, .. }
+            | Action::RemoveContainer { name, .. }
+            | Action::RemoveNetwork { name, .. } => name,
+        }
+    }
+
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Action::CreateNetwork { .. } | Action::CreateVolume { .. } | Action::CreateContainer { .. } => {
+                "create"
+            }
+            Action::RecreateNetwork { .. } | Action::ReplaceContainer { .. } => "recreate",
+            Action::StartContainer { .. } => "start",
+            Action::RemoveContainer { .. } | Action::RemoveNetwork { .. } => "prune",
+        }
+    }
+}
+
+/// What a dependent step waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// The step finished.
+    Done,
+    /// The container is running (compose `service_started`).
+    Started,
+    /// The container's healthcheck passes (compose `service_healthy`).
+    Healthy,
+    /// The container exited 0 (compose `service_completed_successfully`).
+    CompletedSuccessfully,
+    /// Healthy if it has a healthcheck, else running (Flux-style readiness for `dependsOn`).
+    Ready,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub id: StepId,
+    /// The resource this step belongs to (`Stack/demo`, `Network/web`).
+    pub resource: ResourceRef,
+    pub action: Action,
+    pub after: Vec<(StepId, Gate)>,
+}
+
+/// What happens to one resource in a pass, for the summary line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ResourceCounts {
+    pub created: usize,
+    pub recreated: usize,
+    pub started: usize,
+    pub pruned: usize,
+    pub unchanged: usize,
+}
+
+impl ResourceCounts {
+    pub fn is_noop(&self) -> bool {
+        self.created + self.recreated + self.started + self.pruned == 0
+    }
+
+    /// `created`, `recreated`, `unchanged`, `pruned` or a mix such as `created 1, unchanged 2`.
+    pub fn summary(&self) -> String {
+        let parts: Vec<String> = [
+            ("created", self.created),
+            ("recreated", self.recreated),
+            ("started", self.started),
+            ("pruned", self.pruned),
+            ("unchanged", self.unchanged),
+        ]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(w, n)| format!("{w} {n}"))
+        .collect();
+        if parts.is_empty() {
+            "unchanged".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+/// The plan for one host.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HostPlan {
+    pub host: String,
+    pub steps: Vec<Step>,
+    pub resources: BTreeMap<ResourceRef, ResourceCounts>,
+    /// Problems that don't block the pass (e.g. a volume that exists but isn't aegis's).
+    pub warnings: Vec<String>,
+}
+
+impl HostPlan {
+    pub fn is_noop(&self) -> bool {
+        self.steps.is_empty()
+    }
+}

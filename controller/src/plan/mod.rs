@@ -1,0 +1,71 @@
+//! Planning: desired state + observed state → a DAG of steps. Pure: no I/O, no Docker.
+//!
+//! The decisions live here and are unit-tested without Docker: recreate or not (the spec hash),
+//! start a stopped container, prune what aegis owns but no longer declares, and in which order
+//! (networks, then `dependsOn`, then `network_mode: service:X`, then `depends_on` conditions).
+
+mod action;
+pub mod changes;
+mod containers;
+pub mod hash;
+mod networks;
+mod order;
+
+use std::collections::BTreeMap;
+
+pub use action::{Action, Gate, HostPlan, Reconnect, ResourceCounts, Step, StepId};
+pub use changes::Change;
+
+use crate::{desired::DesiredHost, observed::ObservedHost};
+
+/// A reason the plan can't be made, for the user to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// An `external` network isn't on the host.
+    #[error("host `{host}`: external network `{network}` does not exist; create it (`docker network create {network}`) or declare it as a Network without `external: true`")]
+    MissingExternalNetwork { host: String, network: String },
+    /// A network aegis should create exists but isn't aegis's.
+    #[error("host `{host}`: network `{network}` already exists and is not managed by aegis; mark it `external: true`, or remove or rename it")]
+    NetworkConflict { host: String, network: String },
+    /// A network whose config drifted has containers attached that aegis does not manage.
+    #[error("host `{host}`: network `{network}` must be recreated (its configuration changed) but containers not managed by aegis are attached: {containers}; detach them first")]
+    ForeignContainersOnNetwork {
+        host: String,
+        network: String,
+        containers: String,
+    },
+    /// The image of a container isn't present (the caller pulls missing images before planning).
+    #[error("host `{host}`: image `{image}` of container `{container}` is not present on the host")]
+    MissingImage {
+        host: String,
+        container: String,
+        image: String,
+    },
+}
+
+/// Plans one host. Every problem is reported, not only the first.
+pub fn plan_host(desired: &DesiredHost, observed: &ObservedHost) -> Result<HostPlan, Vec<PlanError>> {
+    let mut errors = Vec::new();
+    let mut plan = HostPlan {
+        host: desired.host.name.clone(),
+        ..Default::default()
+    };
+    let net = networks::decide(desired, observed, &mut plan, &mut errors);
+    let ctr = containers::decide(desired, observed, &net, &mut plan, &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    order::assemble(desired, net, ctr, &mut plan);
+    Ok(plan)
+}
+
+/// Decisions before ordering: every action, keyed by the Docker object it acts on.
+#[derive(Debug, Default)]
+pub(crate) struct Decisions {
+    pub actions: Vec<(crate::desired::ResourceRef, Action)>,
+    /// Docker object name → whether it is being (re)created in this pass.
+    pub changing: BTreeMap<String, bool>,
+}
+
+#[cfg(test)]
+mod tests;
