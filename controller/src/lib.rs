@@ -1,8 +1,11 @@
 //! aegis: a GitOps reconciling controller for Docker hosts.
 //!
-//! Data flows one way: source → [`manifest`] → [`desired`] → [`plan`] → [`docker`] → status.
-//! `plan` is pure (desired + observed → actions); side effects live in `docker` and `apply`.
+//! Data flows one way: source → [`manifest`] → [`resolve`] → [`desired`] → [`plan`] →
+//! [`docker`] (driven by [`apply`]) → status. `plan` is pure (desired + observed → steps);
+//! side effects live in `docker` and `apply`.
 
+pub mod apply;
+pub mod cli;
 pub mod compose;
 pub mod desired;
 pub mod diagnostic;
@@ -12,4 +15,6 @@ pub mod labels;
 pub mod manifest;
 pub mod observed;
 pub mod plan;
+pub mod resolve;
+pub mod telemetry;
 pub mod yaml;

@@ -1,1 +1,65 @@
-fn main() {}
+//! `aegisctl`: the operator's CLI.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use aegis::{apply, cli, resolve};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "aegisctl", version, about = "Operate aegis: inspect and change what it manages")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show what `aegis apply` would change against the live hosts.
+    /// Exit 0: nothing to change; 1: changes; 2 or more: error (like `flux diff`).
+    Diff {
+        #[arg(long, default_value = ".")]
+        source: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    aegis::telemetry::init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Diff { source } => {
+            let resolved = match resolve::load_source(&source) {
+                Ok(r) => r,
+                Err(diags) => {
+                    eprintln!("{diags}");
+                    return ExitCode::from(2);
+                }
+            };
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let mut plans = Vec::new();
+            let mut failed = false;
+            for r in runtime.block_on(apply::plan_all(&resolved.state)) {
+                match r {
+                    Ok(p) => plans.push(p),
+                    Err(e) => {
+                        failed = true;
+                        eprintln!("error: {e}");
+                    }
+                }
+            }
+            print!("{}", cli::print_diff(&plans));
+            if failed {
+                ExitCode::from(2)
+            } else if plans.iter().all(|p| p.is_noop()) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! One reconcile pass: connect → observe → ensure images → plan → execute.
+//!
+//! This is where side effects happen, driven by the pure [`crate::plan`]. Hosts are handled
+//! concurrently and independently: one host failing never stops the others.
+
+mod execute;
+mod labels;
+mod step;
+
+use std::{collections::BTreeSet, time::Duration};
+
+use futures::future::join_all;
+
+use crate::{
+    desired::{DesiredHost, DesiredState},
+    docker::{self, DockerError, DockerHost},
+    plan::{self, HostPlan, PlanError},
+};
+
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Steps run at once per host.
+    pub parallel: usize,
+    /// How long a `service_healthy` / `service_completed_successfully` dependency may take.
+    pub health_timeout: Duration,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        Self { parallel: 8, health_timeout: Duration::from_secs(120) }
+    }
+}
+
+/// The outcome of a pass on one host.
+#[derive(Debug, Clone)]
+pub struct HostReport {
+    pub host: String,
+    pub api_version: String,
+    pub revision: String,
+    pub plan: HostPlan,
+    /// Docker API calls made in the pass (observe + images + actions).
+    pub api_calls: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The host could not be reached or observed.
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    /// The plan could not be made (conflicts, missing external networks...).
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Plan(Vec<PlanError>),
+    /// Some steps failed; the others were applied.
+    #[error("host `{host}`: {} step(s) failed:\n{}", .failures.len(), .failures.join("\n"))]
+    Steps { host: String, failures: Vec<String>, report: Box<HostReport> },
+}
+
+/// Applies every host of `state` concurrently.
+pub async fn apply_all(state: &DesiredState, opts: &ApplyOptions) -> Vec<Result<HostReport, ApplyError>> {
+    join_all(state.hosts.iter().map(|h| apply_host(h, &state.revision, opts))).await
+}
+
+/// Plans every host without changing anything (`diff`, `apply --dry-run`).
+pub async fn plan_all(state: &DesiredState) -> Vec<Result<HostPlan, ApplyError>> {
+    join_all(state.hosts.iter().map(plan_only)).await
+}
+
+/// One pass on one host.
+pub async fn apply_host(desired: &DesiredHost, revision: &str, opts: &ApplyOptions) -> Result<HostReport, ApplyError> {
+    let span = tracing::info_span!("host", host = %desired.host.name);
+    let _g = span.enter();
+    let host = DockerHost::connect(&desired.host).await?;
+    let mut observed = docker::observe(&host).await?;
+    for image in images_of(desired) {
+        let id = docker::images::ensure_image(&host, &observed.images, &image).await?;
+        observed.images.insert(image, id);
+    }
+    let plan = plan::plan_host(desired, &observed).map_err(ApplyError::Plan)?;
+    let failures = execute::run(&host, desired, &plan, revision, opts).await;
+    let report = HostReport {
+        host: desired.host.name.clone(),
+        api_version: host.api_version(),
+        revision: revision.to_string(),
+        plan,
+        api_calls: host.api_calls(),
+    };
+    if failures.is_empty() {
+        Ok(report)
+    } else {
+        Err(ApplyError::Steps { host: desired.host.name.clone(), failures, report: Box::new(report) })
+    }
+}
+
+async fn plan_only(desired: &DesiredHost) -> Result<HostPlan, ApplyError> {
+    let host = DockerHost::connect(&desired.host).await?;
+    let mut observed = docker::observe(&host).await?;
+    // No pulls in a dry run: an absent image gets a placeholder ID, which shows as a change.
+    for image in images_of(desired) {
+        if !observed.images.contains_key(&image) {
+            let id = docker::images::inspect_id(&host, &image).await?.unwrap_or_else(|| format!("(not pulled: {image})"));
+            observed.images.insert(image, id);
+        }
+    }
+    plan::plan_host(desired, &observed).map_err(ApplyError::Plan)
+}
+
+fn images_of(desired: &DesiredHost) -> BTreeSet<String> {
+    desired.stacks.iter().flat_map(|s| s.containers.iter().map(|c| c.image.clone())).collect()
+}

@@ -1,0 +1,101 @@
+//! One plan step → Docker calls.
+
+use std::collections::BTreeMap;
+
+use super::labels;
+use crate::{
+    desired::{BindSource, ContainerSpec, MountKind, NetworkMode, RepoFile, ResourceRef},
+    docker::{self, containers, files, networks, volumes, CreateContext, DockerHost},
+    plan::{hash, Action},
+};
+
+/// Runs one action. The error names the host, the object and what failed.
+pub(super) async fn run(
+    host: &DockerHost,
+    resource: &ResourceRef,
+    action: &Action,
+    revision: &str,
+    specs: &BTreeMap<String, ContainerSpec>,
+) -> Result<(), String> {
+    let span = tracing::info_span!("step", resource = %resource, verb = action.verb(), object = action.object());
+    let _g = span.enter();
+    let h = host.host().to_string();
+    let r = match action {
+        Action::CreateNetwork { spec, hash } => {
+            let json = serde_json::to_string(spec).unwrap_or_default();
+            networks::create_network(host, spec, &labels::owner(resource, &h, hash, &json, revision)).await.map(drop)
+        }
+        Action::RecreateNetwork { spec, hash, reconnect, .. } => {
+            let json = serde_json::to_string(spec).unwrap_or_default();
+            let labels = labels::owner(resource, &h, hash, &json, revision);
+            networks::recreate_network(host, spec, &labels, &reconnect.iter().map(|r| (r.container.clone(), r.attachment.clone())).collect::<Vec<_>>())
+                .await
+        }
+        Action::CreateVolume { spec } => {
+            let json = serde_json::to_string(spec).unwrap_or_default();
+            let labels = labels::owner(resource, &h, &hash::volume(spec), &json, revision);
+            volumes::create_volume(host, spec, &labels).await.map(drop)
+        }
+        Action::CreateContainer { spec, hash, spec_json } => {
+            let ctx = context(resource, &h, hash, spec_json, revision, spec, specs);
+            deliver(host, spec).await?;
+            let body = docker::create_body(spec, &ctx);
+            match containers::create_container(host, &spec.name, body, &docker::container_config::extra_networks(spec, &ctx)).await {
+                Ok(_) => containers::start(host, &spec.name).await,
+                Err(e) => Err(e),
+            }
+        }
+        Action::ReplaceContainer { spec, hash, spec_json, old_id, .. } => {
+            let ctx = context(resource, &h, hash, spec_json, revision, spec, specs);
+            deliver(host, spec).await?;
+            let body = docker::create_body(spec, &ctx);
+            containers::replace_container(host, old_id, &spec.name, body, &docker::container_config::extra_networks(spec, &ctx), spec.stop_timeout)
+                .await
+                .map(drop)
+        }
+        Action::StartContainer { id, .. } => containers::start(host, id).await,
+        Action::RemoveContainer { id, .. } => containers::remove(host, id, true).await,
+        Action::RemoveNetwork { name, .. } => networks::remove_network(host, name).await,
+    };
+    r.map_err(|e| format!("{} {}: {e}", action.verb(), action.object()))
+}
+
+fn context(
+    resource: &ResourceRef,
+    host: &str,
+    hash: &str,
+    spec_json: &str,
+    revision: &str,
+    spec: &ContainerSpec,
+    specs: &BTreeMap<String, ContainerSpec>,
+) -> CreateContext {
+    let service_container = match &spec.network_mode {
+        NetworkMode::Service(svc) => {
+            specs.values().find(|c| c.stack == spec.stack && &c.service == svc).map(|c| c.name.clone())
+        }
+        _ => None,
+    };
+    CreateContext {
+        labels: labels::container(resource, host, hash, spec_json, revision, &spec.stack, &spec.service),
+        service_container,
+        ..Default::default()
+    }
+}
+
+/// Puts the repository files a container bind-mounts onto its host.
+async fn deliver(host: &DockerHost, spec: &ContainerSpec) -> Result<(), String> {
+    let repo: Vec<&RepoFile> = spec
+        .mounts
+        .iter()
+        .filter_map(|m| match &m.kind {
+            MountKind::Bind { source: BindSource::Repo(f), .. } => Some(f),
+            _ => None,
+        })
+        .collect();
+    if repo.is_empty() {
+        return Ok(());
+    }
+    files::deliver(host, &spec.stack, &spec.image, &repo)
+        .await
+        .map_err(|e| format!("deliver repository files for {}: {e}", spec.name))
+}

@@ -1,0 +1,64 @@
+//! Source → desired state: loads and validates every manifest of a revision, loads the
+//! compose files the Stacks reference, and assembles one [`DesiredHost`] per host.
+//!
+//! A revision is accepted whole or rejected whole: any diagnostic from any stage rejects it.
+
+mod hosts;
+mod stacks;
+
+use std::path::Path;
+
+use crate::{
+    desired::{DesiredHost, DesiredState},
+    diagnostic::{Diagnostic, Diagnostics},
+    manifest::{self, AnyManifest, ManifestSet},
+};
+
+/// A valid revision.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub state: DesiredState,
+    pub manifests: ManifestSet,
+    /// Non-fatal notes (e.g. the obsolete compose `version:` key).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Loads the source directory `root` into a desired state, or every reason it is invalid.
+pub fn load_source(root: &Path) -> Result<Resolved, Diagnostics> {
+    let (set, mut diags) = manifest::load_dir(root);
+    diags.extend(manifest::validate(&set));
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    let mut warnings = Vec::new();
+    let mut hosts: Vec<DesiredHost> = Vec::new();
+    for name in set.host_names() {
+        match hosts::host_spec(&set, &name) {
+            Ok(spec) => hosts.push(DesiredHost { host: spec, networks: Vec::new(), stacks: Vec::new() }),
+            Err(d) => diags.push(d),
+        }
+    }
+    for m in &set.items {
+        let Ok(host) = set.host_of(&m.value) else { continue };
+        let Some(target) = hosts.iter_mut().find(|h| h.host.name == host) else { continue };
+        match &m.value {
+            AnyManifest::Network(n) => target.networks.push(hosts::network_spec(n)),
+            AnyManifest::Stack(s) => match stacks::stack_spec(&set, m, s) {
+                Ok((spec, w)) => {
+                    target.stacks.push(spec);
+                    warnings.extend(w);
+                }
+                Err(e) => diags.extend(e),
+            },
+            _ => {}
+        }
+    }
+    for h in &hosts {
+        diags.extend(stacks::check_host_collisions(&set, h));
+    }
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    let revision = set.content_hash.chars().take(12).collect();
+    Ok(Resolved { state: DesiredState { revision, hosts }, manifests: set, warnings })
+}

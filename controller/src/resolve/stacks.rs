@@ -1,0 +1,141 @@
+//! `Stack` manifests → desired stacks, through the compose loader.
+
+use std::{
+    collections::BTreeMap,
+    path::{Component, Path, PathBuf},
+};
+
+use serde_json::{Map, Value};
+
+use crate::{
+    compose::{self, ComposeInput},
+    desired::{DesiredHost, StackSpec},
+    diagnostic::{Diagnostic, Diagnostics},
+    manifest::{
+        kinds::{Manifest, StackManifestSpec},
+        AnyManifest, Located, ManifestSet,
+    },
+    yaml::{self, FieldPath, SourceMap},
+};
+
+pub(super) fn stack_spec(
+    set: &ManifestSet,
+    m: &Located<AnyManifest>,
+    s: &Manifest<StackManifestSpec>,
+) -> Result<(StackSpec, Vec<Diagnostic>), Diagnostics> {
+    let name = &s.metadata.name;
+    let loaded = match (&s.spec.compose, &s.spec.services) {
+        (Some(rel), _) => {
+            let path = m.dir().join(rel);
+            let shown = shown_path(set, &path);
+            if escapes(&set.root, &path) {
+                return Err(m
+                    .diag(FieldPath::parse("spec.compose"), format!("`{rel}` is outside the source directory"))
+                    .with_hint("compose files must live in the repository")
+                    .into());
+            }
+            let src = std::fs::read_to_string(&path).map_err(|e| {
+                m.diag(FieldPath::parse("spec.compose"), format!("cannot read compose file `{}`: {e}", shown.display()))
+                    .with_hint("the path is relative to the manifest's directory")
+            })?;
+            let docs = yaml::parse_documents(&shown, &src)?;
+            let [doc] = docs.as_slice() else {
+                return Err(Diagnostic::new(&shown, None, FieldPath::root(), "a compose file must hold exactly one YAML document").into());
+            };
+            let project_dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+            compose::load(&ComposeInput {
+                stack: name,
+                file: &shown,
+                value: &doc.value,
+                map: &doc.map,
+                base: FieldPath::root(),
+                project_dir: &project_dir,
+                vars: &s.spec.environment,
+            })?
+        }
+        (None, Some(services)) => {
+            let mut obj = Map::new();
+            obj.insert("services".into(), services.clone());
+            if let Some(n) = &s.spec.networks {
+                obj.insert("networks".into(), n.clone());
+            }
+            if let Some(v) = &s.spec.volumes {
+                obj.insert("volumes".into(), v.clone());
+            }
+            let value = Value::Object(obj);
+            let map: &SourceMap = &m.map;
+            compose::load(&ComposeInput {
+                stack: name,
+                file: &m.file,
+                value: &value,
+                map,
+                base: FieldPath::parse("spec"),
+                project_dir: m.dir(),
+                vars: &s.spec.environment,
+            })?
+        }
+        (None, None) => return Err(m.diag(FieldPath::parse("spec"), "a Stack needs `compose` or `services`").into()),
+    };
+    let spec = StackSpec {
+        name: name.clone(),
+        depends_on: s.spec.depends_on.clone(),
+        containers: loaded.containers,
+        networks: loaded.networks,
+        volumes: loaded.volumes,
+        critical: s.spec.critical,
+    };
+    Ok((spec, loaded.warnings))
+}
+
+/// Two stacks on one host may not claim the same container name, and a stack's compose network
+/// may not collide with a `Network` manifest.
+pub(super) fn check_host_collisions(set: &ManifestSet, host: &DesiredHost) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    let mut containers: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut networks: BTreeMap<&str, String> = host.networks.iter().map(|n| (n.name.as_str(), n.owner.to_string())).collect();
+    for stack in &host.stacks {
+        let at = |what: String| {
+            let r = crate::desired::ResourceRef::new(crate::desired::Kind::Stack, &stack.name);
+            match set.get(&r) {
+                Some(m) => m.diag(FieldPath::parse("metadata.name"), what),
+                None => Diagnostic::new(&set.root, None, FieldPath::root(), what),
+            }
+        };
+        for c in &stack.containers {
+            if let Some(other) = containers.insert(&c.name, &stack.name) {
+                diags.push(at(format!(
+                    "container name `{}` on host `{}` is used by Stack/{other} and Stack/{}",
+                    c.name, host.host.name, stack.name
+                )).with_hint("container names are per host; change container_name"));
+            }
+        }
+        for n in &stack.networks {
+            if let Some(other) = networks.insert(&n.name, format!("Stack/{}", stack.name)) {
+                diags.push(at(format!("network `{}` on host `{}` is declared by {other} and Stack/{}", n.name, host.host.name, stack.name))
+                    .with_hint("declare the network once, and mark it `external: true` in the compose file"));
+            }
+        }
+    }
+    diags
+}
+
+fn shown_path(set: &ManifestSet, path: &Path) -> PathBuf {
+    path.strip_prefix(&set.root).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Whether `path` leaves `root` (lexically, through `..`).
+fn escapes(root: &Path, path: &Path) -> bool {
+    let Ok(rel) = path.strip_prefix(root) else { return true };
+    let mut depth: i64 = 0;
+    for c in rel.components() {
+        match c {
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return true;
+        }
+    }
+    false
+}

@@ -1,0 +1,148 @@
+//! Helpers for end-to-end tests: a scratch source directory, the `aegis` binaries, `docker`
+//! inspection, and a guard that removes exactly what the test created.
+#![allow(dead_code)]
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+    sync::Once,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+pub const IMAGE: &str = "busybox:1.36";
+
+/// A name unique to this test run: `prefix-<pid><nanos>`.
+pub fn unique(prefix: &str) -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("{prefix}-{}{:x}", std::process::id(), nanos % 0xfffff)
+}
+
+/// Builds the test image if it is missing (no registry is reachable here).
+pub fn ensure_image() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let ok = Command::new("docker").args(["image", "inspect", IMAGE]).output().map(|o| o.status.success());
+        if ok != Ok(true) {
+            let script = repo_root().join("scripts/setup-images.sh");
+            let st = Command::new("bash").arg(script).status().expect("run scripts/setup-images.sh");
+            assert!(st.success(), "scripts/setup-images.sh failed");
+        }
+    });
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+/// A scratch source directory, removed on drop.
+pub struct Source {
+    pub dir: tempfile::TempDir,
+}
+
+impl Source {
+    pub fn new() -> Self {
+        Self { dir: tempfile::tempdir().expect("tempdir") }
+    }
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn write(&self, rel: &str, body: &str) -> &Self {
+        let p = self.dir.path().join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(p, body).expect("write");
+        self
+    }
+    pub fn remove(&self, rel: &str) {
+        std::fs::remove_file(self.dir.path().join(rel)).expect("remove");
+    }
+}
+
+pub fn aegis(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aegis")).args(args).output().expect("run aegis")
+}
+
+pub fn aegisctl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aegisctl")).args(args).output().expect("run aegisctl")
+}
+
+pub fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// `aegis apply --source DIR`, asserting success.
+pub fn apply(src: &Source) -> String {
+    let o = aegis(&["apply", "--source", &src.path().to_string_lossy()]);
+    let t = text(&o);
+    assert!(o.status.success(), "aegis apply failed:\n{t}");
+    t
+}
+
+pub fn docker(args: &[&str]) -> String {
+    let o = Command::new("docker").args(args).output().expect("run docker");
+    assert!(o.status.success(), "docker {args:?} failed: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+pub fn docker_ok(args: &[&str]) -> bool {
+    Command::new("docker").args(args).output().map(|o| o.status.success()).unwrap_or(false)
+}
+
+/// `docker inspect -f FORMAT NAME`.
+pub fn inspect(name: &str, format: &str) -> String {
+    docker(&["inspect", "-f", format, name])
+}
+
+pub fn container_id(name: &str) -> String {
+    inspect(name, "{{.Id}}")
+}
+
+/// Removes every container and network whose `aegis.dev/resource` label names one of this
+/// test's resources (their names are unique to the test), plus any extra objects the test made.
+#[derive(Default)]
+pub struct Cleanup {
+    pub resources: Vec<String>,
+    pub containers: Vec<String>,
+    pub networks: Vec<String>,
+    pub volumes: Vec<String>,
+}
+
+impl Cleanup {
+    pub fn new(resources: &[String]) -> Self {
+        Self { resources: resources.to_vec(), ..Default::default() }
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for r in &self.resources {
+            let filter = format!("label=aegis.dev/resource={r}");
+            let ids = Command::new("docker").args(["ps", "-aq", "--filter", &filter]).output();
+            if let Ok(o) = ids {
+                for id in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                    let _ = Command::new("docker").args(["rm", "-f", id]).output();
+                }
+            }
+        }
+        for c in &self.containers {
+            let _ = Command::new("docker").args(["rm", "-f", c]).output();
+        }
+        for r in &self.resources {
+            let filter = format!("label=aegis.dev/resource={r}");
+            if let Ok(o) = Command::new("docker").args(["network", "ls", "-q", "--filter", &filter]).output() {
+                for id in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                    let _ = Command::new("docker").args(["network", "rm", id]).output();
+                }
+            }
+        }
+        for n in &self.networks {
+            let _ = Command::new("docker").args(["network", "rm", n]).output();
+        }
+        for v in &self.volumes {
+            let _ = Command::new("docker").args(["volume", "rm", v]).output();
+        }
+    }
+}
+
+pub const MANIFEST_HEAD: &str = "apiVersion: aegis.dev/v1alpha1";
