@@ -26,4 +26,11 @@ echo "quickstart: aegis apply --source examples/quickstart"
 echo
 docker ps --filter label=aegis.dev/managed-by=aegis
 echo
-echo "quickstart: the web service answers on http://127.0.0.1:18080/"
+url=http://127.0.0.1:18080/
+if ! command -v curl >/dev/null 2>&1; then
+    echo "quickstart: the web service should answer on $url"
+elif curl -fsS --max-time 5 -o /dev/null "$url"; then
+    echo "quickstart: the web service answers on $url"
+else
+    echo "quickstart: warning: $url does not answer (see 'docker ps -a' and 'docker logs')" >&2
+fi
