@@ -81,7 +81,7 @@ impl Action {
             }
             Action::RecreateNetwork { .. } | Action::ReplaceContainer { .. } => "recreate",
             Action::StartContainer { .. } => "start",
-            Action::RemoveContainer { .. } | Action::RemoveNetwork { .. } => "prune",
+            Action::RemoveContainer { .. } | Action::RemoveNetwork { .. } | Action::RemoveVolume { .. } => "prune",
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{hash, Action, Change, Decisions, HostPlan, PlanError, Reconnect};
+use super::{hash, Action, Change, Decisions, HostPlan, PlanError, PlanOptions, Reconnect};
 use crate::{
     desired::{DesiredHost, Kind, NetworkMode, ResourceRef},
     labels,
@@ -12,6 +12,7 @@ use crate::{
 pub(super) fn decide(
     desired: &DesiredHost,
     observed: &ObservedHost,
+    opts: PlanOptions,
     plan: &mut HostPlan,
     errors: &mut Vec<PlanError>,
 ) -> Decisions {
@@ -106,6 +107,23 @@ pub(super) fn decide(
                 id: n.id.clone(),
             },
         ));
+    }
+    let wanted_volumes: BTreeSet<&str> =
+        desired.stacks.iter().flat_map(|s| s.volumes.iter().map(|v| v.name.as_str())).collect();
+    for v in observed.volumes.iter().filter(|v| v.is_owned() && v.labels.get(labels::HOST) == Some(host)) {
+        if wanted_volumes.contains(v.name.as_str()) {
+            continue;
+        }
+        if opts.prune_volumes {
+            let owner = owner_of(v.labels.get(labels::RESOURCE), &v.name);
+            plan.resources.entry(owner.clone()).or_default().pruned += 1;
+            d.actions.push((owner, Action::RemoveVolume { name: v.name.clone() }));
+        } else {
+            plan.warnings.push(format!(
+                "volume `{}` is no longer declared; it is kept because it may hold data (remove it with --prune-volumes)",
+                v.name
+            ));
+        }
     }
     for stack in &desired.stacks {
         for v in stack.volumes.iter().filter(|v| !v.external) {

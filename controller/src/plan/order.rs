@@ -103,7 +103,7 @@ fn object_key(action: &Action) -> String {
         Action::CreateNetwork { .. } | Action::RecreateNetwork { .. } | Action::RemoveNetwork { .. } => {
             format!("network:{}", action.object())
         }
-        Action::CreateVolume { .. } => format!("volume:{}", action.object()),
+        Action::CreateVolume { .. } | Action::RemoveVolume { .. } => format!("volume:{}", action.object()),
         _ => format!("container:{}", action.object()),
     }
 }

@@ -134,7 +134,7 @@ fn verbs(p: &HostPlan) -> Vec<String> {
 #[test]
 fn converge_from_empty_creates_network_before_containers() {
     let d = desired(vec![ctr("demo", "web"), ctr("demo", "api")]);
-    let p = plan_host(&d, &empty()).expect("plans");
+    let p = plan_host(&d, &empty(), PlanOptions::default()).expect("plans");
     assert_eq!(
         verbs(&p),
         ["create web", "create demo-web-1", "create demo-api-1"]
@@ -151,7 +151,7 @@ fn converge_from_empty_creates_network_before_containers() {
 #[test]
 fn converged_host_is_a_noop() {
     let d = desired(vec![ctr("demo", "web"), ctr("demo", "api")]);
-    let p = plan_host(&d, &converged(&d)).expect("plans");
+    let p = plan_host(&d, &converged(&d), PlanOptions::default()).expect("plans");
     assert!(p.is_noop(), "{:?}", verbs(&p));
     assert!(p.resources.values().all(ResourceCounts::is_noop));
 }
@@ -164,7 +164,7 @@ fn env_change_recreates_only_that_container_and_names_the_field() {
     d2.stacks[0].containers[1]
         .env
         .insert("MODE".into(), "fast".into());
-    let p = plan_host(&d2, &o).expect("plans");
+    let p = plan_host(&d2, &o, PlanOptions::default()).expect("plans");
     assert_eq!(verbs(&p), ["recreate demo-api-1"]);
     let Action::ReplaceContainer { changes, old_id, .. } = &p.steps[0].action else {
         panic!("not a replace")
@@ -179,7 +179,7 @@ fn image_id_change_recreates() {
     let d = desired(vec![ctr("demo", "web")]);
     let mut o = converged(&d);
     o.images.insert("busybox:1.36".into(), "sha256:new".into());
-    let p = plan_host(&d, &o).expect("plans");
+    let p = plan_host(&d, &o, PlanOptions::default()).expect("plans");
     assert_eq!(verbs(&p), ["recreate demo-web-1"]);
 }
 
@@ -189,7 +189,7 @@ fn removed_service_is_pruned_first() {
     let o = converged(&d);
     let mut d2 = desired(vec![ctr("demo", "web"), ctr("demo", "new")]);
     d2.stacks[0].containers[0].env.insert("X".into(), "1".into());
-    let p = plan_host(&d2, &o).expect("plans");
+    let p = plan_host(&d2, &o, PlanOptions::default()).expect("plans");
     assert_eq!(
         verbs(&p),
         ["recreate demo-web-1", "create demo-new-1", "prune demo-api-1"]
@@ -206,14 +206,14 @@ fn stopped_container_is_started_but_finished_job_is_left_alone() {
     let mut o = empty();
     observe_network(&mut o, &net("web"));
     observe_container(&mut o, &d.stacks[0].containers[0], ContainerState::Created);
-    assert_eq!(verbs(&plan_host(&d, &o).expect("plans")), ["start demo-web-1"]);
+    assert_eq!(verbs(&plan_host(&d, &o, PlanOptions::default()).expect("plans")), ["start demo-web-1"]);
     o.containers[0].state = ContainerState::Exited;
     o.containers[0].exit_code = Some(0); // with restart: no, a finished job
-    assert!(plan_host(&d, &o).expect("plans").is_noop());
+    assert!(plan_host(&d, &o, PlanOptions::default()).expect("plans").is_noop());
     o.containers[0].exit_code = Some(1);
-    assert_eq!(verbs(&plan_host(&d, &o).expect("plans")), ["start demo-web-1"]);
+    assert_eq!(verbs(&plan_host(&d, &o, PlanOptions::default()).expect("plans")), ["start demo-web-1"]);
     o.containers[0].exit_code = Some(0);
-    assert!(plan_host(&d, &o).expect("plans").is_noop());
+    assert!(plan_host(&d, &o, PlanOptions::default()).expect("plans").is_noop());
 }
 
 #[test]
@@ -222,7 +222,7 @@ fn drifted_network_is_recreated_and_unchanged_containers_reconnected() {
     let o = converged(&d);
     let mut d2 = d.clone();
     d2.networks[0].internal = true;
-    let p = plan_host(&d2, &o).expect("plans");
+    let p = plan_host(&d2, &o, PlanOptions::default()).expect("plans");
     assert_eq!(verbs(&p), ["recreate web"]);
     let Action::RecreateNetwork {
         reconnect, changes, ..
@@ -247,7 +247,7 @@ fn depends_on_conditions_become_gates() {
     sidecar.network_mode = NetworkMode::Service("web".into());
     sidecar.networks.clear();
     let d = desired(vec![ctr("demo", "web"), worker, sidecar]);
-    let p = plan_host(&d, &empty()).expect("plans");
+    let p = plan_host(&d, &empty(), PlanOptions::default()).expect("plans");
     assert_eq!(
         verbs(&p),
         [
@@ -271,7 +271,7 @@ fn recreating_a_namespace_owner_recreates_its_sharers() {
     let o = converged(&d);
     let mut d2 = d.clone();
     d2.stacks[0].containers[0].env.insert("A".into(), "1".into());
-    let p = plan_host(&d2, &o).expect("plans");
+    let p = plan_host(&d2, &o, PlanOptions::default()).expect("plans");
     assert_eq!(verbs(&p), ["recreate demo-web-1", "recreate demo-sidecar-1"]);
 }
 
@@ -286,7 +286,7 @@ fn stack_depends_on_another_stack_waits_for_readiness() {
         volumes: vec![],
         critical: false,
     });
-    let p = plan_host(&d, &empty()).expect("plans");
+    let p = plan_host(&d, &empty(), PlanOptions::default()).expect("plans");
     assert_eq!(
         verbs(&p),
         ["create web", "create demo-web-1", "create late-app-1"]
@@ -298,7 +298,7 @@ fn stack_depends_on_another_stack_waits_for_readiness() {
 fn external_and_foreign_networks_are_errors() {
     let mut d = desired(vec![ctr("demo", "web")]);
     d.networks[0].external = true;
-    let errs = plan_host(&d, &empty()).expect_err("missing external network");
+    let errs = plan_host(&d, &empty(), PlanOptions::default()).expect_err("missing external network");
     assert!(
         errs[0]
             .to_string()
@@ -314,7 +314,7 @@ fn external_and_foreign_networks_are_errors() {
         name: "web".into(),
         labels: BTreeMap::new(),
     });
-    let errs = plan_host(&d, &o).expect_err("foreign network");
+    let errs = plan_host(&d, &o, PlanOptions::default()).expect_err("foreign network");
     assert!(
         errs[0].to_string().contains("not managed by aegis"),
         "{}",
@@ -329,7 +329,26 @@ fn removed_network_is_pruned_after_containers() {
     let mut d2 = d.clone();
     d2.networks.clear();
     d2.stacks[0].containers.clear();
-    let p = plan_host(&d2, &o).expect("plans");
+    let p = plan_host(&d2, &o, PlanOptions::default()).expect("plans");
     assert_eq!(verbs(&p), ["prune web", "prune demo-web-1"]);
     assert_eq!(p.steps[0].after, vec![(1, Gate::Done)]);
+}
+
+#[test]
+fn volumes_are_kept_unless_pruning_is_asked_for() {
+    let d = desired(vec![ctr("demo", "web")]);
+    let mut o = converged(&d);
+    o.volumes.push(crate::observed::ObservedVolume {
+        name: "demo_data".into(),
+        labels: BTreeMap::from([
+            (labels::MANAGED_BY.into(), labels::MANAGED_BY_VALUE.into()),
+            (labels::HOST.into(), "local".into()),
+            (labels::RESOURCE.into(), "Stack/demo".into()),
+        ]),
+    });
+    let p = plan_host(&d, &o, PlanOptions::default()).expect("plans");
+    assert!(p.is_noop());
+    assert!(p.warnings[0].contains("--prune-volumes"), "{:?}", p.warnings);
+    let p = plan_host(&d, &o, PlanOptions { prune_volumes: true }).expect("plans");
+    assert_eq!(verbs(&p), ["prune demo_data"]);
 }
