@@ -383,3 +383,7 @@ fn non_empty_map(m: &BTreeMap<String, String>) -> Option<HashMap<String, String>
 fn hash_map(m: &BTreeMap<String, String>) -> HashMap<String, String> {
     m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
+
+#[cfg(test)]
+#[path = "container_config_tests.rs"]
+mod tests;
