@@ -175,6 +175,7 @@ async fn a_taken_name_is_a_conflict_with_a_helpful_message() {
     .unwrap_err();
     assert!(matches!(err, DockerError::Conflict { .. }), "{err:?}");
     let msg = err.to_string();
+    eprintln!("{msg}");
     assert!(
         msg.contains(&format!(
             "container `{name}` already exists on host `{}`",
@@ -244,6 +245,7 @@ async fn wait_healthy_times_out_with_the_last_health_output() {
         .await
         .unwrap_err();
     let msg = err.to_string();
+    eprintln!("{msg}");
     assert!(matches!(err, DockerError::WaitTimeout { .. }), "{msg}");
     assert!(msg.contains(&name) && msg.contains("not-yet"), "{msg}");
 }

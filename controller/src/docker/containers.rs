@@ -146,7 +146,7 @@ pub async fn inspect_state(host: &DockerHost, id: &str) -> Result<ContainerStatu
             .unwrap_or_else(|| id.to_string()),
         state: st
             .status
-            .map(|s| ContainerState::parse(&s.to_string()))
+            .map(|s| ContainerState::parse(s.as_ref()))
             .unwrap_or(ContainerState::Unknown),
         health,
         exit_code: st.exit_code,

@@ -77,7 +77,7 @@ pub(crate) fn container_from_summary(c: ContainerSummary) -> ObservedContainer {
         .unwrap_or_default();
     let state = c
         .state
-        .map(|s| ContainerState::parse(&s.to_string()))
+        .map(|s| ContainerState::parse(s.as_ref()))
         .unwrap_or(ContainerState::Unknown);
     let mut networks: Vec<String> = c
         .network_settings
