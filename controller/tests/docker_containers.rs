@@ -274,3 +274,40 @@ async fn wait_exited_ok_reports_the_exit_code() {
         .to_string();
     assert!(msg.contains("exited with code 3") && msg.contains(&bad), "{msg}");
 }
+
+#[tokio::test]
+async fn replace_works_with_a_fixed_published_port() {
+    let host = connect().await;
+    let mut cleanup = Cleanup::default();
+    let name = unique("aegis-t-port");
+    cleanup.container(&name).container(format!("{name}_aegis_new"));
+    // A free port: bind to 0, read it back, release it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut spec = sleeper(&name);
+    spec.ports = vec![aegis::desired::PortBinding {
+        host_ip: Some("127.0.0.1".into()),
+        host_port: Some(port.to_string()),
+        container_port: 80,
+        protocol: "tcp".into(),
+    }];
+    let old = create(&host, &spec).await;
+    containers::start(&host, &old).await.unwrap();
+    // The new container can only start once the old one has released the port.
+    let ctx = CreateContext::with_labels(owner_labels(&host));
+    let new = containers::replace_container(&host, &old, &name, create_body(&spec, &ctx), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        containers::inspect_state(&host, &new).await.unwrap().state,
+        ContainerState::Running
+    );
+    let bound = inspect(
+        &name,
+        "{{(index (index .NetworkSettings.Ports \"80/tcp\") 0).HostPort}}",
+    );
+    assert_eq!(bound, port.to_string());
+}
