@@ -1,1 +1,22 @@
 //! The Docker Engine API (bollard): connections, observed state, actions.
+//!
+//! One file per job: [`client`] connects and counts calls, [`observe`] lists a host's state
+//! in four calls, [`container_config`] turns a spec into a create body (pure), and
+//! [`containers`], [`networks`], [`volumes`], [`images`], [`files`] and [`wait`] act.
+//! Every call goes through [`DockerHost`], so [`DockerHost::api_calls`] counts them all.
+
+pub mod client;
+pub mod container_config;
+pub mod containers;
+pub mod error;
+pub mod files;
+pub mod images;
+pub mod networks;
+pub mod observe;
+pub mod volumes;
+pub mod wait;
+
+pub use client::DockerHost;
+pub use container_config::{create_body, CreateContext};
+pub use error::{DockerError, Result};
+pub use observe::observe;

@@ -1,0 +1,389 @@
+//! `ContainerSpec` → Docker's create body, the way docker-compose 1.29 builds it.
+//!
+//! Pure: no Docker needed, unit-tested below. Choices checked against `docker inspect` of
+//! containers created by docker-compose 1.29.2 on engine 20.10 (API 1.41):
+//!
+//! - Short-syntax binds and named volumes go to `HostConfig.Binds` (`src:dst:rw|ro`), and
+//!   their targets (plus anonymous volumes) to `Config.Volumes`, as compose does. `Binds`
+//!   creates a missing host directory, which short-syntax compose binds promise. Binds that
+//!   must not create their source (long syntax, `create_host_path: false`), volumes with
+//!   `nocopy`, and tmpfs mounts go to `HostConfig.Mounts`, as compose's long syntax does.
+//! - Ports: `PortBindings` per `port/proto` (an ephemeral port is `HostPort: ""`), and
+//!   `ExposedPorts` holds every published and every `expose:` port.
+//! - `restart: no` sends no policy at all (inspect then shows `Name: ""`, like compose).
+//! - The container joins one network at create (`NetworkMode` = that network's name); API
+//!   1.41 cannot take more, so the rest are connected before start (see `containers.rs`).
+//!   Every attachment carries the service name as an alias, as compose adds it.
+//! - Labels: the user's, compose's project/service/number/oneoff labels (so `docker compose
+//!   ps` and Komodo see the container), then aegis's ownership labels, which win.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use bollard::models::{
+    ContainerCreateBody, DeviceMapping, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig,
+    HostConfigLogConfig, Mount as ApiMount, MountBindOptions, MountBindOptionsPropagationEnum,
+    MountTmpfsOptions, MountType, MountVolumeOptions, NetworkingConfig, PortBinding as ApiPortBinding,
+    ResourcesUlimits, RestartPolicy as ApiRestartPolicy, RestartPolicyNameEnum,
+};
+
+use super::files;
+use crate::{
+    desired::{BindSource, ContainerSpec, Mount, MountKind, NetworkAttachment, NetworkMode, RestartPolicy},
+    labels,
+};
+
+/// What `create_body` needs beyond the spec.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CreateContext {
+    /// Labels to add on top of the spec's (ownership, spec hash, revision...). They win over
+    /// user labels of the same name.
+    pub labels: BTreeMap<String, String>,
+    /// Host path of each repo bind mount, by mount target. A target missing here falls back
+    /// to [`files::host_path`].
+    pub repo_paths: BTreeMap<String, String>,
+    /// The container name that `network_mode: service:X` refers to. `None` falls back to
+    /// compose's default name `<stack>-<X>-1`.
+    pub service_container: Option<String>,
+    /// The network joined at create (the others are connected before start). `None`: the
+    /// first of the spec's networks.
+    pub create_network: Option<String>,
+}
+
+impl CreateContext {
+    /// A context with these extra labels and every default.
+    pub fn with_labels(labels: BTreeMap<String, String>) -> Self {
+        Self {
+            labels,
+            ..Self::default()
+        }
+    }
+}
+
+/// The create body for `spec`. The container name is not part of it (it is a query
+/// parameter of the create call).
+pub fn create_body(spec: &ContainerSpec, ctx: &CreateContext) -> ContainerCreateBody {
+    let mounts = map_mounts(spec, ctx);
+    let (port_bindings, exposed) = map_ports(spec);
+    let host_config = HostConfig {
+        binds: Some(mounts.binds),
+        mounts: non_empty(mounts.mounts),
+        port_bindings: Some(port_bindings),
+        network_mode: network_mode(spec, ctx),
+        restart_policy: restart_policy(&spec.restart),
+        cap_add: non_empty(spec.cap_add.clone()),
+        cap_drop: non_empty(spec.cap_drop.clone()),
+        devices: non_empty(
+            spec.devices
+                .iter()
+                .map(|d| DeviceMapping {
+                    path_on_host: Some(d.host.clone()),
+                    path_in_container: Some(d.container.clone()),
+                    cgroup_permissions: Some(d.permissions.clone()),
+                })
+                .collect(),
+        ),
+        dns: non_empty(spec.dns.clone()),
+        dns_search: non_empty(spec.dns_search.clone()),
+        dns_options: non_empty(spec.dns_opt.clone()),
+        extra_hosts: non_empty(spec.extra_hosts.clone()),
+        ulimits: non_empty(
+            spec.ulimits
+                .iter()
+                .map(|u| ResourcesUlimits {
+                    name: Some(u.name.clone()),
+                    soft: Some(u.soft),
+                    hard: Some(u.hard),
+                })
+                .collect(),
+        ),
+        sysctls: non_empty_map(&spec.sysctls),
+        tmpfs: non_empty_map(&spec.tmpfs),
+        log_config: spec.logging.as_ref().map(|l| HostConfigLogConfig {
+            typ: l.driver.clone(),
+            config: (!l.options.is_empty()).then(|| hash_map(&l.options)),
+        }),
+        privileged: spec.privileged.then_some(true),
+        readonly_rootfs: spec.read_only.then_some(true),
+        init: spec.init,
+        security_opt: non_empty(spec.security_opt.clone()),
+        group_add: non_empty(spec.group_add.clone()),
+        memory: spec.memory,
+        memory_reservation: spec.memory_reservation,
+        nano_cpus: spec.nano_cpus,
+        cpu_shares: spec.cpu_shares,
+        pids_limit: spec.pids_limit,
+        shm_size: spec.shm_size,
+        pid_mode: spec.pid.clone(),
+        ipc_mode: spec.ipc.clone(),
+        ..Default::default()
+    };
+    ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        hostname: spec.hostname.clone(),
+        domainname: spec.domainname.clone(),
+        user: spec.user.clone(),
+        working_dir: spec.working_dir.clone(),
+        env: non_empty(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        cmd: spec.command.clone(),
+        entrypoint: spec.entrypoint.clone(),
+        labels: Some(container_labels(spec, ctx)),
+        tty: Some(spec.tty),
+        open_stdin: Some(spec.stdin_open),
+        attach_stdin: Some(false),
+        attach_stdout: Some(false),
+        attach_stderr: Some(false),
+        stop_signal: spec.stop_signal.clone(),
+        stop_timeout: spec.stop_timeout,
+        exposed_ports: non_empty(exposed),
+        volumes: non_empty(mounts.volumes),
+        healthcheck: spec.healthcheck.as_ref().map(|h| HealthConfig {
+            test: Some(h.test.clone()),
+            interval: h.interval,
+            timeout: h.timeout,
+            retries: h.retries,
+            start_period: h.start_period,
+            start_interval: h.start_interval,
+        }),
+        host_config: Some(host_config),
+        networking_config: create_attachment(spec, ctx).map(|a| NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(a.network.clone(), endpoint_settings(&a))])),
+        }),
+        ..Default::default()
+    }
+}
+
+/// The spec's networks with compose's service-name alias added, in spec order. Empty unless
+/// the network mode is [`NetworkMode::Networks`].
+pub fn network_attachments(spec: &ContainerSpec) -> Vec<NetworkAttachment> {
+    if spec.network_mode != NetworkMode::Networks {
+        return Vec::new();
+    }
+    spec.networks
+        .iter()
+        .map(|n| {
+            let mut a = n.clone();
+            if !spec.service.is_empty() && !a.aliases.contains(&spec.service) {
+                a.aliases.insert(0, spec.service.clone());
+            }
+            a
+        })
+        .collect()
+}
+
+/// The attachments to connect after create (all but the one joined at create).
+pub fn extra_networks(spec: &ContainerSpec, ctx: &CreateContext) -> Vec<NetworkAttachment> {
+    let first = create_attachment(spec, ctx).map(|a| a.network);
+    network_attachments(spec)
+        .into_iter()
+        .filter(|a| Some(&a.network) != first.as_ref())
+        .collect()
+}
+
+/// Endpoint settings for one attachment: aliases and static addresses.
+pub fn endpoint_settings(a: &NetworkAttachment) -> EndpointSettings {
+    let ipam = (a.ipv4_address.is_some() || a.ipv6_address.is_some()).then(|| EndpointIpamConfig {
+        ipv4_address: a.ipv4_address.clone(),
+        ipv6_address: a.ipv6_address.clone(),
+        ..Default::default()
+    });
+    EndpointSettings {
+        aliases: non_empty(a.aliases.clone()),
+        ipam_config: ipam,
+        ..Default::default()
+    }
+}
+
+fn create_attachment(spec: &ContainerSpec, ctx: &CreateContext) -> Option<NetworkAttachment> {
+    let all = network_attachments(spec);
+    match &ctx.create_network {
+        Some(name) => all.into_iter().find(|a| &a.network == name),
+        None => all.into_iter().next(),
+    }
+}
+
+fn network_mode(spec: &ContainerSpec, ctx: &CreateContext) -> Option<String> {
+    match &spec.network_mode {
+        NetworkMode::Networks => create_attachment(spec, ctx).map(|a| a.network),
+        NetworkMode::Host => Some("host".into()),
+        NetworkMode::None => Some("none".into()),
+        NetworkMode::Service(svc) => Some(format!(
+            "container:{}",
+            ctx.service_container
+                .clone()
+                .unwrap_or_else(|| format!("{}-{svc}-1", spec.stack))
+        )),
+        NetworkMode::Container(name) => Some(format!("container:{name}")),
+    }
+}
+
+fn restart_policy(r: &RestartPolicy) -> Option<ApiRestartPolicy> {
+    let (name, max) = match r {
+        RestartPolicy::No => return None,
+        RestartPolicy::Always => (RestartPolicyNameEnum::ALWAYS, None),
+        RestartPolicy::UnlessStopped => (RestartPolicyNameEnum::UNLESS_STOPPED, None),
+        RestartPolicy::OnFailure { max_retries } => (RestartPolicyNameEnum::ON_FAILURE, *max_retries),
+    };
+    Some(ApiRestartPolicy {
+        name: Some(name),
+        maximum_retry_count: max,
+    })
+}
+
+fn container_labels(spec: &ContainerSpec, ctx: &CreateContext) -> HashMap<String, String> {
+    let mut l = hash_map(&spec.labels);
+    if !spec.stack.is_empty() {
+        l.insert(labels::COMPOSE_PROJECT.into(), spec.stack.clone());
+    }
+    if !spec.service.is_empty() {
+        l.insert(labels::COMPOSE_SERVICE.into(), spec.service.clone());
+        l.insert(labels::COMPOSE_CONTAINER_NUMBER.into(), "1".into());
+        l.insert(labels::COMPOSE_ONEOFF.into(), "False".into());
+    }
+    l.extend(ctx.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+    l
+}
+
+#[derive(Default)]
+struct MappedMounts {
+    binds: Vec<String>,
+    mounts: Vec<ApiMount>,
+    volumes: Vec<String>,
+}
+
+fn map_mounts(spec: &ContainerSpec, ctx: &CreateContext) -> MappedMounts {
+    let mut out = MappedMounts::default();
+    for m in &spec.mounts {
+        map_mount(spec, ctx, m, &mut out);
+    }
+    out
+}
+
+fn map_mount(spec: &ContainerSpec, ctx: &CreateContext, m: &Mount, out: &mut MappedMounts) {
+    let mode = if m.read_only { "ro" } else { "rw" };
+    match &m.kind {
+        MountKind::Bind {
+            source,
+            propagation,
+            create_host_path,
+        } => {
+            let src = match source {
+                BindSource::Host(p) => p.clone(),
+                BindSource::Repo(f) => ctx
+                    .repo_paths
+                    .get(&m.target)
+                    .cloned()
+                    .unwrap_or_else(|| files::host_path(&spec.stack, f)),
+            };
+            if *create_host_path {
+                let opts = match propagation {
+                    Some(p) => format!("{mode},{p}"),
+                    None => mode.to_string(),
+                };
+                out.binds.push(format!("{src}:{}:{opts}", m.target));
+                out.volumes.push(m.target.clone());
+            } else {
+                out.mounts.push(ApiMount {
+                    typ: Some(MountType::BIND),
+                    source: Some(src),
+                    target: Some(m.target.clone()),
+                    read_only: m.read_only.then_some(true),
+                    bind_options: propagation.as_deref().map(|p| MountBindOptions {
+                        propagation: Some(propagation_enum(p)),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                });
+            }
+        }
+        MountKind::Volume {
+            name: Some(name),
+            nocopy: false,
+        } => {
+            out.binds.push(format!("{name}:{}:{mode}", m.target));
+            out.volumes.push(m.target.clone());
+        }
+        MountKind::Volume {
+            name: None,
+            nocopy: false,
+        } if !m.read_only => {
+            out.volumes.push(m.target.clone());
+        }
+        MountKind::Volume { name, nocopy } => out.mounts.push(ApiMount {
+            typ: Some(MountType::VOLUME),
+            source: name.clone(),
+            target: Some(m.target.clone()),
+            read_only: m.read_only.then_some(true),
+            volume_options: nocopy.then(|| MountVolumeOptions {
+                no_copy: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        MountKind::Tmpfs { size, mode } => out.mounts.push(ApiMount {
+            typ: Some(MountType::TMPFS),
+            target: Some(m.target.clone()),
+            read_only: m.read_only.then_some(true),
+            tmpfs_options: (size.is_some() || mode.is_some()).then(|| MountTmpfsOptions {
+                size_bytes: *size,
+                mode: mode.map(i64::from),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+    }
+}
+
+fn propagation_enum(p: &str) -> MountBindOptionsPropagationEnum {
+    match p {
+        "private" => MountBindOptionsPropagationEnum::PRIVATE,
+        "rprivate" => MountBindOptionsPropagationEnum::RPRIVATE,
+        "shared" => MountBindOptionsPropagationEnum::SHARED,
+        "rshared" => MountBindOptionsPropagationEnum::RSHARED,
+        "slave" => MountBindOptionsPropagationEnum::SLAVE,
+        "rslave" => MountBindOptionsPropagationEnum::RSLAVE,
+        _ => MountBindOptionsPropagationEnum::EMPTY,
+    }
+}
+
+/// `PortBindings` and the sorted set of exposed ports (`80/tcp`).
+fn map_ports(spec: &ContainerSpec) -> (HashMap<String, Option<Vec<ApiPortBinding>>>, Vec<String>) {
+    let mut bindings: HashMap<String, Option<Vec<ApiPortBinding>>> = HashMap::new();
+    let mut exposed = BTreeSet::new();
+    for p in &spec.ports {
+        let key = format!("{}/{}", p.container_port, p.protocol);
+        exposed.insert(key.clone());
+        bindings
+            .entry(key)
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(ApiPortBinding {
+                host_ip: Some(p.host_ip.clone().unwrap_or_default()),
+                host_port: Some(p.host_port.clone().unwrap_or_default()),
+            });
+    }
+    for e in &spec.expose {
+        let key = if e.contains('/') {
+            e.clone()
+        } else {
+            format!("{e}/tcp")
+        };
+        exposed.insert(key);
+    }
+    (bindings, exposed.into_iter().collect())
+}
+
+fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
+    (!v.is_empty()).then_some(v)
+}
+
+fn non_empty_map(m: &BTreeMap<String, String>) -> Option<HashMap<String, String>> {
+    (!m.is_empty()).then(|| hash_map(m))
+}
+
+fn hash_map(m: &BTreeMap<String, String>) -> HashMap<String, String> {
+    m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+#[cfg(test)]
+#[path = "container_config_tests.rs"]
+mod tests;

@@ -1,0 +1,203 @@
+//! Container actions: create (multi-network on API 1.41), start, stop, remove, rename,
+//! inspect, and compose-style replace.
+
+use bollard::{
+    errors::Error as BollardError,
+    models::ContainerCreateBody,
+    query_parameters::{
+        CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder,
+        StartContainerOptions, StopContainerOptionsBuilder,
+    },
+};
+
+use super::{
+    client::DockerHost,
+    error::{DockerError, Result},
+    networks,
+};
+use crate::{
+    desired::NetworkAttachment,
+    labels,
+    observed::{ContainerState, Health},
+};
+
+/// Suffix of the temporary name a replacement is created under.
+pub const REPLACEMENT_SUFFIX: &str = "_aegis_new";
+
+/// A container's state, from one inspect: what health and completion waits need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerStatus {
+    /// Without the leading `/`.
+    pub name: String,
+    pub state: ContainerState,
+    /// `None` when the container has no healthcheck.
+    pub health: Option<Health>,
+    pub exit_code: Option<i64>,
+    /// Output of the most recent health check, trimmed.
+    pub last_health_log: Option<String>,
+    /// The engine's error for a container that failed to start.
+    pub error: Option<String>,
+}
+
+fn is_status(e: &BollardError, code: u16) -> bool {
+    matches!(e, BollardError::DockerResponseServerError { status_code, .. } if *status_code == code)
+}
+
+/// Creates `name` from `body`, then connects it to `extra_networks` before anything starts
+/// it. The body attaches at most one network (API 1.41 accepts only one at create; see
+/// [`super::container_config::extra_networks`]); connecting a created container applies
+/// aliases and static IPs just as create would. If a connect fails, the half-made container
+/// is removed so that a retry starts clean. A taken name gives [`DockerError::Conflict`].
+pub async fn create_container(
+    host: &DockerHost,
+    name: &str,
+    body: ContainerCreateBody,
+    extra_networks: &[NetworkAttachment],
+) -> Result<String> {
+    let opts = CreateContainerOptionsBuilder::new().name(name).build();
+    let resp = host
+        .call()
+        .create_container(Some(opts), body)
+        .await
+        .map_err(|e| DockerError::create(host.host(), "container", name, e))?;
+    for net in extra_networks {
+        if let Err(e) = networks::connect(host, &resp.id, net).await {
+            // Best effort: the connect error is the one worth reporting.
+            let _ = remove(host, &resp.id, true).await;
+            return Err(e);
+        }
+    }
+    Ok(resp.id)
+}
+
+/// Starts a container; already running is fine.
+pub async fn start(host: &DockerHost, id: &str) -> Result<()> {
+    match host
+        .call()
+        .start_container(id, None::<StartContainerOptions>)
+        .await
+    {
+        Err(e) if !is_status(&e, 304) => Err(DockerError::api(host.host(), "start", "container", id, e)),
+        _ => Ok(()),
+    }
+}
+
+/// Stops a container, waiting `timeout_secs` before SIGKILL; `None` uses the container's own
+/// `StopTimeout` (compose's `stop_grace_period`), else the engine's 10 s. Already stopped is
+/// fine.
+pub async fn stop(host: &DockerHost, id: &str, timeout_secs: Option<i32>) -> Result<()> {
+    let mut b = StopContainerOptionsBuilder::new();
+    if let Some(t) = timeout_secs {
+        b = b.t(t);
+    }
+    match host.call().stop_container(id, Some(b.build())).await {
+        Err(e) if !is_status(&e, 304) => Err(DockerError::api(host.host(), "stop", "container", id, e)),
+        _ => Ok(()),
+    }
+}
+
+/// Removes a container (`force`: even if running). Anonymous volumes are kept, as compose
+/// keeps them. A container that is already gone is not an error.
+pub async fn remove(host: &DockerHost, id: &str, force: bool) -> Result<()> {
+    let opts = RemoveContainerOptionsBuilder::new().force(force).build();
+    match host.call().remove_container(id, Some(opts)).await {
+        Err(e) if !is_status(&e, 404) => Err(DockerError::api(host.host(), "remove", "container", id, e)),
+        _ => Ok(()),
+    }
+}
+
+/// Renames a container. A taken name gives [`DockerError::Conflict`].
+pub async fn rename(host: &DockerHost, id: &str, new_name: &str) -> Result<()> {
+    let opts = RenameContainerOptionsBuilder::new().name(new_name).build();
+    host.call().rename_container(id, opts).await.map_err(|e| match e {
+        e if is_status(&e, 409) => DockerError::create(host.host(), "container", new_name, e),
+        e => DockerError::api(host.host(), "rename", "container", id, e),
+    })
+}
+
+/// One inspect: state, health, exit code.
+pub async fn inspect_state(host: &DockerHost, id: &str) -> Result<ContainerStatus> {
+    let c = host
+        .call()
+        .inspect_container(id, None::<bollard::query_parameters::InspectContainerOptions>)
+        .await
+        .map_err(|e| DockerError::api(host.host(), "inspect", "container", id, e))?;
+    let st = c.state.unwrap_or_default();
+    let health = st
+        .health
+        .as_ref()
+        .and_then(|h| match h.status.map(|s| s.to_string()).as_deref() {
+            Some("healthy") => Some(Health::Healthy),
+            Some("unhealthy") => Some(Health::Unhealthy),
+            Some("starting") => Some(Health::Starting),
+            _ => None,
+        });
+    let last_health_log = st
+        .health
+        .as_ref()
+        .and_then(|h| h.log.as_ref())
+        .and_then(|l| l.last())
+        .and_then(|r| r.output.as_deref())
+        .map(|o| o.trim().to_string());
+    Ok(ContainerStatus {
+        name: c
+            .name
+            .map(|n| n.trim_start_matches('/').to_string())
+            .unwrap_or_else(|| id.to_string()),
+        state: st
+            .status
+            .map(|s| ContainerState::parse(s.as_ref()))
+            .unwrap_or(ContainerState::Unknown),
+        health,
+        exit_code: st.exit_code,
+        last_health_log,
+        error: st.error.filter(|e| !e.is_empty()),
+    })
+}
+
+/// Replaces container `old_id` by a new one named `name`, the compose way, and returns the
+/// new ID:
+///
+/// 1. create the new container under `<name>_aegis_new` (networks connected, not started);
+/// 2. stop the old one, 3. remove it, 4. rename the new one to `name`, 5. start it.
+///
+/// Starting last matters: with `network_mode: host` or fixed published ports the new
+/// container cannot start while the old one still holds the ports. Creating first means a bad
+/// spec (unknown network, invalid option) fails before the old container is touched.
+/// A leftover `<name>_aegis_new` from an interrupted earlier attempt is removed first, but
+/// only if aegis owns it.
+pub async fn replace_container(
+    host: &DockerHost,
+    old_id: &str,
+    name: &str,
+    body: ContainerCreateBody,
+    extra_networks: &[NetworkAttachment],
+) -> Result<String> {
+    let temp = format!("{name}{REPLACEMENT_SUFFIX}");
+    let new_id = match create_container(host, &temp, body.clone(), extra_networks).await {
+        Err(DockerError::Conflict { .. }) if is_owned(host, &temp).await? => {
+            remove(host, &temp, true).await?;
+            create_container(host, &temp, body, extra_networks).await?
+        }
+        other => other?,
+    };
+    stop(host, old_id, None).await?;
+    remove(host, old_id, true).await?;
+    rename(host, &new_id, name).await?;
+    start(host, &new_id).await?;
+    Ok(new_id)
+}
+
+/// Whether the container carries aegis's owner label (one inspect).
+async fn is_owned(host: &DockerHost, name: &str) -> Result<bool> {
+    let c = host
+        .call()
+        .inspect_container(name, None::<bollard::query_parameters::InspectContainerOptions>)
+        .await
+        .map_err(|e| DockerError::api(host.host(), "inspect", "container", name, e))?;
+    Ok(c.config
+        .and_then(|c| c.labels)
+        .and_then(|l| l.get(labels::MANAGED_BY).cloned())
+        .as_deref()
+        == Some(labels::MANAGED_BY_VALUE))
+}

@@ -1,0 +1,102 @@
+//! Images: compose's `pull_policy: missing`.
+
+use std::collections::BTreeMap;
+
+use bollard::query_parameters::CreateImageOptionsBuilder;
+use futures::StreamExt;
+
+use super::{
+    client::DockerHost,
+    error::{engine_message, DockerError, Result},
+};
+
+/// Returns the ID of `reference` on the host, pulling it only if it is not there.
+///
+/// `local` is [`crate::observed::ObservedHost::images`]: a hit costs no API call. A miss
+/// costs one inspect (the engine resolves aliases we don't, e.g. a registry mirror's name),
+/// and only then a pull plus an inspect for the ID.
+pub async fn ensure_image(
+    host: &DockerHost,
+    local: &BTreeMap<String, String>,
+    reference: &str,
+) -> Result<String> {
+    if let Some(id) = local
+        .get(reference)
+        .or_else(|| local.get(&normalize_reference(reference)))
+    {
+        return Ok(id.clone());
+    }
+    if let Some(id) = inspect_id(host, reference).await? {
+        return Ok(id);
+    }
+    pull(host, reference).await?;
+    match inspect_id(host, reference).await? {
+        Some(id) => Ok(id),
+        None => Err(DockerError::ImagePull {
+            host: host.host().into(),
+            image: reference.into(),
+            reason: "the pull reported success but the image is still not there".into(),
+        }),
+    }
+}
+
+/// The image's ID, or `None` if the host doesn't have it.
+pub async fn inspect_id(host: &DockerHost, reference: &str) -> Result<Option<String>> {
+    match host.call().inspect_image(reference).await {
+        Ok(img) => Ok(img.id),
+        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
+        Err(e) => Err(DockerError::api(host.host(), "inspect", "image", reference, e)),
+    }
+}
+
+/// Pulls `reference` (one streaming call). Errors reported inside the stream (the engine
+/// answers 200 and then fails) are caught too.
+pub async fn pull(host: &DockerHost, reference: &str) -> Result<()> {
+    let opts = CreateImageOptionsBuilder::new().from_image(reference).build();
+    let mut stream = host.call().create_image(Some(opts), None, None);
+    let fail = |reason: String| DockerError::ImagePull {
+        host: host.host().into(),
+        image: reference.into(),
+        reason,
+    };
+    while let Some(item) = stream.next().await {
+        let info = item.map_err(|e| fail(engine_message(&e)))?;
+        if let Some(detail) = info.error_detail {
+            return Err(fail(detail.message.unwrap_or_else(|| "unknown error".into())));
+        }
+    }
+    Ok(())
+}
+
+/// The form Docker lists a reference under: `docker.io/library/` dropped, `:latest` added
+/// when there is neither tag nor digest. `busybox` → `busybox:latest`,
+/// `docker.io/user/app` → `user/app:latest`, `ghcr.io/x/y:1` unchanged.
+pub fn normalize_reference(reference: &str) -> String {
+    let r = reference
+        .strip_prefix("docker.io/library/")
+        .or_else(|| reference.strip_prefix("index.docker.io/library/"))
+        .or_else(|| reference.strip_prefix("docker.io/"))
+        .or_else(|| reference.strip_prefix("index.docker.io/"))
+        .unwrap_or(reference);
+    let last = r.rsplit('/').next().unwrap_or(r);
+    if r.contains('@') || last.contains(':') {
+        r.to_string()
+    } else {
+        format!("{r}:latest")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_reference as n;
+
+    #[test]
+    fn references_are_normalized_like_docker_lists_them() {
+        assert_eq!(n("busybox"), "busybox:latest");
+        assert_eq!(n("busybox:1.36"), "busybox:1.36");
+        assert_eq!(n("docker.io/library/busybox:1.36"), "busybox:1.36");
+        assert_eq!(n("docker.io/user/app"), "user/app:latest");
+        assert_eq!(n("localhost:5000/app"), "localhost:5000/app:latest");
+        assert_eq!(n("ghcr.io/x/y@sha256:abc"), "ghcr.io/x/y@sha256:abc");
+    }
+}

@@ -1,0 +1,100 @@
+//! Networks: create, remove, connect, disconnect.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bollard::models::{
+    Ipam, IpamConfig, NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest,
+};
+
+use super::{
+    client::DockerHost,
+    container_config::endpoint_settings,
+    error::{DockerError, Result},
+};
+use crate::desired::{NetworkAttachment, NetworkSpec};
+
+/// Creates the network with the spec's labels plus `labels` (ownership; they win). Returns
+/// its ID. A name that is taken gives [`DockerError::Conflict`] (the engine enforces unique
+/// names for local networks).
+pub async fn create_network(
+    host: &DockerHost,
+    spec: &NetworkSpec,
+    labels: &BTreeMap<String, String>,
+) -> Result<String> {
+    let mut all: HashMap<String, String> = spec.labels.clone().into_iter().collect();
+    all.extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let ipam = spec.ipam.as_ref().map(|i| {
+        let has_pool = i.subnet.is_some() || i.gateway.is_some() || i.ip_range.is_some();
+        Ipam {
+            driver: i.driver.clone(),
+            config: has_pool.then(|| {
+                vec![IpamConfig {
+                    subnet: i.subnet.clone(),
+                    gateway: i.gateway.clone(),
+                    ip_range: i.ip_range.clone(),
+                    ..Default::default()
+                }]
+            }),
+            ..Default::default()
+        }
+    });
+    let req = NetworkCreateRequest {
+        name: spec.name.clone(),
+        driver: Some(spec.driver.clone()).filter(|d| !d.is_empty()),
+        internal: Some(spec.internal),
+        attachable: Some(spec.attachable),
+        enable_ipv6: Some(spec.enable_ipv6),
+        ipam,
+        options: Some(spec.options.clone().into_iter().collect()),
+        labels: Some(all),
+        ..Default::default()
+    };
+    let resp = host
+        .call()
+        .create_network(req)
+        .await
+        .map_err(|e| DockerError::create(host.host(), "network", &spec.name, e))?;
+    Ok(resp.id)
+}
+
+/// Removes a network by name or ID. Fails while containers are attached.
+pub async fn remove_network(host: &DockerHost, name: &str) -> Result<()> {
+    host.call()
+        .remove_network(name)
+        .await
+        .map_err(|e| DockerError::api(host.host(), "remove", "network", name, e))
+}
+
+/// Connects `container` to the attachment's network with its aliases and static addresses.
+/// On a created-but-not-started container this is how a second network is joined on API
+/// < 1.44, and the settings apply exactly as if given at create.
+pub async fn connect(host: &DockerHost, container: &str, attachment: &NetworkAttachment) -> Result<()> {
+    let req = NetworkConnectRequest {
+        container: container.to_string(),
+        endpoint_config: Some(endpoint_settings(attachment)),
+    };
+    host.call()
+        .connect_network(&attachment.network, req)
+        .await
+        .map_err(|e| {
+            DockerError::api(
+                host.host(),
+                "connect container to",
+                "network",
+                &attachment.network,
+                e,
+            )
+        })
+}
+
+/// Disconnects `container` from `network` (`force`: even if the container is gone).
+pub async fn disconnect(host: &DockerHost, container: &str, network: &str, force: bool) -> Result<()> {
+    let req = NetworkDisconnectRequest {
+        container: container.to_string(),
+        force: Some(force),
+    };
+    host.call()
+        .disconnect_network(network, req)
+        .await
+        .map_err(|e| DockerError::api(host.host(), "disconnect container from", "network", network, e))
+}
