@@ -14,7 +14,7 @@ use futures::future::join_all;
 use crate::{
     desired::{DesiredHost, DesiredState},
     docker::{self, DockerError, DockerHost},
-    plan::{self, HostPlan, PlanError},
+    plan::{self, HostPlan, PlanError, PlanOptions},
 };
 
 #[derive(Debug, Clone)]
@@ -23,11 +23,12 @@ pub struct ApplyOptions {
     pub parallel: usize,
     /// How long a `service_healthy` / `service_completed_successfully` dependency may take.
     pub health_timeout: Duration,
+    pub plan: PlanOptions,
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        Self { parallel: 8, health_timeout: Duration::from_secs(120) }
+        Self { parallel: 8, health_timeout: Duration::from_secs(120), plan: PlanOptions::default() }
     }
 }
 
@@ -61,8 +62,8 @@ pub async fn apply_all(state: &DesiredState, opts: &ApplyOptions) -> Vec<Result<
 }
 
 /// Plans every host without changing anything (`diff`, `apply --dry-run`).
-pub async fn plan_all(state: &DesiredState) -> Vec<Result<HostPlan, ApplyError>> {
-    join_all(state.hosts.iter().map(plan_only)).await
+pub async fn plan_all(state: &DesiredState, opts: PlanOptions) -> Vec<Result<HostPlan, ApplyError>> {
+    join_all(state.hosts.iter().map(|h| plan_only(h, opts))).await
 }
 
 /// One pass on one host.
@@ -75,7 +76,7 @@ pub async fn apply_host(desired: &DesiredHost, revision: &str, opts: &ApplyOptio
         let id = docker::images::ensure_image(&host, &observed.images, &image).await?;
         observed.images.insert(image, id);
     }
-    let plan = plan::plan_host(desired, &observed).map_err(ApplyError::Plan)?;
+    let plan = plan::plan_host(desired, &observed, opts.plan).map_err(ApplyError::Plan)?;
     let failures = execute::run(&host, desired, &plan, revision, opts).await;
     let report = HostReport {
         host: desired.host.name.clone(),
@@ -91,7 +92,7 @@ pub async fn apply_host(desired: &DesiredHost, revision: &str, opts: &ApplyOptio
     }
 }
 
-async fn plan_only(desired: &DesiredHost) -> Result<HostPlan, ApplyError> {
+async fn plan_only(desired: &DesiredHost, opts: PlanOptions) -> Result<HostPlan, ApplyError> {
     let host = DockerHost::connect(&desired.host).await?;
     let mut observed = docker::observe(&host).await?;
     // No pulls in a dry run: an absent image gets a placeholder ID, which shows as a change.
@@ -101,7 +102,7 @@ async fn plan_only(desired: &DesiredHost) -> Result<HostPlan, ApplyError> {
             observed.images.insert(image, id);
         }
     }
-    plan::plan_host(desired, &observed).map_err(ApplyError::Plan)
+    plan::plan_host(desired, &observed, opts).map_err(ApplyError::Plan)
 }
 
 fn images_of(desired: &DesiredHost) -> BTreeSet<String> {

@@ -28,8 +28,11 @@ pub(super) async fn run(
         Action::RecreateNetwork { spec, hash, reconnect, .. } => {
             let json = serde_json::to_string(spec).unwrap_or_default();
             let labels = labels::owner(resource, &h, hash, &json, revision);
-            networks::recreate_network(host, spec, &labels, &reconnect.iter().map(|r| (r.container.clone(), r.attachment.clone())).collect::<Vec<_>>())
-                .await
+            let reconnect: Vec<networks::NetworkAttachmentFor> = reconnect
+                .iter()
+                .map(|r| networks::NetworkAttachmentFor { container: r.container.clone(), attachment: r.attachment.clone() })
+                .collect();
+            networks::recreate_network(host, spec, &labels, &reconnect).await
         }
         Action::CreateVolume { spec } => {
             let json = serde_json::to_string(spec).unwrap_or_default();
@@ -49,13 +52,13 @@ pub(super) async fn run(
             let ctx = context(resource, &h, hash, spec_json, revision, spec, specs);
             deliver(host, spec).await?;
             let body = docker::create_body(spec, &ctx);
-            containers::replace_container(host, old_id, &spec.name, body, &docker::container_config::extra_networks(spec, &ctx), spec.stop_timeout)
-                .await
-                .map(drop)
+            let extra = docker::container_config::extra_networks(spec, &ctx);
+            containers::replace_container(host, old_id, &spec.name, body, &extra).await.map(drop)
         }
         Action::StartContainer { id, .. } => containers::start(host, id).await,
         Action::RemoveContainer { id, .. } => containers::remove(host, id, true).await,
         Action::RemoveNetwork { name, .. } => networks::remove_network(host, name).await,
+        Action::RemoveVolume { name } => volumes::remove_volume(host, name).await,
     };
     r.map_err(|e| format!("{} {}: {e}", action.verb(), action.object()))
 }

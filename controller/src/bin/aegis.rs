@@ -29,6 +29,9 @@ enum Command {
         /// Seconds to wait for a `service_healthy` dependency.
         #[arg(long, default_value_t = 120)]
         health_timeout: u64,
+        /// Also remove aegis-owned volumes that are no longer declared (they hold data).
+        #[arg(long)]
+        prune_volumes: bool,
     },
     /// Write the JSON Schemas of every kind.
     Schema {
@@ -63,7 +66,7 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Command::Apply { source, parallel, health_timeout } => {
+        Command::Apply { source, parallel, health_timeout, prune_volumes } => {
             let resolved = match resolve::load_source(&source) {
                 Ok(r) => r,
                 Err(diags) => {
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
             let opts = apply::ApplyOptions {
                 parallel,
                 health_timeout: std::time::Duration::from_secs(health_timeout),
+                plan: aegis::plan::PlanOptions { prune_volumes },
             };
             let started = std::time::Instant::now();
             let runtime = match tokio::runtime::Runtime::new() {

@@ -43,7 +43,7 @@ fn main() -> ExitCode {
             };
             let mut plans = Vec::new();
             let mut failed = false;
-            for r in runtime.block_on(apply::plan_all(&resolved.state)) {
+            for r in runtime.block_on(apply::plan_all(&resolved.state, aegis::plan::PlanOptions::default())) {
                 match r {
                     Ok(p) => plans.push(p),
                     Err(e) => {

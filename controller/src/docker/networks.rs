@@ -98,3 +98,35 @@ pub async fn disconnect(host: &DockerHost, container: &str, network: &str, force
         .await
         .map_err(|e| DockerError::api(host.host(), "disconnect container from", "network", network, e))
 }
+
+/// Recreates a network whose configuration drifted, the way compose does: disconnect every
+/// attached container, remove the network, create it with the new configuration, and connect
+/// `reconnect` again (the containers that are not being recreated anyway).
+pub async fn recreate_network(
+    host: &DockerHost,
+    spec: &NetworkSpec,
+    labels: &BTreeMap<String, String>,
+    reconnect: &[NetworkAttachmentFor],
+) -> Result<()> {
+    let info = host
+        .call()
+        .inspect_network(&spec.name, None::<bollard::query_parameters::InspectNetworkOptions>)
+        .await
+        .map_err(|e| DockerError::api(host.host(), "inspect", "network", &spec.name, e))?;
+    for id in info.containers.unwrap_or_default().keys() {
+        disconnect(host, id, &spec.name, true).await?;
+    }
+    remove_network(host, &spec.name).await?;
+    create_network(host, spec, labels).await?;
+    for r in reconnect {
+        connect(host, &r.container, &r.attachment).await?;
+    }
+    Ok(())
+}
+
+/// A container to connect to a network, with its attachment settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkAttachmentFor {
+    pub container: String,
+    pub attachment: NetworkAttachment,
+}

@@ -91,9 +91,17 @@ pub(crate) fn container_from_summary(c: ContainerSummary) -> ObservedContainer {
         labels: c.labels.unwrap_or_default().into_iter().collect(),
         state,
         health: c.status.as_deref().and_then(health_from_status),
+        exit_code: c.status.as_deref().and_then(exit_code_from_status),
         image_id: c.image_id.unwrap_or_default(),
         networks,
     }
+}
+
+/// Exit code from the list's `Status` text (`Exited (0) 5 minutes ago`), so deciding whether
+/// a stopped container is a finished one-shot job needs no inspect.
+pub(crate) fn exit_code_from_status(status: &str) -> Option<i64> {
+    let rest = status.strip_prefix("Exited (")?;
+    rest.split(')').next()?.trim().parse().ok()
 }
 
 /// Health from the list's `Status` text (`Up 3 minutes (healthy)`): API 1.41 has no `Health`

@@ -53,6 +53,8 @@ pub enum Action {
         name: String,
         id: String,
     },
+    /// Only with `--prune-volumes`.
+    RemoveVolume { name: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -70,7 +72,8 @@ impl Action {
             Action::CreateContainer { spec, .. } | Action::ReplaceContainer { spec, .. } => &spec.name,
             Action::StartContainer { name, .. }
             | Action::RemoveContainer { name, .. }
-            | Action::RemoveNetwork { name, .. } => name,
+            | Action::RemoveNetwork { name, .. }
+            | Action::RemoveVolume { name } => name,
         }
     }
 
@@ -87,7 +90,7 @@ impl Action {
 }
 
 /// What a dependent step waits for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Gate {
     /// The step finished.
     Done,

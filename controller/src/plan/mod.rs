@@ -43,14 +43,19 @@ pub enum PlanError {
     },
 }
 
+/// Choices that change what a pass may do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Remove aegis-owned volumes that are no longer declared. Off by default: volumes hold
+    /// data, so they are kept (and reported) unless the user asks.
+    pub prune_volumes: bool,
+}
+
 /// Plans one host. Every problem is reported, not only the first.
-pub fn plan_host(desired: &DesiredHost, observed: &ObservedHost) -> Result<HostPlan, Vec<PlanError>> {
+pub fn plan_host(desired: &DesiredHost, observed: &ObservedHost, opts: PlanOptions) -> Result<HostPlan, Vec<PlanError>> {
     let mut errors = Vec::new();
-    let mut plan = HostPlan {
-        host: desired.host.name.clone(),
-        ..Default::default()
-    };
-    let net = networks::decide(desired, observed, &mut plan, &mut errors);
+    let mut plan = HostPlan { host: desired.host.name.clone(), ..Default::default() };
+    let net = networks::decide(desired, observed, opts, &mut plan, &mut errors);
     let ctr = containers::decide(desired, observed, &net, &mut plan, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
