@@ -59,7 +59,10 @@ pub fn resolve(
     }
     for (key, value) in environment.0 {
         if key.is_empty() {
-            report.error(&svc_path.key("environment"), "an environment entry has an empty name");
+            report.error(
+                &svc_path.key("environment"),
+                "an environment entry has an empty name",
+            );
             continue;
         }
         match value.or_else(|| lookup(&key)) {

@@ -207,7 +207,10 @@ mod tests {
     }
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-        items.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        items
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -215,7 +218,13 @@ mod tests {
         let src = "# comment\n\nA=1\nexport B = two  \nC=x # inline comment\nD=x#not-comment\nexportE=e\n";
         assert_eq!(
             parse_ok(src),
-            pairs(&[("A", "1"), ("B", "two"), ("C", "x"), ("D", "x#not-comment"), ("exportE", "e")])
+            pairs(&[
+                ("A", "1"),
+                ("B", "two"),
+                ("C", "x"),
+                ("D", "x#not-comment"),
+                ("exportE", "e")
+            ])
         );
     }
 
@@ -245,7 +254,10 @@ mod tests {
 
     #[test]
     fn bare_key_inherits_or_is_left_out() {
-        assert_eq!(parse_ok("OUTER\nMISSING\nA=1\n"), pairs(&[("OUTER", "outer"), ("A", "1")]));
+        assert_eq!(
+            parse_ok("OUTER\nMISSING\nA=1\n"),
+            pairs(&[("OUTER", "outer"), ("A", "1")])
+        );
     }
 
     #[test]

@@ -149,9 +149,9 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for StrOr<T> {
         let v = Value::deserialize(d)?;
         match v {
             Value::Object(_) => nested(v).map(StrOr::Long),
-            other => scalar_text(&other).map(StrOr::Str).ok_or_else(|| {
-                custom(format!("expected a string or a mapping, found {}", kind(&other)))
-            }),
+            other => scalar_text(&other)
+                .map(StrOr::Str)
+                .ok_or_else(|| custom(format!("expected a string or a mapping, found {}", kind(&other)))),
         }
     }
 }
@@ -244,7 +244,12 @@ impl<'de> Deserialize<'de> for ExtraHosts {
                     }
                 }
             }
-            other => return Err(custom(format!("expected a list or a mapping, found {}", kind(&other)))),
+            other => {
+                return Err(custom(format!(
+                    "expected a list or a mapping, found {}",
+                    kind(&other)
+                )))
+            }
         }
         Ok(ExtraHosts(out))
     }
@@ -281,7 +286,12 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for NamesOrMap<T> {
                     out.insert(k, long);
                 }
             }
-            other => return Err(custom(format!("expected a list or a mapping, found {}", kind(&other)))),
+            other => {
+                return Err(custom(format!(
+                    "expected a list or a mapping, found {}",
+                    kind(&other)
+                )))
+            }
         }
         Ok(NamesOrMap(out))
     }
@@ -294,8 +304,14 @@ mod tests {
 
     #[test]
     fn scalars_accept_strings() {
-        assert_eq!(serde_json::from_value::<Bool>(json!("yes")).expect("ok"), Bool(true));
-        assert_eq!(serde_json::from_value::<Bool>(json!(false)).expect("ok"), Bool(false));
+        assert_eq!(
+            serde_json::from_value::<Bool>(json!("yes")).expect("ok"),
+            Bool(true)
+        );
+        assert_eq!(
+            serde_json::from_value::<Bool>(json!(false)).expect("ok"),
+            Bool(false)
+        );
         assert!(serde_json::from_value::<Bool>(json!("maybe")).is_err());
         assert_eq!(serde_json::from_value::<Int>(json!("42")).expect("ok"), Int(42));
         assert_eq!(serde_json::from_value::<Scalar>(json!(1.5)).expect("ok").0, "1.5");

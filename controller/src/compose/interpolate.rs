@@ -21,7 +21,10 @@ impl std::fmt::Display for InterpolateError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             InterpolateError::Invalid(s) => {
-                write!(f, "invalid interpolation format in `{s}`; write `$$` for a literal `$`")
+                write!(
+                    f,
+                    "invalid interpolation format in `{s}`; write `$$` for a literal `$`"
+                )
             }
             InterpolateError::Required { var, message } if message.is_empty() => {
                 write!(f, "required variable {var} is missing a value")
@@ -128,7 +131,9 @@ fn braced(
         None => (false, op_and_arg),
     };
     let mut chars = op_rest.chars();
-    let op = chars.next().ok_or_else(|| InterpolateError::Invalid(body.to_string()))?;
+    let op = chars
+        .next()
+        .ok_or_else(|| InterpolateError::Invalid(body.to_string()))?;
     let arg = chars.as_str();
     // With `:`, an empty value counts as unset.
     let present = match &value {
@@ -260,7 +265,10 @@ mod tests {
 
     #[test]
     fn unset_warns_and_is_empty() {
-        assert_eq!(run("x${MISSING}y").expect("ok"), ("xy".to_string(), vec!["MISSING".to_string()]));
+        assert_eq!(
+            run("x${MISSING}y").expect("ok"),
+            ("xy".to_string(), vec!["MISSING".to_string()])
+        );
         assert_eq!(run("${MISSING:-d}").expect("ok").1, Vec::<String>::new());
     }
 
@@ -273,9 +281,15 @@ mod tests {
                 message: "set it please".into()
             })
         );
-        assert!(matches!(run("${EMPTY:?x}"), Err(InterpolateError::Required { .. })));
+        assert!(matches!(
+            run("${EMPTY:?x}"),
+            Err(InterpolateError::Required { .. })
+        ));
         assert_eq!(ok("${EMPTY?x}"), "");
-        assert!(matches!(run("${MISSING?}"), Err(InterpolateError::Required { .. })));
+        assert!(matches!(
+            run("${MISSING?}"),
+            Err(InterpolateError::Required { .. })
+        ));
         let msg = run("${MISSING:?need it}").expect_err("fails").to_string();
         assert!(msg.contains("MISSING") && msg.contains("need it"), "{msg}");
     }

@@ -45,7 +45,12 @@ fn unsupported_service_key(key: &str) -> Option<&'static str> {
 /// Checks a service mapping's keys: extension fields and null values are dropped; unsupported
 /// and unknown keys are reported and dropped, so that the typed decode of the rest still
 /// finds the other errors.
-pub fn check_service_keys(report: &mut Report, path: &FieldPath, map: &mut Map<String, Value>, known: &[&str]) {
+pub fn check_service_keys(
+    report: &mut Report,
+    path: &FieldPath,
+    map: &mut Map<String, Value>,
+    known: &[&str],
+) {
     strip_extensions(map);
     map.retain(|_, v| !v.is_null());
     let keys: Vec<String> = map.keys().cloned().collect();
@@ -79,12 +84,23 @@ mod tests {
         let map = SourceMap::default();
         let mut report = Report::new(Path::new("c.yaml"), &map);
         let obj = v.as_object_mut().expect("map");
-        check_service_keys(&mut report, &FieldPath::parse("services.a"), obj, &["image", "user"]);
+        check_service_keys(
+            &mut report,
+            &FieldPath::parse("services.a"),
+            obj,
+            &["image", "user"],
+        );
         assert_eq!(obj.keys().collect::<Vec<_>>(), vec!["image"]);
         let text = report.errors.to_string();
         assert_eq!(report.errors.len(), 2, "{text}");
-        assert!(text.contains("services.a.build: `build` is not supported"), "{text}");
+        assert!(
+            text.contains("services.a.build: `build` is not supported"),
+            "{text}"
+        );
         assert!(text.contains("push the image"), "{text}");
-        assert!(text.contains("services.a.frobnicate: unknown key `frobnicate`"), "{text}");
+        assert!(
+            text.contains("services.a.frobnicate: unknown key `frobnicate`"),
+            "{text}"
+        );
     }
 }

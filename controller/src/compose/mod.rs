@@ -29,9 +29,9 @@ mod options;
 mod ports;
 mod report;
 mod service;
+mod units;
 mod validate;
 mod volumes;
-mod units;
 
 #[cfg(test)]
 mod tests;
@@ -95,7 +95,10 @@ pub struct ComposeStack {
 pub fn load(input: &ComposeInput) -> Result<ComposeStack, Diagnostics> {
     let mut report = Report::new(input.file, input.map);
     if !input.value.is_object() {
-        report.error(&input.base, "a compose file must be a mapping with a `services:` key");
+        report.error(
+            &input.base,
+            "a compose file must be a mapping with a `services:` key",
+        );
         return Err(report.errors);
     }
 
@@ -157,7 +160,10 @@ pub fn load(input: &ComposeInput) -> Result<ComposeStack, Diagnostics> {
                 }
             }
         }
-        Some(_) => report.error(&services_path, "`services` must be a mapping of names to services"),
+        Some(_) => report.error(
+            &services_path,
+            "`services` must be a mapping of names to services",
+        ),
     }
     validate::check(&mut report, &services);
 
@@ -242,7 +248,9 @@ fn load_service(
     def: &Value,
 ) -> Option<ContainerSpec> {
     let valid_name = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
     if !valid_name {
         report.error(
             path,
@@ -284,9 +292,12 @@ fn load_dotenv(input: &ComposeInput, report: &mut Report) -> BTreeMap<String, St
             parsed.to_map()
         }
         Err(e) => {
-            report
-                .errors
-                .push(Diagnostic::new(&shown, Some(e.line), FieldPath::root(), e.message));
+            report.errors.push(Diagnostic::new(
+                &shown,
+                Some(e.line),
+                FieldPath::root(),
+                e.message,
+            ));
             BTreeMap::new()
         }
     }

@@ -323,7 +323,10 @@ mod tests {
         for key in SERVICE_KEYS {
             let err = serde_json::from_value::<Service>(json!({ *key: {"__bogus": [1]} }));
             if let Err(e) = err {
-                assert!(!e.to_string().contains("unknown field"), "{key}: {e}");
+                assert!(
+                    !e.to_string().contains(&format!("unknown field `{key}`")),
+                    "{key}: {e}"
+                );
             }
         }
         let e = serde_json::from_value::<Service>(json!({"__nope": 1})).expect_err("unknown");

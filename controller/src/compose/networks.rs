@@ -31,7 +31,10 @@ pub struct DeclaredVolume {
 }
 
 fn labels(list: ListOrMap) -> BTreeMap<String, String> {
-    list.0.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect()
+    list.0
+        .into_iter()
+        .map(|(k, v)| (k, v.unwrap_or_default()))
+        .collect()
 }
 
 fn opts(map: indexmap::IndexMap<String, super::flex::Scalar>) -> BTreeMap<String, String> {
@@ -127,7 +130,10 @@ pub fn declared_networks(
         }
         let ipam = def.ipam.and_then(|ipam| {
             if ipam.config.len() > 1 {
-                report.error(&path.key("ipam").key("config"), "only one ipam config entry is supported");
+                report.error(
+                    &path.key("ipam").key("config"),
+                    "only one ipam config entry is supported",
+                );
             }
             let first = ipam.config.into_iter().next();
             Some(Ipam {
@@ -171,7 +177,10 @@ pub fn declared_volumes(
     for (key, path, def) in entries::<model::VolumeDef>(report, section, value) {
         let external = def.external.is_some_and(|b| b.0);
         if external && (def.driver.is_some() || !def.driver_opts.is_empty() || !def.labels.0.is_empty()) {
-            report.error(&path, "an external volume cannot set `driver`, `driver_opts` or `labels`");
+            report.error(
+                &path,
+                "an external volume cannot set `driver`, `driver_opts` or `labels`",
+            );
         }
         let name = match (def.name, external) {
             (Some(n), _) => n,

@@ -25,7 +25,9 @@ pub fn restart(s: &str) -> Result<RestartPolicy, String> {
                 .and_then(|n| n.parse::<i64>().ok())
                 .filter(|n| *n >= 0)
                 .ok_or_else(|| {
-                    format!("`{other}` is not a restart policy; use no, always, unless-stopped or on-failure[:N]")
+                    format!(
+                        "`{other}` is not a restart policy; use no, always, unless-stopped or on-failure[:N]"
+                    )
                 })?;
             Ok(RestartPolicy::OnFailure { max_retries: Some(n) })
         }
@@ -80,7 +82,9 @@ pub fn device(s: &str) -> Result<Device, String> {
         return Err(format!("`{s}`: the container path must be absolute"));
     }
     if permissions.is_empty() || !permissions.chars().all(|c| "rwm".contains(c)) {
-        return Err(format!("`{s}`: permissions `{permissions}` must be made of r, w and m"));
+        return Err(format!(
+            "`{s}`: permissions `{permissions}` must be made of r, w and m"
+        ));
     }
     Ok(Device {
         host: host.into(),
@@ -212,8 +216,14 @@ mod tests {
     fn restart_policies() {
         assert_eq!(restart("no"), Ok(RestartPolicy::No));
         assert_eq!(restart("unless-stopped"), Ok(RestartPolicy::UnlessStopped));
-        assert_eq!(restart("on-failure:3"), Ok(RestartPolicy::OnFailure { max_retries: Some(3) }));
-        assert_eq!(restart("on-failure"), Ok(RestartPolicy::OnFailure { max_retries: None }));
+        assert_eq!(
+            restart("on-failure:3"),
+            Ok(RestartPolicy::OnFailure { max_retries: Some(3) })
+        );
+        assert_eq!(
+            restart("on-failure"),
+            Ok(RestartPolicy::OnFailure { max_retries: None })
+        );
         assert!(restart("sometimes").is_err());
         assert!(restart("on-failure:x").is_err());
     }
@@ -223,8 +233,14 @@ mod tests {
         assert_eq!(network_mode("host"), Ok(Some(NetworkMode::Host)));
         assert_eq!(network_mode("none"), Ok(Some(NetworkMode::None)));
         assert_eq!(network_mode("bridge"), Ok(None));
-        assert_eq!(network_mode("service:gerbil"), Ok(Some(NetworkMode::Service("gerbil".into()))));
-        assert_eq!(network_mode("container:x"), Ok(Some(NetworkMode::Container("x".into()))));
+        assert_eq!(
+            network_mode("service:gerbil"),
+            Ok(Some(NetworkMode::Service("gerbil".into())))
+        );
+        assert_eq!(
+            network_mode("container:x"),
+            Ok(Some(NetworkMode::Container("x".into())))
+        );
         assert!(network_mode("service:").is_err());
         assert!(network_mode("weird").is_err());
     }
@@ -232,7 +248,10 @@ mod tests {
     #[test]
     fn devices() {
         let d = device("/dev/net/tun").expect("ok");
-        assert_eq!((d.host.as_str(), d.container.as_str(), d.permissions.as_str()), ("/dev/net/tun", "/dev/net/tun", "rwm"));
+        assert_eq!(
+            (d.host.as_str(), d.container.as_str(), d.permissions.as_str()),
+            ("/dev/net/tun", "/dev/net/tun", "rwm")
+        );
         let d = device("/dev/a:/dev/b:r").expect("ok");
         assert_eq!((d.container.as_str(), d.permissions.as_str()), ("/dev/b", "r"));
         let d = device("/dev/a:rw").expect("ok");
@@ -247,7 +266,10 @@ mod tests {
             command(CommandLine::Shell("sh -c 'echo hi there'".into())),
             Ok(vec!["sh".to_string(), "-c".into(), "echo hi there".into()])
         );
-        assert_eq!(command(CommandLine::Exec(vec!["a b".into()])), Ok(vec!["a b".to_string()]));
+        assert_eq!(
+            command(CommandLine::Exec(vec!["a b".into()])),
+            Ok(vec!["a b".to_string()])
+        );
         assert!(command(CommandLine::Shell("'open".into())).is_err());
     }
 
@@ -266,7 +288,10 @@ mod tests {
         assert_eq!(h.start_period, Some(10_000_000_000));
         assert_eq!(h.start_interval, Some(1_000_000_000));
         let list: HealthcheckDef = serde_json::from_value(json!({"test": ["CMD", "true"]})).expect("decodes");
-        assert_eq!(healthcheck(list).expect("ok").expect("some").test, vec!["CMD", "true"]);
+        assert_eq!(
+            healthcheck(list).expect("ok").expect("some").test,
+            vec!["CMD", "true"]
+        );
         let off: HealthcheckDef = serde_json::from_value(json!({"disable": true})).expect("decodes");
         assert_eq!(healthcheck(off).expect("ok").expect("some").test, vec!["NONE"]);
         let bad: HealthcheckDef = serde_json::from_value(json!({"interval": "10"})).expect("decodes");

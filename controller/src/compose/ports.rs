@@ -39,7 +39,10 @@ fn expand(
 ) -> Result<Vec<PortBinding>, String> {
     let protocol = protocol(proto)?;
     let (c0, c1) = range(container, whole)?;
-    let host_range = host.filter(|h| !h.is_empty()).map(|h| range(h, whole)).transpose()?;
+    let host_range = host
+        .filter(|h| !h.is_empty())
+        .map(|h| range(h, whole))
+        .transpose()?;
     let mut out = Vec::new();
     for c in c0..=c1 {
         let host_port = match host_range {
@@ -150,22 +153,37 @@ mod tests {
             parse_short("127.0.0.1:8080:80/udp"),
             Ok(vec![b(Some("127.0.0.1"), Some("8080"), 80, "udp")])
         );
-        assert_eq!(parse_short("127.0.0.1::80"), Ok(vec![b(Some("127.0.0.1"), None, 80, "tcp")]));
-        assert_eq!(parse_short("[::1]:53:53/udp"), Ok(vec![b(Some("::1"), Some("53"), 53, "udp")]));
-        assert_eq!(parse_short("::1:53:53"), Ok(vec![b(Some("::1"), Some("53"), 53, "tcp")]));
+        assert_eq!(
+            parse_short("127.0.0.1::80"),
+            Ok(vec![b(Some("127.0.0.1"), None, 80, "tcp")])
+        );
+        assert_eq!(
+            parse_short("[::1]:53:53/udp"),
+            Ok(vec![b(Some("::1"), Some("53"), 53, "udp")])
+        );
+        assert_eq!(
+            parse_short("::1:53:53"),
+            Ok(vec![b(Some("::1"), Some("53"), 53, "tcp")])
+        );
     }
 
     #[test]
     fn ranges_expand() {
         assert_eq!(
             parse_short("8000-8001:80-81"),
-            Ok(vec![b(None, Some("8000"), 80, "tcp"), b(None, Some("8001"), 81, "tcp")])
+            Ok(vec![
+                b(None, Some("8000"), 80, "tcp"),
+                b(None, Some("8001"), 81, "tcp")
+            ])
         );
         assert_eq!(
             parse_short("3000-3001"),
             Ok(vec![b(None, None, 3000, "tcp"), b(None, None, 3001, "tcp")])
         );
-        assert_eq!(parse_short("9000-9010:80"), Ok(vec![b(None, Some("9000-9010"), 80, "tcp")]));
+        assert_eq!(
+            parse_short("9000-9010:80"),
+            Ok(vec![b(None, Some("9000-9010"), 80, "tcp")])
+        );
         assert!(parse_short("8000-8002:80-81").is_err());
     }
 
@@ -186,7 +204,10 @@ mod tests {
             mode: Some("host".into()),
             name: None,
         };
-        assert_eq!(parse_long(&p), Ok(vec![b(Some("127.0.0.1"), Some("8080"), 80, "udp")]));
+        assert_eq!(
+            parse_long(&p),
+            Ok(vec![b(Some("127.0.0.1"), Some("8080"), 80, "udp")])
+        );
         let p = PortLong {
             target: Int(80),
             published: None,

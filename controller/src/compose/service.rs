@@ -90,7 +90,14 @@ pub fn convert(
         .into_iter()
         .map(|(k, v)| (k, v.unwrap_or_default()))
         .collect();
-    c.env = env::resolve(report, path, svc.env_file, svc.environment, scope.project_dir, scope.lookup);
+    c.env = env::resolve(
+        report,
+        path,
+        svc.env_file,
+        svc.environment,
+        scope.project_dir,
+        scope.lookup,
+    );
     if let Some(cmd) = svc.command {
         c.command = report.check(&at("command"), options::command(cmd));
     }
@@ -102,7 +109,9 @@ pub fn convert(
     c.hostname = svc.hostname;
     c.domainname = svc.domainname;
     if let Some(r) = svc.restart {
-        c.restart = report.check(&at("restart"), options::restart(&r.0)).unwrap_or_default();
+        c.restart = report
+            .check(&at("restart"), options::restart(&r.0))
+            .unwrap_or_default();
     }
 
     // Networking.
@@ -113,7 +122,10 @@ pub fn convert(
             .map(|m| m.unwrap_or(NetworkMode::Networks)),
     };
     if svc.network_mode.is_some() && svc.networks.is_some() {
-        report.error(&at("networks"), "`network_mode` and `networks` cannot be combined");
+        report.error(
+            &at("networks"),
+            "`network_mode` and `networks` cannot be combined",
+        );
     }
     c.network_mode = mode.unwrap_or_default();
     if matches!(svc.network_mode.as_deref(), Some("bridge" | "default")) {
@@ -125,7 +137,14 @@ pub fn convert(
             ipv6_address: None,
         }];
     } else if svc.network_mode.is_none() {
-        c.networks = attachments(report, path, name, svc.networks, scope.networks, &mut usage.networks);
+        c.networks = attachments(
+            report,
+            path,
+            name,
+            svc.networks,
+            scope.networks,
+            &mut usage.networks,
+        );
     }
 
     // Storage.
@@ -155,7 +174,10 @@ pub fn convert(
     for t in svc.tmpfs.map(|t| t.0).unwrap_or_default() {
         let (target, opts) = t.split_once(':').unwrap_or((t.as_str(), ""));
         if !target.starts_with('/') {
-            report.error(&at("tmpfs"), format!("tmpfs target `{target}` must be an absolute path"));
+            report.error(
+                &at("tmpfs"),
+                format!("tmpfs target `{target}` must be an absolute path"),
+            );
         }
         c.tmpfs.insert(target.to_string(), opts.to_string());
     }
@@ -171,7 +193,10 @@ pub fn convert(
         }
     }
     if !c.ports.is_empty() && c.network_mode == NetworkMode::Host {
-        report.warn(&at("ports"), "published ports are ignored with `network_mode: host`");
+        report.warn(
+            &at("ports"),
+            "published ports are ignored with `network_mode: host`",
+        );
     }
     for (i, e) in svc.expose.iter().enumerate() {
         if let Some(list) = report.check(&at("expose").index(i), ports::parse_expose(&e.0)) {
@@ -212,7 +237,9 @@ pub fn convert(
 
     // Lifecycle.
     if let Some(h) = svc.healthcheck {
-        c.healthcheck = report.check(&at("healthcheck"), options::healthcheck(h)).flatten();
+        c.healthcheck = report
+            .check(&at("healthcheck"), options::healthcheck(h))
+            .flatten();
     }
     if let Some((deps, restart_with)) = report.check(&at("depends_on"), options::depends_on(svc.depends_on)) {
         c.depends_on = deps;
@@ -253,16 +280,29 @@ pub fn convert(
         let merge = |report: &mut Report, key: &str, field: &mut Option<i64>, v: Option<i64>, twin: &str| {
             if let Some(v) = v {
                 if field.is_some_and(|f| f != v) {
-                    report.error(&lpath.key(key), format!("`{twin}` and `deploy.resources.limits.{key}` differ"));
+                    report.error(
+                        &lpath.key(key),
+                        format!("`{twin}` and `deploy.resources.limits.{key}` differ"),
+                    );
                 }
                 *field = Some(v);
             }
         };
-        let mem = limits.memory.and_then(|s| report.check(&lpath.key("memory"), parse_bytes(&s.0)));
+        let mem = limits
+            .memory
+            .and_then(|s| report.check(&lpath.key("memory"), parse_bytes(&s.0)));
         merge(report, "memory", &mut c.memory, mem, "mem_limit");
-        let cpus = limits.cpus.and_then(|s| report.check(&lpath.key("cpus"), parse_cpus(&s.0)));
+        let cpus = limits
+            .cpus
+            .and_then(|s| report.check(&lpath.key("cpus"), parse_cpus(&s.0)));
         merge(report, "cpus", &mut c.nano_cpus, cpus, "cpus");
-        merge(report, "pids", &mut c.pids_limit, limits.pids.map(|n| n.0), "pids_limit");
+        merge(
+            report,
+            "pids",
+            &mut c.pids_limit,
+            limits.pids.map(|n| n.0),
+            "pids_limit",
+        );
     }
     if let Some(l) = svc.logging {
         c.logging = Some(crate::desired::Logging {

@@ -29,7 +29,10 @@ pub fn check(report: &mut Report, services: &BTreeMap<String, (FieldPath, Contai
                 if !is_net {
                     report.error_hint(
                         &path.key("depends_on").key(d.service.clone()),
-                        format!("service `{name}` depends on `{}`, which is not a service of this file", d.service),
+                        format!(
+                            "service `{name}` depends on `{}`, which is not a service of this file",
+                            d.service
+                        ),
                         "fix the name, or mark the dependency `required: false`",
                     );
                 }

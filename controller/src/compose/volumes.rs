@@ -12,10 +12,7 @@ use std::{
 
 use sha2::{Digest, Sha256};
 
-use super::{
-    model::VolumeLong,
-    units::parse_bytes,
-};
+use super::{model::VolumeLong, units::parse_bytes};
 use crate::desired::{BindSource, Mount, MountKind, RepoFile};
 
 /// What a mount needs to know about the rest of the compose file.
@@ -70,7 +67,9 @@ pub fn parse_short(spec: &str, cx: &MountContext) -> Result<Mount, String> {
         }
         Some(name) => {
             if propagation.is_some() {
-                return Err(format!("`{spec}`: propagation applies to bind mounts, not volumes"));
+                return Err(format!(
+                    "`{spec}`: propagation applies to bind mounts, not volumes"
+                ));
             }
             MountKind::Volume {
                 name: Some(named_volume(name, cx)?),
@@ -126,8 +125,14 @@ pub fn parse_long(v: &VolumeLong, cx: &MountContext) -> Result<Mount, String> {
             }
             let opts = v.tmpfs.as_ref();
             MountKind::Tmpfs {
-                size: opts.and_then(|t| t.size.as_ref()).map(|s| parse_bytes(&s.0)).transpose()?,
-                mode: opts.and_then(|t| t.mode.as_ref()).map(|m| parse_mode(&m.0)).transpose()?,
+                size: opts
+                    .and_then(|t| t.size.as_ref())
+                    .map(|s| parse_bytes(&s.0))
+                    .transpose()?,
+                mode: opts
+                    .and_then(|t| t.mode.as_ref())
+                    .map(|m| parse_mode(&m.0))
+                    .transpose()?,
             }
         }
         other => {
@@ -153,7 +158,9 @@ fn check_target(target: &str) -> Result<(), String> {
     if target.starts_with('/') {
         Ok(())
     } else {
-        Err(format!("mount target `{target}` must be an absolute path in the container"))
+        Err(format!(
+            "mount target `{target}` must be an absolute path in the container"
+        ))
     }
 }
 
@@ -163,9 +170,10 @@ fn is_path(source: &str) -> bool {
 }
 
 fn named_volume(name: &str, cx: &MountContext) -> Result<String, String> {
-    cx.volumes.get(name).cloned().ok_or_else(|| {
-        format!("named volume `{name}` is used but not declared in the top-level `volumes:`")
-    })
+    cx.volumes
+        .get(name)
+        .cloned()
+        .ok_or_else(|| format!("named volume `{name}` is used but not declared in the top-level `volumes:`"))
 }
 
 fn bind_source(src: &str, cx: &MountContext) -> Result<BindSource, String> {
@@ -190,8 +198,12 @@ fn bind_source(src: &str, cx: &MountContext) -> Result<BindSource, String> {
 /// Hashes a repository file or directory (see [`RepoFile::content_hash`]).
 pub fn repo_file(local: PathBuf) -> Result<RepoFile, String> {
     let is_dir = local.is_dir();
-    let content_hash = if is_dir { hash_dir(&local) } else { hash_file(&local) }
-        .map_err(|e| format!("cannot read {}: {e}", local.display()))?;
+    let content_hash = if is_dir {
+        hash_dir(&local)
+    } else {
+        hash_file(&local)
+    }
+    .map_err(|e| format!("cannot read {}: {e}", local.display()))?;
     Ok(RepoFile {
         local,
         content_hash,
@@ -298,7 +310,13 @@ mod tests {
                 nocopy: true
             }
         );
-        assert_eq!(anon.expect("anon").kind, MountKind::Volume { name: None, nocopy: false });
+        assert_eq!(
+            anon.expect("anon").kind,
+            MountKind::Volume {
+                name: None,
+                nocopy: false
+            }
+        );
     }
 
     #[test]
