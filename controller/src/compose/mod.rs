@@ -1,1 +1,304 @@
 //! Compose files → desired containers, networks and volumes.
+//!
+//! [`load`] follows docker compose v2 on one parsed compose mapping:
+//!
+//! 1. `${VAR}` interpolation of every string value ([`interpolate`]), with variables from the
+//!    Stack and from a `.env` file next to the compose file;
+//! 2. extension fields (`x-*`) dropped, and every key aegis does not support reported
+//!    ([`keys`]), never ignored;
+//! 3. a typed decode of each service, network and volume on its own ([`model`]), so that one
+//!    bad service does not hide another's errors;
+//! 4. conversion to [`ContainerSpec`]s with compose's names and defaults ([`service`]);
+//! 5. checks across services: references and dependency cycles ([`validate`]).
+//!
+//! Every problem becomes a [`Diagnostic`] with file, line and field path; all are returned.
+//!
+//! **No process environment.** compose reads variables from the shell; aegis never does,
+//! so that the same revision always yields the same containers, on any controller. Variables
+//! come from [`ComposeInput::vars`] (the Stack's `spec.environment`) first, then from the
+//! project's `.env` file.
+
+mod env;
+mod env_file;
+mod flex;
+mod interpolate;
+mod keys;
+mod model;
+mod networks;
+mod options;
+mod ports;
+mod report;
+mod service;
+mod units;
+mod validate;
+mod volumes;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_seed;
+
+use std::{collections::BTreeMap, path::Path};
+
+use serde_json::Value;
+
+use self::{
+    interpolate::{interpolate_tree, Finding},
+    report::Report,
+    service::{Scope, Usage},
+};
+use crate::{
+    desired::{ContainerSpec, NetworkSpec, VolumeSpec},
+    diagnostic::{Diagnostic, Diagnostics},
+    yaml::{FieldPath, SourceMap},
+};
+
+/// One compose mapping to load, and where it came from.
+pub struct ComposeInput<'a> {
+    /// Stack (= compose project) name.
+    pub stack: &'a str,
+    /// The file named in diagnostics.
+    pub file: &'a Path,
+    /// The compose mapping: `{services, networks, volumes, version?, name?, x-*}`.
+    pub value: &'a Value,
+    /// Line numbers for `value`'s document.
+    pub map: &'a SourceMap,
+    /// Where `value` sits in that document (root for a compose file, `spec` for inline
+    /// Stack services).
+    pub base: FieldPath,
+    /// Relative paths (`env_file`, bind mounts, `.env`) resolve against this.
+    pub project_dir: &'a Path,
+    /// Interpolation variables (the Stack's `spec.environment`). The process environment is
+    /// never read: see the module docs.
+    pub vars: &'a BTreeMap<String, String>,
+}
+
+/// What a compose file declares, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComposeStack {
+    /// One container per service, in file order.
+    pub containers: Vec<ContainerSpec>,
+    /// Non-external networks some service joins, Docker name `<stack>_<name>` (or `name:`),
+    /// owned by `Stack/<stack>`. Includes `<stack>_default` when a service uses it.
+    pub networks: Vec<NetworkSpec>,
+    /// Non-external named volumes some service mounts, `<stack>_<name>` (or `name:`), owned by
+    /// `Stack/<stack>`.
+    pub volumes: Vec<VolumeSpec>,
+    /// Docker names of the external networks the services join, with where each is declared.
+    /// Docker's own `bridge` network is listed here when `network_mode: bridge` is used.
+    pub external_networks: Vec<(String, FieldPath)>,
+    /// Problems that do not stop the load (obsolete `version:`, unset variables, ...).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Loads one compose mapping. Returns every error found, or the resolved stack.
+pub fn load(input: &ComposeInput) -> Result<ComposeStack, Diagnostics> {
+    let mut report = Report::new(input.file, input.map);
+    if !input.value.is_object() {
+        report.error(
+            &input.base,
+            "a compose file must be a mapping with a `services:` key",
+        );
+        return Err(report.errors);
+    }
+
+    let dotenv = load_dotenv(input, &mut report);
+    let lookup = |k: &str| input.vars.get(k).or_else(|| dotenv.get(k)).cloned();
+    let mut value = input.value.clone();
+    let mut findings = Vec::new();
+    interpolate_tree(&mut value, &input.base, &lookup, &mut findings);
+    for f in findings {
+        match f {
+            Finding::Error(path, e) => report.error(&path, e.to_string()),
+            Finding::Unset(path, var) => report.warn(
+                &path,
+                format!("variable {var} is not set, defaulting to a blank string"),
+            ),
+        }
+    }
+    let Value::Object(top) = value else {
+        unreachable!("checked above")
+    };
+
+    check_top_level(input, &mut report, &top);
+    let networks = networks::declared_networks(
+        &mut report,
+        input.stack,
+        &input.base.key("networks"),
+        top.get("networks"),
+    );
+    let volumes = networks::declared_volumes(
+        &mut report,
+        input.stack,
+        &input.base.key("volumes"),
+        top.get("volumes"),
+    );
+    let volume_names: BTreeMap<String, String> = volumes
+        .iter()
+        .map(|(k, v)| (k.clone(), v.spec.name.clone()))
+        .collect();
+
+    let scope = Scope {
+        stack: input.stack,
+        project_dir: input.project_dir,
+        lookup: &lookup,
+        networks: &networks,
+        volumes: &volume_names,
+    };
+    let mut usage = Usage::default();
+    let mut order = Vec::new();
+    let mut services = BTreeMap::new();
+    let services_path = input.base.key("services");
+    match top.get("services") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(map)) => {
+            for (name, def) in map {
+                let path = services_path.key(name.clone());
+                if let Some(spec) = load_service(&mut report, &scope, &mut usage, name, &path, def) {
+                    order.push(name.clone());
+                    services.insert(name.clone(), (path, spec));
+                }
+            }
+        }
+        Some(_) => report.error(
+            &services_path,
+            "`services` must be a mapping of names to services",
+        ),
+    }
+    validate::check(&mut report, &services);
+
+    let mut external_networks = Vec::new();
+    let mut stack_networks = Vec::new();
+    for key in &usage.networks {
+        let net = &networks[key];
+        if net.spec.external {
+            external_networks.push((net.spec.name.clone(), net.path.clone()));
+        } else {
+            stack_networks.push(net.spec.clone());
+        }
+    }
+    if let Some(path) = usage.bridge.first() {
+        external_networks.push(("bridge".to_string(), path.clone()));
+    }
+    let stack_volumes = volumes
+        .into_values()
+        .filter(|v| !v.spec.external && usage.volumes.contains(&v.spec.name))
+        .map(|v| v.spec)
+        .collect();
+    let containers = order
+        .iter()
+        .filter_map(|n| services.remove(n))
+        .map(|(_, spec)| spec)
+        .collect();
+    let Report { errors, warnings, .. } = report;
+    errors.into_result(ComposeStack {
+        containers,
+        networks: stack_networks,
+        volumes: stack_volumes,
+        external_networks,
+        warnings,
+    })
+}
+
+/// Top-level keys other than services, networks and volumes.
+fn check_top_level(input: &ComposeInput, report: &mut Report, top: &serde_json::Map<String, Value>) {
+    for (key, v) in top {
+        let path = input.base.key(key.clone());
+        match key.as_str() {
+            "services" | "networks" | "volumes" => {}
+            k if k.starts_with("x-") => {}
+            "version" => report.warn(&path, "`version` is obsolete and ignored"),
+            "name" => {
+                if v.as_str() != Some(input.stack) {
+                    report.warn(
+                        &path,
+                        format!(
+                            "the project name is the Stack's name `{}`; `name: {}` is ignored",
+                            input.stack,
+                            v.as_str().unwrap_or("?")
+                        ),
+                    );
+                }
+            }
+            "secrets" | "configs" => report.error_hint(
+                &path,
+                format!("top-level `{key}` is not supported yet"),
+                "pass values through the Stack's SOPS env files, or bind-mount a file from the repo",
+            ),
+            "include" => report.error_hint(
+                &path,
+                "`include` is not supported",
+                "declare each compose file as its own Stack",
+            ),
+            _ => report.error_hint(
+                &path,
+                format!("unknown top-level key `{key}`"),
+                "a compose file has services, networks, volumes, name, version and x-* keys",
+            ),
+        }
+    }
+}
+
+fn load_service(
+    report: &mut Report,
+    scope: &Scope,
+    usage: &mut Usage,
+    name: &str,
+    path: &FieldPath,
+    def: &Value,
+) -> Option<ContainerSpec> {
+    let valid_name = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if !valid_name {
+        report.error(
+            path,
+            format!("`{name}` is not a valid service name (letters, digits, `_`, `.`, `-`)"),
+        );
+    }
+    let mut map = match def {
+        Value::Object(m) => m.clone(),
+        Value::Null => serde_json::Map::new(),
+        _ => {
+            report.error(path, format!("service `{name}` must be a mapping"));
+            return None;
+        }
+    };
+    keys::check_service_keys(report, path, &mut map, model::SERVICE_KEYS);
+    let svc: model::Service = report.decode(path, &Value::Object(map))?;
+    Some(service::convert(report, scope, usage, name, path, svc))
+}
+
+/// The project's `.env` file (compose's default), if present. Its values may refer to the
+/// Stack's variables and to its own earlier lines.
+fn load_dotenv(input: &ComposeInput, report: &mut Report) -> BTreeMap<String, String> {
+    let path = input.project_dir.join(".env");
+    let Ok(src) = std::fs::read_to_string(&path) else {
+        return BTreeMap::new();
+    };
+    let shown = input.file.with_file_name(".env");
+    let lookup = |k: &str| input.vars.get(k).cloned();
+    match env_file::parse(&src, &lookup) {
+        Ok(parsed) => {
+            for var in &parsed.unset {
+                report.warnings.push(Diagnostic::new(
+                    &shown,
+                    None,
+                    FieldPath::root(),
+                    format!("variable {var} is not set, defaulting to a blank string"),
+                ));
+            }
+            parsed.to_map()
+        }
+        Err(e) => {
+            report.errors.push(Diagnostic::new(
+                &shown,
+                Some(e.line),
+                FieldPath::root(),
+                e.message,
+            ));
+            BTreeMap::new()
+        }
+    }
+}

@@ -77,6 +77,26 @@ pub struct ContainerSpec {
     /// Ordering only: not part of the container's configuration, so not hashed.
     #[serde(skip)]
     pub depends_on: Vec<DependsOn>,
+    /// compose `depends_on.<svc>.restart: true`: services whose recreation must also restart
+    /// this container. Behaviour, not configuration, so not hashed.
+    #[serde(skip)]
+    pub restart_with: Vec<String>,
+    /// compose `pull_policy`; `None` means compose's default (`missing`). It decides when to
+    /// pull, not what the container is, so it is not hashed.
+    #[serde(skip)]
+    pub pull_policy: Option<PullPolicy>,
+}
+
+/// compose `pull_policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PullPolicy {
+    /// Pull only when the image is not present (compose `missing` / `if_not_present`).
+    #[default]
+    Missing,
+    /// Pull on every apply.
+    Always,
+    /// Never pull; the image must already be on the host.
+    Never,
 }
 
 /// Compose `restart`.

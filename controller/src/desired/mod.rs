@@ -11,7 +11,7 @@ mod resource;
 
 pub use container::{
     BindSource, ContainerSpec, DependsCondition, DependsOn, Device, Healthcheck, Logging, Mount, MountKind,
-    NetworkAttachment, NetworkMode, PortBinding, RepoFile, RestartPolicy, Ulimit,
+    NetworkAttachment, NetworkMode, PortBinding, PullPolicy, RepoFile, RestartPolicy, Ulimit,
 };
 pub use host::{DesiredHost, DesiredState, Endpoint, HostSpec, StackSpec, TlsFiles};
 pub use network::{Ipam, NetworkSpec, VolumeSpec};

@@ -1,0 +1,76 @@
+//! A service's final environment: `env_file:` entries in order, then `environment:`.
+//!
+//! Like compose, a later env file overrides an earlier one and `environment:` overrides them
+//! all. A key given without a value (`- KEY`, `KEY:` or a bare `KEY` line in an env file)
+//! takes its value from the Stack's variables (compose would read the shell environment;
+//! aegis never does, so that a revision means the same thing on every run), and is left out
+//! when there is none.
+
+use std::{collections::BTreeMap, fs, path::Path};
+
+use super::{
+    env_file,
+    flex::{ListOrMap, OneOrMany, StrOr},
+    model::EnvFileLong,
+    report::Report,
+};
+use crate::yaml::FieldPath;
+
+pub fn resolve(
+    report: &mut Report,
+    svc_path: &FieldPath,
+    env_files: Option<OneOrMany<StrOr<EnvFileLong>>>,
+    environment: ListOrMap,
+    project_dir: &Path,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    for (i, entry) in env_files.map(|f| f.0).unwrap_or_default().into_iter().enumerate() {
+        let path = svc_path.key("env_file").index(i);
+        let (file, required) = match entry {
+            StrOr::Str(p) => (p, true),
+            StrOr::Long(l) => (l.path, l.required.is_none_or(|b| b.0)),
+        };
+        let full = project_dir.join(&file);
+        let src = match fs::read_to_string(&full) {
+            Ok(s) => s,
+            Err(_) if !required => continue,
+            Err(e) => {
+                report.error_hint(
+                    &path,
+                    format!("env file `{file}` cannot be read ({}): {e}", full.display()),
+                    "commit the file next to the compose file, or mark it `required: false`",
+                );
+                continue;
+            }
+        };
+        match env_file::parse(&src, lookup) {
+            Ok(parsed) => {
+                for var in &parsed.unset {
+                    report.warn(
+                        &path,
+                        format!("env file `{file}`: variable {var} is not set, defaulting to a blank string"),
+                    );
+                }
+                env.extend(parsed.vars);
+            }
+            Err(e) => report.error(&path, format!("env file `{file}` line {}: {}", e.line, e.message)),
+        }
+    }
+    for (key, value) in environment.0 {
+        if key.is_empty() {
+            report.error(
+                &svc_path.key("environment"),
+                "an environment entry has an empty name",
+            );
+            continue;
+        }
+        match value.or_else(|| lookup(&key)) {
+            Some(v) => {
+                env.insert(key, v);
+            }
+            None => {}
+        }
+    }
+    env
+}

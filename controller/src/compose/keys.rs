@@ -1,0 +1,106 @@
+//! Key-level checks done on the generic tree before the typed decode: extension fields
+//! (`x-*`) are dropped, and keys compose knows but aegis does not support get an error with
+//! a hint instead of serde's bare "unknown field".
+//!
+//! Every unknown key of a mapping is reported (the typed decode would stop at the first).
+
+use serde_json::{Map, Value};
+
+use super::report::Report;
+use crate::yaml::FieldPath;
+
+/// Removes `x-*` keys from a mapping (compose extension fields).
+pub fn strip_extensions(map: &mut Map<String, Value>) {
+    map.retain(|k, _| !k.starts_with("x-"));
+}
+
+/// Service keys compose knows that aegis rejects, with what to do instead.
+fn unsupported_service_key(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "build" => "aegis does not build images; push the image to a registry and set `image:`",
+        "secrets" | "configs" => {
+            "not supported yet; pass values through the Stack's SOPS env files, or bind-mount a file from the repo"
+        }
+        "profiles" => "not supported: every service of a Stack runs; split optional services into their own Stack",
+        "scale" => "not supported: a service runs exactly one container",
+        "extends" => "not supported: use YAML anchors and `<<` merge keys instead",
+        "links" | "external_links" => "legacy links are not supported: put the services on a shared network",
+        "volumes_from" => "not supported: mount the same named volume in both services",
+        "develop" => "compose watch is a development feature and is not supported",
+        "platform" => "not supported: the image is pulled for the host's platform",
+        "container_name_prefix" | "use_api_socket" | "provider" | "models" | "gpus" => {
+            "not supported by aegis"
+        }
+        "cgroup_parent" | "cgroup" | "cpu_count" | "cpu_percent" | "cpu_period" | "cpu_quota"
+        | "cpu_rt_period" | "cpu_rt_runtime" | "cpuset" | "blkio_config" | "device_cgroup_rules"
+        | "mem_swappiness" | "memswap_limit" | "oom_kill_disable" | "oom_score_adj" | "storage_opt"
+        | "userns_mode" | "uts" | "isolation" | "runtime" | "mac_address" | "annotations" | "attach"
+        | "credential_spec" | "label_file" | "post_start" | "pre_stop" | "stop_timeout" | "lifecycle" => {
+            "this compose key is not supported by aegis yet; remove it or open an issue"
+        }
+        _ => return None,
+    })
+}
+
+/// Checks a service mapping's keys: extension fields and null values are dropped; unsupported
+/// and unknown keys are reported and dropped, so that the typed decode of the rest still
+/// finds the other errors.
+pub fn check_service_keys(
+    report: &mut Report,
+    path: &FieldPath,
+    map: &mut Map<String, Value>,
+    known: &[&str],
+) {
+    strip_extensions(map);
+    map.retain(|_, v| !v.is_null());
+    let keys: Vec<String> = map.keys().cloned().collect();
+    for key in keys {
+        if known.contains(&key.as_str()) {
+            continue;
+        }
+        let at = path.key(key.clone());
+        match unsupported_service_key(&key) {
+            Some(hint) => report.error_hint(&at, format!("`{key}` is not supported"), hint),
+            None => report.error_hint(
+                &at,
+                format!("unknown key `{key}`"),
+                format!("supported service keys: {}", known.join(", ")),
+            ),
+        }
+        map.remove(&key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::SourceMap;
+    use serde_json::json;
+    use std::path::Path;
+
+    #[test]
+    fn reports_every_unknown_key_with_a_hint() {
+        let mut v = json!({"image": "x", "build": ".", "x-meta": 1, "frobnicate": true, "user": null});
+        let map = SourceMap::default();
+        let mut report = Report::new(Path::new("c.yaml"), &map);
+        let obj = v.as_object_mut().expect("map");
+        check_service_keys(
+            &mut report,
+            &FieldPath::parse("services.a"),
+            obj,
+            &["image", "user"],
+        );
+        assert_eq!(obj.keys().collect::<Vec<_>>(), vec!["image"]);
+        let text = report.errors.to_string();
+        assert_eq!(report.errors.len(), 2, "{text}");
+        assert!(
+            text.contains("services.a.build: `build` is not supported"),
+            "{text}"
+        );
+        assert!(text.contains("push the image"), "{text}");
+        assert!(
+            text.contains("services.a.frobnicate: unknown key `frobnicate`"),
+            "{text}"
+        );
+    }
+}

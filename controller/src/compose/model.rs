@@ -1,0 +1,337 @@
+//! The compose keys aegis supports, as typed structs.
+//!
+//! Every struct denies unknown fields, so a key we do not support is an error that names it,
+//! never silently ignored. Numbers and booleans use the [`flex`](super::flex) types, because
+//! after interpolation `cpus: ${CPUS}` is a string.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use super::flex::{
+    Bool, CommandLine, ExtraHosts, Int, ListOrMap, NamesOrMap, OneOrMany, Scalar, StrOr, StringOrList,
+};
+
+/// One service. Keys compose knows but aegis does not support are caught earlier with a
+/// hint (see `keys.rs`); anything else unknown fails here.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub image: Option<String>,
+    pub container_name: Option<String>,
+    pub restart: Option<Scalar>,
+    #[serde(default)]
+    pub labels: ListOrMap,
+    pub networks: Option<NamesOrMap<ServiceNetwork>>,
+    pub network_mode: Option<String>,
+    #[serde(default)]
+    pub volumes: Vec<StrOr<VolumeLong>>,
+    pub tmpfs: Option<StringOrList>,
+    #[serde(default)]
+    pub environment: ListOrMap,
+    pub env_file: Option<OneOrMany<StrOr<EnvFileLong>>>,
+    #[serde(default)]
+    pub ports: Vec<StrOr<PortLong>>,
+    #[serde(default)]
+    pub expose: Vec<Scalar>,
+    pub command: Option<CommandLine>,
+    pub entrypoint: Option<CommandLine>,
+    pub user: Option<Scalar>,
+    pub working_dir: Option<String>,
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    #[serde(default)]
+    pub cap_add: Vec<String>,
+    #[serde(default)]
+    pub cap_drop: Vec<String>,
+    #[serde(default)]
+    pub devices: Vec<String>,
+    pub dns: Option<StringOrList>,
+    pub dns_search: Option<StringOrList>,
+    #[serde(default)]
+    pub dns_opt: Vec<String>,
+    #[serde(default)]
+    pub extra_hosts: ExtraHosts,
+    pub healthcheck: Option<HealthcheckDef>,
+    #[serde(default)]
+    pub depends_on: NamesOrMap<DependsOnLong>,
+    pub privileged: Option<Bool>,
+    pub read_only: Option<Bool>,
+    pub init: Option<Bool>,
+    pub tty: Option<Bool>,
+    pub stdin_open: Option<Bool>,
+    #[serde(default)]
+    pub security_opt: Vec<String>,
+    #[serde(default)]
+    pub sysctls: ListOrMap,
+    #[serde(default)]
+    pub ulimits: IndexMap<String, UlimitDef>,
+    pub logging: Option<LoggingDef>,
+    pub stop_grace_period: Option<Scalar>,
+    pub stop_signal: Option<String>,
+    pub mem_limit: Option<Scalar>,
+    pub mem_reservation: Option<Scalar>,
+    pub shm_size: Option<Scalar>,
+    pub cpus: Option<Scalar>,
+    pub cpu_shares: Option<Int>,
+    pub pids_limit: Option<Int>,
+    #[serde(default)]
+    pub group_add: Vec<Scalar>,
+    pub pid: Option<String>,
+    pub ipc: Option<String>,
+    pub deploy: Option<Deploy>,
+    pub pull_policy: Option<String>,
+}
+
+/// The service keys [`Service`] accepts (checked against the struct by a test).
+pub const SERVICE_KEYS: &[&str] = &[
+    "image",
+    "container_name",
+    "restart",
+    "labels",
+    "networks",
+    "network_mode",
+    "volumes",
+    "tmpfs",
+    "environment",
+    "env_file",
+    "ports",
+    "expose",
+    "command",
+    "entrypoint",
+    "user",
+    "working_dir",
+    "hostname",
+    "domainname",
+    "cap_add",
+    "cap_drop",
+    "devices",
+    "dns",
+    "dns_search",
+    "dns_opt",
+    "extra_hosts",
+    "healthcheck",
+    "depends_on",
+    "privileged",
+    "read_only",
+    "init",
+    "tty",
+    "stdin_open",
+    "security_opt",
+    "sysctls",
+    "ulimits",
+    "logging",
+    "stop_grace_period",
+    "stop_signal",
+    "mem_limit",
+    "mem_reservation",
+    "shm_size",
+    "cpus",
+    "cpu_shares",
+    "pids_limit",
+    "group_add",
+    "pid",
+    "ipc",
+    "deploy",
+    "pull_policy",
+];
+
+/// A service's entry under `networks:` (map form).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceNetwork {
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    pub ipv4_address: Option<String>,
+    pub ipv6_address: Option<String>,
+}
+
+/// Long volume syntax.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeLong {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub source: Option<String>,
+    pub target: String,
+    pub read_only: Option<Bool>,
+    pub bind: Option<BindOptions>,
+    pub volume: Option<VolumeOptions>,
+    pub tmpfs: Option<TmpfsOptions>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BindOptions {
+    pub propagation: Option<String>,
+    pub create_host_path: Option<Bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeOptions {
+    pub nocopy: Option<Bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TmpfsOptions {
+    pub size: Option<Scalar>,
+    pub mode: Option<Scalar>,
+}
+
+/// Long `env_file` syntax.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvFileLong {
+    pub path: String,
+    pub required: Option<Bool>,
+}
+
+/// Long port syntax.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortLong {
+    pub target: Int,
+    pub published: Option<Scalar>,
+    pub host_ip: Option<String>,
+    pub protocol: Option<String>,
+    /// `host` or `ingress`; without Swarm both publish on the host, as in compose.
+    pub mode: Option<String>,
+    /// A human-readable label; compose does not pass it to Docker either.
+    #[allow(dead_code)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthcheckDef {
+    pub test: Option<CommandLine>,
+    pub interval: Option<Scalar>,
+    pub timeout: Option<Scalar>,
+    pub retries: Option<Int>,
+    pub start_period: Option<Scalar>,
+    pub start_interval: Option<Scalar>,
+    pub disable: Option<Bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DependsOnLong {
+    pub condition: Option<String>,
+    pub required: Option<Bool>,
+    pub restart: Option<Bool>,
+}
+
+/// `nofile: 1024` or `nofile: {soft: 1024, hard: 2048}`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum UlimitDef {
+    Single(Int),
+    Pair(UlimitPair),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UlimitPair {
+    pub soft: Int,
+    pub hard: Int,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingDef {
+    pub driver: Option<String>,
+    #[serde(default)]
+    pub options: Option<ListOrMap>,
+}
+
+/// Only the parts of `deploy` that map onto a single container.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deploy {
+    pub resources: Option<Resources>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    pub limits: Option<Limits>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub memory: Option<Scalar>,
+    pub cpus: Option<Scalar>,
+    pub pids: Option<Int>,
+}
+
+/// A top-level network.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkDef {
+    pub driver: Option<String>,
+    #[serde(default)]
+    pub driver_opts: IndexMap<String, Scalar>,
+    pub internal: Option<Bool>,
+    pub attachable: Option<Bool>,
+    pub enable_ipv6: Option<Bool>,
+    pub ipam: Option<IpamDef>,
+    #[serde(default)]
+    pub labels: ListOrMap,
+    pub external: Option<Bool>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IpamDef {
+    pub driver: Option<String>,
+    #[serde(default)]
+    pub config: Vec<IpamConfigDef>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IpamConfigDef {
+    pub subnet: Option<String>,
+    pub gateway: Option<String>,
+    pub ip_range: Option<String>,
+}
+
+/// A top-level volume.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeDef {
+    pub driver: Option<String>,
+    #[serde(default)]
+    pub driver_opts: IndexMap<String, Scalar>,
+    #[serde(default)]
+    pub labels: ListOrMap,
+    pub external: Option<Bool>,
+    pub name: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Every key in [`SERVICE_KEYS`] is a field of [`Service`], and no field is missing from it.
+    #[test]
+    fn service_keys_match_the_struct() {
+        for key in SERVICE_KEYS {
+            let err = serde_json::from_value::<Service>(json!({ *key: {"__bogus": [1]} }));
+            if let Err(e) = err {
+                assert!(
+                    !e.to_string().contains(&format!("unknown field `{key}`")),
+                    "{key}: {e}"
+                );
+            }
+        }
+        let e = serde_json::from_value::<Service>(json!({"__nope": 1})).expect_err("unknown");
+        let msg = e.to_string();
+        let expected = msg.split("expected one of ").nth(1).expect("lists fields");
+        assert_eq!(expected.matches('`').count() / 2, SERVICE_KEYS.len(), "{msg}");
+    }
+}

@@ -1,0 +1,320 @@
+//! One decoded compose service → one [`ContainerSpec`], with compose v2's defaults.
+//!
+//! Each conversion error is recorded at the key's own path, and conversion goes on, so one
+//! run reports every problem of the service.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::Path,
+};
+
+use super::{
+    env,
+    flex::{ListOrMap, Scalar, StrOr},
+    model::Service,
+    networks::{attachments, DeclaredNetwork},
+    options, ports,
+    report::Report,
+    units::{parse_bytes, parse_cpus, parse_duration},
+    volumes::{self, MountContext},
+};
+use crate::{
+    desired::{ContainerSpec, NetworkAttachment, NetworkMode},
+    yaml::FieldPath,
+};
+
+/// What converting a service needs from the rest of the file.
+pub struct Scope<'a> {
+    pub stack: &'a str,
+    pub project_dir: &'a Path,
+    pub lookup: &'a dyn Fn(&str) -> Option<String>,
+    pub networks: &'a BTreeMap<String, DeclaredNetwork>,
+    /// Top-level volume key → Docker name.
+    pub volumes: &'a BTreeMap<String, String>,
+}
+
+/// Which shared resources the services use.
+#[derive(Debug, Default)]
+pub struct Usage {
+    /// Top-level network keys.
+    pub networks: BTreeSet<String>,
+    /// Docker names of named volumes.
+    pub volumes: BTreeSet<String>,
+    /// Where `network_mode: bridge` attaches a service to Docker's `bridge` network.
+    pub bridge: Vec<FieldPath>,
+}
+
+fn string_map(report: &mut Report, path: &FieldPath, list: ListOrMap) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (k, v) in list.0 {
+        match v {
+            Some(v) => {
+                out.insert(k, v);
+            }
+            None => report.error(&path.key(k.clone()), format!("`{k}` has no value")),
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_lines)]
+pub fn convert(
+    report: &mut Report,
+    scope: &Scope,
+    usage: &mut Usage,
+    name: &str,
+    path: &FieldPath,
+    svc: Service,
+) -> ContainerSpec {
+    let at = |k: &str| path.key(k);
+    let mut c = ContainerSpec {
+        name: svc
+            .container_name
+            .clone()
+            .unwrap_or_else(|| format!("{}-{name}-1", scope.stack)),
+        stack: scope.stack.to_string(),
+        service: name.to_string(),
+        ..ContainerSpec::default()
+    };
+    match svc.image {
+        Some(image) if !image.is_empty() => c.image = image,
+        _ => report.error_hint(
+            path,
+            format!("service `{name}` has no `image`"),
+            "set `image:`; aegis does not build images",
+        ),
+    }
+    c.labels = svc
+        .labels
+        .0
+        .into_iter()
+        .map(|(k, v)| (k, v.unwrap_or_default()))
+        .collect();
+    c.env = env::resolve(
+        report,
+        path,
+        svc.env_file,
+        svc.environment,
+        scope.project_dir,
+        scope.lookup,
+    );
+    if let Some(cmd) = svc.command {
+        c.command = report.check(&at("command"), options::command(cmd));
+    }
+    if let Some(ep) = svc.entrypoint {
+        c.entrypoint = report.check(&at("entrypoint"), options::command(ep));
+    }
+    c.user = svc.user.map(|u| u.0);
+    c.working_dir = svc.working_dir;
+    c.hostname = svc.hostname;
+    c.domainname = svc.domainname;
+    if let Some(r) = svc.restart {
+        c.restart = report
+            .check(&at("restart"), options::restart(&r.0))
+            .unwrap_or_default();
+    }
+
+    // Networking.
+    let mode = match svc.network_mode.as_deref() {
+        None => Some(NetworkMode::Networks),
+        Some(m) => report
+            .check(&at("network_mode"), options::network_mode(m))
+            .map(|m| m.unwrap_or(NetworkMode::Networks)),
+    };
+    if svc.network_mode.is_some() && svc.networks.is_some() {
+        report.error(
+            &at("networks"),
+            "`network_mode` and `networks` cannot be combined",
+        );
+    }
+    c.network_mode = mode.unwrap_or_default();
+    if matches!(svc.network_mode.as_deref(), Some("bridge" | "default")) {
+        usage.bridge.push(at("network_mode"));
+        c.networks = vec![NetworkAttachment {
+            network: "bridge".into(),
+            aliases: Vec::new(),
+            ipv4_address: None,
+            ipv6_address: None,
+        }];
+    } else if svc.network_mode.is_none() {
+        c.networks = attachments(
+            report,
+            path,
+            name,
+            svc.networks,
+            scope.networks,
+            &mut usage.networks,
+        );
+    }
+
+    // Storage.
+    let mcx = MountContext {
+        project_dir: scope.project_dir,
+        volumes: scope.volumes,
+    };
+    for (i, v) in svc.volumes.iter().enumerate() {
+        let result = match v {
+            StrOr::Str(s) => volumes::parse_short(s, &mcx),
+            StrOr::Long(l) => volumes::parse_long(l, &mcx),
+        };
+        if let Some(m) = report.check(&at("volumes").index(i), result) {
+            if c.mounts.iter().any(|o| o.target == m.target) {
+                report.error(
+                    &at("volumes").index(i),
+                    format!("duplicate mount target `{}`", m.target),
+                );
+            }
+            if let crate::desired::MountKind::Volume { name: Some(n), .. } = &m.kind {
+                usage.volumes.insert(n.clone());
+            }
+            c.mounts.push(m);
+        }
+    }
+    c.mounts.sort_by(|a, b| a.target.cmp(&b.target));
+    for t in svc.tmpfs.map(|t| t.0).unwrap_or_default() {
+        let (target, opts) = t.split_once(':').unwrap_or((t.as_str(), ""));
+        if !target.starts_with('/') {
+            report.error(
+                &at("tmpfs"),
+                format!("tmpfs target `{target}` must be an absolute path"),
+            );
+        }
+        c.tmpfs.insert(target.to_string(), opts.to_string());
+    }
+
+    // Ports.
+    for (i, p) in svc.ports.iter().enumerate() {
+        let result = match p {
+            StrOr::Str(s) => ports::parse_short(s),
+            StrOr::Long(l) => ports::parse_long(l),
+        };
+        if let Some(bindings) = report.check(&at("ports").index(i), result) {
+            c.ports.extend(bindings);
+        }
+    }
+    if !c.ports.is_empty() && c.network_mode == NetworkMode::Host {
+        report.warn(
+            &at("ports"),
+            "published ports are ignored with `network_mode: host`",
+        );
+    }
+    for (i, e) in svc.expose.iter().enumerate() {
+        if let Some(list) = report.check(&at("expose").index(i), ports::parse_expose(&e.0)) {
+            c.expose.extend(list);
+        }
+    }
+
+    // Privileges and kernel settings.
+    c.cap_add = svc.cap_add;
+    c.cap_drop = svc.cap_drop;
+    for (i, d) in svc.devices.iter().enumerate() {
+        if let Some(dev) = report.check(&at("devices").index(i), options::device(d)) {
+            c.devices.push(dev);
+        }
+    }
+    c.privileged = svc.privileged.is_some_and(|b| b.0);
+    c.read_only = svc.read_only.is_some_and(|b| b.0);
+    c.init = svc.init.map(|b| b.0);
+    c.tty = svc.tty.is_some_and(|b| b.0);
+    c.stdin_open = svc.stdin_open.is_some_and(|b| b.0);
+    c.security_opt = svc.security_opt;
+    c.sysctls = string_map(report, &at("sysctls"), svc.sysctls);
+    c.ulimits = options::ulimits(svc.ulimits);
+    c.group_add = svc.group_add.into_iter().map(|g| g.0).collect();
+    c.pid = svc.pid;
+    c.ipc = svc.ipc;
+
+    // DNS.
+    c.dns = svc.dns.map(|d| d.0).unwrap_or_default();
+    c.dns_search = svc.dns_search.map(|d| d.0).unwrap_or_default();
+    c.dns_opt = svc.dns_opt;
+    c.extra_hosts = svc
+        .extra_hosts
+        .0
+        .into_iter()
+        .map(|(h, ip)| format!("{h}:{ip}"))
+        .collect();
+
+    // Lifecycle.
+    if let Some(h) = svc.healthcheck {
+        c.healthcheck = report
+            .check(&at("healthcheck"), options::healthcheck(h))
+            .flatten();
+    }
+    if let Some((deps, restart_with)) = report.check(&at("depends_on"), options::depends_on(svc.depends_on)) {
+        c.depends_on = deps;
+        c.restart_with = restart_with;
+    }
+    if let NetworkMode::Service(s) = &c.network_mode {
+        // Sharing a namespace needs the other container first.
+        if !c.depends_on.iter().any(|d| d.service == *s) {
+            c.depends_on.push(crate::desired::DependsOn {
+                service: s.clone(),
+                condition: crate::desired::DependsCondition::Started,
+                required: true,
+            });
+        }
+    }
+    if let Some(g) = svc.stop_grace_period {
+        c.stop_timeout = report
+            .check(&at("stop_grace_period"), parse_duration(&g.0))
+            .map(|ns| ns / 1_000_000_000);
+    }
+    c.stop_signal = svc.stop_signal;
+    if let Some(p) = svc.pull_policy {
+        c.pull_policy = report.check(&at("pull_policy"), options::pull_policy(&p));
+    }
+
+    // Resources.
+    let bytes = |report: &mut Report, key: &str, v: Option<Scalar>| {
+        v.and_then(|s| report.check(&at(key), parse_bytes(&s.0)))
+    };
+    c.memory = bytes(report, "mem_limit", svc.mem_limit);
+    c.memory_reservation = bytes(report, "mem_reservation", svc.mem_reservation);
+    c.shm_size = bytes(report, "shm_size", svc.shm_size);
+    c.nano_cpus = svc.cpus.and_then(|s| report.check(&at("cpus"), parse_cpus(&s.0)));
+    c.cpu_shares = svc.cpu_shares.map(|n| n.0);
+    c.pids_limit = svc.pids_limit.map(|n| n.0);
+    if let Some(limits) = svc.deploy.and_then(|d| d.resources).and_then(|r| r.limits) {
+        let lpath = at("deploy").key("resources").key("limits");
+        let merge = |report: &mut Report, key: &str, field: &mut Option<i64>, v: Option<i64>, twin: &str| {
+            if let Some(v) = v {
+                if field.is_some_and(|f| f != v) {
+                    report.error(
+                        &lpath.key(key),
+                        format!("`{twin}` and `deploy.resources.limits.{key}` differ"),
+                    );
+                }
+                *field = Some(v);
+            }
+        };
+        let mem = limits
+            .memory
+            .and_then(|s| report.check(&lpath.key("memory"), parse_bytes(&s.0)));
+        merge(report, "memory", &mut c.memory, mem, "mem_limit");
+        let cpus = limits
+            .cpus
+            .and_then(|s| report.check(&lpath.key("cpus"), parse_cpus(&s.0)));
+        merge(report, "cpus", &mut c.nano_cpus, cpus, "cpus");
+        merge(
+            report,
+            "pids",
+            &mut c.pids_limit,
+            limits.pids.map(|n| n.0),
+            "pids_limit",
+        );
+    }
+    if let Some(l) = svc.logging {
+        c.logging = Some(crate::desired::Logging {
+            driver: l.driver,
+            options: l
+                .options
+                .unwrap_or_default()
+                .0
+                .into_iter()
+                .map(|(k, v)| (k, v.unwrap_or_default()))
+                .collect(),
+        });
+    }
+    c
+}

@@ -1,0 +1,415 @@
+//! Service `volumes:` entries → mounts: host binds, repo files, named volumes and tmpfs.
+//!
+//! A relative bind source is a file of the GitOps repository, not a path on the target host:
+//! it is resolved against the compose file's directory, must exist, and its content hash
+//! becomes part of the container spec, so that a change to the file recreates the container.
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    path::{Path, PathBuf},
+};
+
+use sha2::{Digest, Sha256};
+
+use super::{model::VolumeLong, units::parse_bytes};
+use crate::desired::{BindSource, Mount, MountKind, RepoFile};
+
+/// What a mount needs to know about the rest of the compose file.
+pub struct MountContext<'a> {
+    pub project_dir: &'a Path,
+    /// Top-level volume key → Docker volume name.
+    pub volumes: &'a BTreeMap<String, String>,
+}
+
+const PROPAGATIONS: &[&str] = &["shared", "rshared", "slave", "rslave", "private", "rprivate"];
+
+/// Short syntax: `target`, `source:target` or `source:target:options`.
+pub fn parse_short(spec: &str, cx: &MountContext) -> Result<Mount, String> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (source, target, options) = match parts.as_slice() {
+        [target] => (None, *target, None),
+        [source, target] => (Some(*source), *target, None),
+        [source, target, options] => (Some(*source), *target, Some(*options)),
+        _ => return Err(format!("`{spec}` is not `source:target[:options]`")),
+    };
+    check_target(target)?;
+    let mut read_only = false;
+    let mut nocopy = false;
+    let mut propagation = None;
+    for opt in options.into_iter().flat_map(|o| o.split(',')) {
+        match opt {
+            "ro" => read_only = true,
+            "rw" => read_only = false,
+            "nocopy" => nocopy = true,
+            // macOS consistency hints; compose accepts them and Linux engines ignore them.
+            "cached" | "delegated" | "consistent" => {}
+            "z" | "Z" => {
+                return Err(format!(
+                    "`{spec}`: SELinux relabelling (`{opt}`) is not supported; relabel the path on the host"
+                ))
+            }
+            p if PROPAGATIONS.contains(&p) => propagation = Some(p.to_string()),
+            other => return Err(format!("`{spec}`: unknown volume option `{other}`")),
+        }
+    }
+    let kind = match source {
+        None | Some("") => MountKind::Volume { name: None, nocopy },
+        Some(src) if is_path(src) => {
+            if nocopy {
+                return Err(format!("`{spec}`: `nocopy` applies to volumes, not bind mounts"));
+            }
+            MountKind::Bind {
+                source: bind_source(src, cx)?,
+                propagation,
+                create_host_path: true,
+            }
+        }
+        Some(name) => {
+            if propagation.is_some() {
+                return Err(format!(
+                    "`{spec}`: propagation applies to bind mounts, not volumes"
+                ));
+            }
+            MountKind::Volume {
+                name: Some(named_volume(name, cx)?),
+                nocopy,
+            }
+        }
+    };
+    Ok(Mount {
+        target: target.to_string(),
+        read_only,
+        kind,
+    })
+}
+
+/// Long syntax: `{type, source, target, read_only, bind, volume, tmpfs}`.
+pub fn parse_long(v: &VolumeLong, cx: &MountContext) -> Result<Mount, String> {
+    check_target(&v.target)?;
+    let read_only = v.read_only.is_some_and(|b| b.0);
+    let misplaced = |opt: &str| format!("`{opt}` options do not apply to a `{}` mount", v.kind);
+    if v.bind.is_some() && v.kind != "bind" {
+        return Err(misplaced("bind"));
+    }
+    if v.volume.is_some() && v.kind != "volume" {
+        return Err(misplaced("volume"));
+    }
+    if v.tmpfs.is_some() && v.kind != "tmpfs" {
+        return Err(misplaced("tmpfs"));
+    }
+    let source = v.source.as_deref().filter(|s| !s.is_empty());
+    let kind = match v.kind.as_str() {
+        "bind" => {
+            let src = source.ok_or("a bind mount needs a `source`")?;
+            let opts = v.bind.as_ref();
+            let propagation = opts.and_then(|b| b.propagation.clone());
+            if let Some(p) = &propagation {
+                if !PROPAGATIONS.contains(&p.as_str()) {
+                    return Err(format!("unknown bind propagation `{p}`"));
+                }
+            }
+            MountKind::Bind {
+                source: bind_source(src, cx)?,
+                propagation,
+                create_host_path: opts.and_then(|b| b.create_host_path).is_some_and(|b| b.0),
+            }
+        }
+        "volume" => MountKind::Volume {
+            name: source.map(|s| named_volume(s, cx)).transpose()?,
+            nocopy: v.volume.as_ref().and_then(|o| o.nocopy).is_some_and(|b| b.0),
+        },
+        "tmpfs" => {
+            if source.is_some() {
+                return Err("a tmpfs mount has no `source`".into());
+            }
+            let opts = v.tmpfs.as_ref();
+            MountKind::Tmpfs {
+                size: opts
+                    .and_then(|t| t.size.as_ref())
+                    .map(|s| parse_bytes(&s.0))
+                    .transpose()?,
+                mode: opts
+                    .and_then(|t| t.mode.as_ref())
+                    .map(|m| parse_mode(&m.0))
+                    .transpose()?,
+            }
+        }
+        other => {
+            return Err(format!(
+                "mount type `{other}` is not supported; use bind, volume or tmpfs"
+            ))
+        }
+    };
+    Ok(Mount {
+        target: v.target.clone(),
+        read_only,
+        kind,
+    })
+}
+
+/// File mode in octal digits (`1777`, `0o755`), as written for tmpfs.
+fn parse_mode(s: &str) -> Result<u32, String> {
+    let digits = s.trim().trim_start_matches("0o");
+    u32::from_str_radix(digits, 8).map_err(|_| format!("`{s}` is not an octal file mode"))
+}
+
+fn check_target(target: &str) -> Result<(), String> {
+    if target.starts_with('/') {
+        Ok(())
+    } else {
+        Err(format!(
+            "mount target `{target}` must be an absolute path in the container"
+        ))
+    }
+}
+
+/// compose's rule: a source that looks like a path is a bind mount, anything else a volume.
+fn is_path(source: &str) -> bool {
+    source.starts_with(['/', '.', '~']) || source.contains('/')
+}
+
+fn named_volume(name: &str, cx: &MountContext) -> Result<String, String> {
+    cx.volumes
+        .get(name)
+        .cloned()
+        .ok_or_else(|| format!("named volume `{name}` is used but not declared in the top-level `volumes:`"))
+}
+
+fn bind_source(src: &str, cx: &MountContext) -> Result<BindSource, String> {
+    if src.starts_with('/') {
+        return Ok(BindSource::Host(src.to_string()));
+    }
+    if src.starts_with('~') {
+        return Err(format!(
+            "bind source `{src}`: `~` is not supported (the home directory on a remote host is unknown); write an absolute path"
+        ));
+    }
+    let joined = cx.project_dir.join(src);
+    let local = fs::canonicalize(&joined).map_err(|_| {
+        format!(
+            "bind source `{src}` does not exist in the repository (looked for {})",
+            joined.display()
+        )
+    })?;
+    Ok(BindSource::Repo(repo_file(local)?))
+}
+
+/// Hashes a repository file or directory (see [`RepoFile::content_hash`]).
+pub fn repo_file(local: PathBuf) -> Result<RepoFile, String> {
+    let is_dir = local.is_dir();
+    let content_hash = if is_dir {
+        hash_dir(&local)
+    } else {
+        hash_file(&local)
+    }
+    .map_err(|e| format!("cannot read {}: {e}", local.display()))?;
+    Ok(RepoFile {
+        local,
+        content_hash,
+        is_dir,
+    })
+}
+
+fn hash_file(path: &Path) -> std::io::Result<String> {
+    Ok(hex::encode(Sha256::digest(fs::read(path)?)))
+}
+
+/// SHA-256 over every file under `root`, in sorted relative-path order: for each, the path,
+/// its mode bits and its content (a symlink contributes its target instead). Length prefixes
+/// keep the encoding unambiguous.
+fn hash_dir(root: &Path) -> std::io::Result<String> {
+    let mut files = Vec::new();
+    collect(root, root, &mut files)?;
+    files.sort();
+    let mut h = Sha256::new();
+    for rel in files {
+        let path = root.join(&rel);
+        let meta = fs::symlink_metadata(&path)?;
+        let content = if meta.file_type().is_symlink() {
+            fs::read_link(&path)?.to_string_lossy().into_owned().into_bytes()
+        } else {
+            fs::read(&path)?
+        };
+        let rel = rel.to_string_lossy();
+        h.update((rel.len() as u64).to_le_bytes());
+        h.update(rel.as_bytes());
+        h.update(mode_bits(&meta).to_le_bytes());
+        h.update((content.len() as u64).to_le_bytes());
+        h.update(&content);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+fn collect(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let ty = entry.file_type()?;
+        let path = entry.path();
+        if ty.is_dir() {
+            collect(root, &path, out)?;
+        } else {
+            out.push(path.strip_prefix(root).unwrap_or(&path).to_path_buf());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn mode_bits(meta: &fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode()
+}
+
+#[cfg(not(unix))]
+fn mode_bits(meta: &fs::Metadata) -> u32 {
+    u32::from(meta.permissions().readonly())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_dir<T>(f: impl FnOnce(&MountContext) -> T) -> (tempfile::TempDir, T) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::write(dir.path().join("app.conf"), "a=1\n").expect("write");
+        fs::create_dir(dir.path().join("conf.d")).expect("mkdir");
+        fs::write(dir.path().join("conf.d/x.conf"), "x\n").expect("write");
+        let volumes = BTreeMap::from([("data".to_string(), "demo_data".to_string())]);
+        let cx = MountContext {
+            project_dir: dir.path(),
+            volumes: &volumes,
+        };
+        let out = f(&cx);
+        (dir, out)
+    }
+
+    #[test]
+    fn host_bind_and_volume_short() {
+        let (_d, (bind, vol, anon)) = with_dir(|cx| {
+            (
+                parse_short("/etc/resolv.conf:/etc/resolv.conf:ro", cx),
+                parse_short("data:/var/lib/data:nocopy", cx),
+                parse_short("/cache", cx),
+            )
+        });
+        let bind = bind.expect("bind");
+        assert!(bind.read_only);
+        assert_eq!(
+            bind.kind,
+            MountKind::Bind {
+                source: BindSource::Host("/etc/resolv.conf".into()),
+                propagation: None,
+                create_host_path: true
+            }
+        );
+        assert_eq!(
+            vol.expect("vol").kind,
+            MountKind::Volume {
+                name: Some("demo_data".into()),
+                nocopy: true
+            }
+        );
+        assert_eq!(
+            anon.expect("anon").kind,
+            MountKind::Volume {
+                name: None,
+                nocopy: false
+            }
+        );
+    }
+
+    #[test]
+    fn repo_binds_are_hashed() {
+        let (_d, (file, dir)) = with_dir(|cx| {
+            (
+                parse_short("./app.conf:/etc/app.conf:ro,rslave", cx),
+                parse_short("conf.d/:/etc/conf.d", cx),
+            )
+        });
+        let MountKind::Bind {
+            source: BindSource::Repo(f),
+            propagation,
+            ..
+        } = file.expect("file").kind
+        else {
+            panic!("not a repo bind")
+        };
+        assert_eq!(propagation.as_deref(), Some("rslave"));
+        assert!(!f.is_dir);
+        assert_eq!(f.content_hash, hex::encode(Sha256::digest(b"a=1\n")));
+        let MountKind::Bind {
+            source: BindSource::Repo(d),
+            ..
+        } = dir.expect("dir").kind
+        else {
+            panic!("not a repo bind")
+        };
+        assert!(d.is_dir);
+        assert_eq!(d.content_hash.len(), 64);
+    }
+
+    #[test]
+    fn dir_hash_changes_with_content() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::write(dir.path().join("a"), "1").expect("write");
+        let h1 = hash_dir(dir.path()).expect("hash");
+        fs::write(dir.path().join("a"), "2").expect("write");
+        let h2 = hash_dir(dir.path()).expect("hash");
+        assert_ne!(h1, h2);
+    }
+
+    #[test]
+    fn errors() {
+        let (_d, results) = with_dir(|cx| {
+            [
+                "./missing:/x",
+                "~/x:/x",
+                "undeclared:/x",
+                "/a:relative",
+                "/a:/b:z",
+                "/a:/b:bogus",
+                "a:b:c:d",
+            ]
+            .map(|s| parse_short(s, cx))
+        });
+        for r in &results {
+            assert!(r.is_err(), "{r:?}");
+        }
+        assert!(results[0].as_ref().unwrap_err().contains("does not exist"));
+        assert!(results[2].as_ref().unwrap_err().contains("not declared"));
+    }
+
+    #[test]
+    fn long_syntax() {
+        let (_d, out) = with_dir(|cx| {
+            let tmpfs: VolumeLong = serde_json::from_value(serde_json::json!({
+                "type": "tmpfs", "target": "/run", "tmpfs": {"size": "64m", "mode": 1777}
+            }))
+            .expect("decodes");
+            let bind: VolumeLong = serde_json::from_value(serde_json::json!({
+                "type": "bind", "source": "/srv", "target": "/srv", "read_only": true,
+                "bind": {"propagation": "rshared", "create_host_path": false}
+            }))
+            .expect("decodes");
+            (parse_long(&tmpfs, cx), parse_long(&bind, cx))
+        });
+        assert_eq!(
+            out.0.expect("tmpfs").kind,
+            MountKind::Tmpfs {
+                size: Some(64 << 20),
+                mode: Some(0o1777)
+            }
+        );
+        let bind = out.1.expect("bind");
+        assert!(bind.read_only);
+        assert_eq!(
+            bind.kind,
+            MountKind::Bind {
+                source: BindSource::Host("/srv".into()),
+                propagation: Some("rshared".into()),
+                create_host_path: false
+            }
+        );
+    }
+}
