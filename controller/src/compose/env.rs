@@ -65,11 +65,8 @@ pub fn resolve(
             );
             continue;
         }
-        match value.or_else(|| lookup(&key)) {
-            Some(v) => {
-                env.insert(key, v);
-            }
-            None => {}
+        if let Some(v) = value.or_else(|| lookup(&key)) {
+            env.insert(key, v);
         }
     }
     env

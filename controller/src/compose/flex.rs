@@ -18,10 +18,16 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
+/// Text of a scalar. An integral float prints without `.0` (`1e3` → `1000`), as compose's
+/// Go formatting does.
 fn scalar_text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
+        Value::Number(n) => Some(match n.as_f64() {
+            #[allow(clippy::cast_possible_truncation)]
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e15 => (f as i64).to_string(),
+            _ => n.to_string(),
+        }),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
@@ -315,6 +321,10 @@ mod tests {
         assert!(serde_json::from_value::<Bool>(json!("maybe")).is_err());
         assert_eq!(serde_json::from_value::<Int>(json!("42")).expect("ok"), Int(42));
         assert_eq!(serde_json::from_value::<Scalar>(json!(1.5)).expect("ok").0, "1.5");
+        assert_eq!(
+            serde_json::from_value::<Scalar>(json!(1000.0)).expect("ok").0,
+            "1000"
+        );
     }
 
     #[test]

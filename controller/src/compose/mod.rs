@@ -36,6 +36,8 @@ mod volumes;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_errors;
+#[cfg(test)]
 mod tests_seed;
 
 use std::{collections::BTreeMap, path::Path};

@@ -128,7 +128,7 @@ pub fn declared_networks(
                 }
             }
         }
-        let ipam = def.ipam.and_then(|ipam| {
+        let ipam = def.ipam.map(|ipam| {
             if ipam.config.len() > 1 {
                 report.error(
                     &path.key("ipam").key("config"),
@@ -136,12 +136,12 @@ pub fn declared_networks(
                 );
             }
             let first = ipam.config.into_iter().next();
-            Some(Ipam {
+            Ipam {
                 driver: ipam.driver,
                 subnet: first.as_ref().and_then(|c| c.subnet.clone()),
                 gateway: first.as_ref().and_then(|c| c.gateway.clone()),
                 ip_range: first.and_then(|c| c.ip_range),
-            })
+            }
         });
         let name = match (def.name, external) {
             (Some(n), _) => n,

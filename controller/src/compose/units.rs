@@ -89,7 +89,7 @@ pub fn parse_bytes(s: &str) -> Result<i64, String> {
 pub fn parse_cpus(s: &str) -> Result<i64, String> {
     let bad = || format!("`{s}` is not a CPU count; write it like `0.5` or `2`");
     let cpus: f64 = s.trim().parse().map_err(|_| bad())?;
-    if !cpus.is_finite() || cpus < 0.0 || cpus > 1e6 {
+    if !(0.0..=1e6).contains(&cpus) {
         return Err(bad());
     }
     #[allow(clippy::cast_possible_truncation)]
