@@ -8,6 +8,12 @@ pub const MANAGED_BY: &str = "aegis.dev/managed-by";
 pub const MANAGED_BY_VALUE: &str = "aegis";
 /// `Kind/name` of the resource that owns the object.
 pub const RESOURCE: &str = "aegis.dev/resource";
+/// The aegis instance (one controller, one source) that owns the object. Pruning and
+/// changes only ever touch objects of the instance doing them, so two sources (or the
+/// quickstart and a test) can share an engine without pruning each other.
+pub const INSTANCE: &str = "aegis.dev/instance";
+/// The instance name used when none is given.
+pub const DEFAULT_INSTANCE: &str = "default";
 /// Name of the `Host` the object was created for.
 pub const HOST: &str = "aegis.dev/host";
 /// Hex SHA-256 of the object's desired configuration; decides recreate vs no-op.
@@ -24,6 +30,21 @@ pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";
 pub const COMPOSE_SERVICE: &str = "com.docker.compose.service";
 pub const COMPOSE_CONTAINER_NUMBER: &str = "com.docker.compose.container-number";
 pub const COMPOSE_ONEOFF: &str = "com.docker.compose.oneoff";
+
+/// Whether an object's labels say it belongs to `instance` on `host`.
+pub fn owned_by(labels: &std::collections::BTreeMap<String, String>, host: &str, instance: &str) -> bool {
+    labels.get(MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_VALUE)
+        && labels.get(HOST).map(String::as_str) == Some(host)
+        && labels.get(INSTANCE).map(String::as_str) == Some(instance)
+}
+
+/// The instance that owns an aegis object, for error messages.
+pub fn instance_of(labels: &std::collections::BTreeMap<String, String>) -> &str {
+    labels
+        .get(INSTANCE)
+        .map(String::as_str)
+        .unwrap_or(DEFAULT_INSTANCE)
+}
 
 /// The filter value that selects aegis-owned objects: `aegis.dev/managed-by=aegis`.
 pub fn owner_filter() -> String {

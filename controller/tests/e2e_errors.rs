@@ -8,9 +8,15 @@ use support::*;
 #[test]
 fn bad_yaml_gives_file_and_line() {
     let src = Source::new();
-    src.write("ok.yaml", &format!("{MANIFEST_HEAD}\nkind: Network\nmetadata: {{name: n1}}\nspec: {{}}\n"));
-    src.write("broken.yaml", "apiVersion: aegis.dev/v1alpha1\nkind: Stack\nmetadata: {name: [x\nspec: {}\n");
-    let o = aegis(&["apply", "--source", &src.path().to_string_lossy()]);
+    src.write(
+        "ok.yaml",
+        &format!("{MANIFEST_HEAD}\nkind: Network\nmetadata: {{name: n1}}\nspec: {{}}\n"),
+    );
+    src.write(
+        "broken.yaml",
+        "apiVersion: aegis.dev/v1alpha1\nkind: Stack\nmetadata: {name: [x\nspec: {}\n",
+    );
+    let o = aegis(&src.args("apply"));
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("broken.yaml:"), "{t}");
@@ -22,11 +28,20 @@ fn unknown_compose_key_names_the_key_and_line() {
     let src = Source::new();
     src.write(
         "stack.yaml",
-        &format!("{MANIFEST_HEAD}\nkind: Stack\nmetadata: {{name: badkey}}\nspec:\n  compose: app/compose.yaml\n"),
+        &format!(
+            "{MANIFEST_HEAD}\nkind: Stack\nmetadata: {{name: badkey}}\nspec:\n  compose: app/compose.yaml\n"
+        ),
     );
-    src.write("app/compose.yaml", "services:\n  web:\n    image: busybox:1.36\n    restart_policy: always\n");
+    src.write(
+        "app/compose.yaml",
+        "services:\n  web:\n    image: busybox:1.36\n    restart_policy: always\n",
+    );
     for cmd in ["validate", "apply"] {
-        let o = aegis(&[cmd, "--source", &src.path().to_string_lossy()]);
+        let o = if cmd == "apply" {
+            aegis(&src.args(cmd))
+        } else {
+            validate(src.path())
+        };
         let t = text(&o);
         assert_eq!(o.status.code(), Some(1), "{cmd}: {t}");
         assert!(t.contains("app/compose.yaml:4"), "{cmd}: {t}");
@@ -43,7 +58,7 @@ fn dependency_cycle_is_rejected() {
             "{MANIFEST_HEAD}\nkind: Stack\nmetadata: {{name: cyc}}\nspec:\n  services:\n    a:\n      image: busybox:1.36\n      depends_on: [b]\n    b:\n      image: busybox:1.36\n      depends_on: [a]\n"
         ),
     );
-    let o = aegis(&["validate", "--source", &src.path().to_string_lossy()]);
+    let o = validate(src.path());
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("cycle"), "{t}");
@@ -59,7 +74,7 @@ fn every_error_is_reported_not_only_the_first() {
             "{MANIFEST_HEAD}\nkind: Stack\nmetadata: {{name: s1}}\nspec:\n  dependsOn: [Network/missing]\n  services: {{web: {{image: busybox:1.36}}}}\n---\n{MANIFEST_HEAD}\nkind: Network\nmetadata: {{name: n}}\nspec: {{drvier: bridge}}\n"
         ),
     );
-    let o = aegis(&["validate", "--source", &src.path().to_string_lossy()]);
+    let o = validate(src.path());
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("Network/missing is not declared"), "{t}");
@@ -69,9 +84,9 @@ fn every_error_is_reported_not_only_the_first() {
 #[test]
 fn seed_deployment_validates() {
     let dir = repo_root().join("examples/racknerd-aegis");
-    let o = aegis(&["validate", "--source", &dir.to_string_lossy()]);
+    let o = validate(&dir);
     assert!(o.status.success(), "{}", text(&o));
     let dir = repo_root().join("examples/quickstart");
-    let o = aegis(&["validate", "--source", &dir.to_string_lossy()]);
+    let o = validate(&dir);
     assert!(o.status.success(), "{}", text(&o));
 }

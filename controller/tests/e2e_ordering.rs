@@ -44,10 +44,16 @@ spec:
     );
     let started = std::time::Instant::now();
     let out = apply(&src);
-    assert!(started.elapsed().as_secs_f64() >= 3.0, "apply returned before db could be healthy: {out}");
+    assert!(
+        started.elapsed().as_secs_f64() >= 3.0,
+        "apply returned before db could be healthy: {out}"
+    );
     let logs = docker(&["logs", &format!("{stack}-app-1")]);
     assert_eq!(logs, "READY-AT-START", "app started before db was healthy");
-    assert_eq!(inspect(&format!("{stack}-db-1"), "{{.State.Health.Status}}"), "healthy");
+    assert_eq!(
+        inspect(&format!("{stack}-db-1"), "{{.State.Health.Status}}"),
+        "healthy"
+    );
 }
 
 #[test]
@@ -58,18 +64,30 @@ fn noop_pass_makes_constant_api_calls_for_20_services() {
     let src = Source::new();
     let mut services = String::new();
     for i in 0..20 {
-        services.push_str(&format!("    s{i}:\n      image: busybox:1.36\n      command: [sleep, \"3600\"]\n"));
+        services.push_str(&format!(
+            "    s{i}:\n      image: busybox:1.36\n      command: [sleep, \"3600\"]\n"
+        ));
     }
-    src.write("stack.yaml", &format!("{MANIFEST_HEAD}\nkind: Stack\nmetadata: {{name: {stack}}}\nspec:\n  services:\n{services}"));
+    src.write(
+        "stack.yaml",
+        &format!("{MANIFEST_HEAD}\nkind: Stack\nmetadata: {{name: {stack}}}\nspec:\n  services:\n{services}"),
+    );
     apply(&src);
     let out = apply(&src);
-    assert!(out.contains("unchanged 20"), "{out}");
+    // 20 containers plus the stack's default network.
+    assert!(out.contains("unchanged 21") && !out.contains("created"), "{out}");
     let calls: u64 = out
         .split('(')
-        .filter_map(|p| p.strip_suffix(" Docker API calls)\n").or_else(|| p.split(" Docker API calls)").next()))
+        .filter_map(|p| {
+            p.strip_suffix(" Docker API calls)\n")
+                .or_else(|| p.split(" Docker API calls)").next())
+        })
         .filter_map(|n| n.trim().parse().ok())
         .next()
         .expect("the summary reports the API call count");
     println!("no-op pass over 20 services: {calls} Docker API calls");
-    assert!(calls <= 6, "a no-op pass must not inspect each container: {calls} calls\n{out}");
+    assert!(
+        calls <= 6,
+        "a no-op pass must not inspect each container: {calls} calls\n{out}"
+    );
 }

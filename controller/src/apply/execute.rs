@@ -9,7 +9,7 @@ use std::{
 
 use tokio::{sync::Semaphore, task::JoinSet};
 
-use super::{step, ApplyOptions};
+use super::{labels, step, ApplyOptions};
 use crate::{
     desired::{ContainerSpec, DesiredHost},
     docker::{wait, DockerHost},
@@ -26,11 +26,15 @@ pub(super) async fn run(
     host: &DockerHost,
     desired: &DesiredHost,
     plan: &HostPlan,
-    revision: &str,
+    who: &labels::Ctx,
     opts: &ApplyOptions,
 ) -> Vec<String> {
     let specs: Arc<BTreeMap<String, ContainerSpec>> = Arc::new(
-        desired.stacks.iter().flat_map(|s| s.containers.iter().map(|c| (c.name.clone(), c.clone()))).collect(),
+        desired
+            .stacks
+            .iter()
+            .flat_map(|s| s.containers.iter().map(|c| (c.name.clone(), c.clone())))
+            .collect(),
     );
     let sem = Arc::new(Semaphore::new(opts.parallel.max(1)));
     let mut tasks: JoinSet<Event> = JoinSet::new();
@@ -47,8 +51,17 @@ pub(super) async fn run(
             if started.contains(&s.id) || failed.contains_key(&s.id) {
                 continue;
             }
-            if let Some((dep, _)) = s.after.iter().find(|dg| failed.contains_key(&dg.0) || failed_gates.contains(dg)) {
-                let why = format!("{} {}: skipped because {} failed", s.action.verb(), s.action.object(), plan.steps[*dep].action.object());
+            if let Some((dep, _)) = s
+                .after
+                .iter()
+                .find(|dg| failed.contains_key(&dg.0) || failed_gates.contains(dg))
+            {
+                let why = format!(
+                    "{} {}: skipped because {} failed",
+                    s.action.verb(),
+                    s.action.object(),
+                    plan.steps[*dep].action.object()
+                );
                 failed.insert(s.id, why.clone());
                 failures.push(why);
             }
@@ -60,17 +73,25 @@ pub(super) async fn run(
             }
             if s.after.iter().all(|dg| satisfied.contains(dg)) {
                 started.insert(s.id);
-                let (h, sem, action, resource, rev, specs) =
-                    (host.clone(), sem.clone(), s.action.clone(), s.resource.clone(), revision.to_string(), specs.clone());
+                let (h, sem, action, resource, who, specs) = (
+                    host.clone(),
+                    sem.clone(),
+                    s.action.clone(),
+                    s.resource.clone(),
+                    who.clone(),
+                    specs.clone(),
+                );
                 let id = s.id;
                 tasks.spawn(async move {
                     let _permit = sem.acquire().await;
-                    let r = step::run(&h, &resource, &action, &rev, &specs).await;
+                    let r = step::run(&h, &who, &resource, &action, &specs).await;
                     Event::Step(id, r)
                 });
             }
         }
-        let Some(joined) = tasks.join_next().await else { break };
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
         let event = match joined {
             Ok(e) => e,
             Err(e) => {
@@ -82,8 +103,13 @@ pub(super) async fn run(
             Event::Step(id, Ok(())) => {
                 satisfied.insert((id, Gate::Done));
                 // Start the gate waits dependents need.
-                let needed: BTreeSet<Gate> =
-                    plan.steps.iter().flat_map(|s| s.after.iter()).filter(|(d, _)| *d == id).map(|(_, g)| *g).collect();
+                let needed: BTreeSet<Gate> = plan
+                    .steps
+                    .iter()
+                    .flat_map(|s| s.after.iter())
+                    .filter(|(d, _)| *d == id)
+                    .map(|(_, g)| *g)
+                    .collect();
                 for gate in needed {
                     if gate == Gate::Done || !gates_started.insert((id, gate)) {
                         continue;

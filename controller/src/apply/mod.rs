@@ -28,7 +28,11 @@ pub struct ApplyOptions {
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        Self { parallel: 8, health_timeout: Duration::from_secs(120), plan: PlanOptions::default() }
+        Self {
+            parallel: 8,
+            health_timeout: Duration::from_secs(120),
+            plan: PlanOptions::default(),
+        }
     }
 }
 
@@ -53,7 +57,11 @@ pub enum ApplyError {
     Plan(Vec<PlanError>),
     /// Some steps failed; the others were applied.
     #[error("host `{host}`: {} step(s) failed:\n{}", .failures.len(), .failures.join("\n"))]
-    Steps { host: String, failures: Vec<String>, report: Box<HostReport> },
+    Steps {
+        host: String,
+        failures: Vec<String>,
+        report: Box<HostReport>,
+    },
 }
 
 /// Applies every host of `state` concurrently.
@@ -62,12 +70,16 @@ pub async fn apply_all(state: &DesiredState, opts: &ApplyOptions) -> Vec<Result<
 }
 
 /// Plans every host without changing anything (`diff`, `apply --dry-run`).
-pub async fn plan_all(state: &DesiredState, opts: PlanOptions) -> Vec<Result<HostPlan, ApplyError>> {
+pub async fn plan_all(state: &DesiredState, opts: &PlanOptions) -> Vec<Result<HostPlan, ApplyError>> {
     join_all(state.hosts.iter().map(|h| plan_only(h, opts))).await
 }
 
 /// One pass on one host.
-pub async fn apply_host(desired: &DesiredHost, revision: &str, opts: &ApplyOptions) -> Result<HostReport, ApplyError> {
+pub async fn apply_host(
+    desired: &DesiredHost,
+    revision: &str,
+    opts: &ApplyOptions,
+) -> Result<HostReport, ApplyError> {
     let span = tracing::info_span!("host", host = %desired.host.name);
     let _g = span.enter();
     let host = DockerHost::connect(&desired.host).await?;
@@ -76,8 +88,13 @@ pub async fn apply_host(desired: &DesiredHost, revision: &str, opts: &ApplyOptio
         let id = docker::images::ensure_image(&host, &observed.images, &image).await?;
         observed.images.insert(image, id);
     }
-    let plan = plan::plan_host(desired, &observed, opts.plan).map_err(ApplyError::Plan)?;
-    let failures = execute::run(&host, desired, &plan, revision, opts).await;
+    let plan = plan::plan_host(desired, &observed, &opts.plan).map_err(ApplyError::Plan)?;
+    let who = labels::Ctx {
+        host: desired.host.name.clone(),
+        instance: opts.plan.instance.clone(),
+        revision: revision.to_string(),
+    };
+    let failures = execute::run(&host, desired, &plan, &who, opts).await;
     let report = HostReport {
         host: desired.host.name.clone(),
         api_version: host.api_version(),
@@ -88,23 +105,32 @@ pub async fn apply_host(desired: &DesiredHost, revision: &str, opts: &ApplyOptio
     if failures.is_empty() {
         Ok(report)
     } else {
-        Err(ApplyError::Steps { host: desired.host.name.clone(), failures, report: Box::new(report) })
+        Err(ApplyError::Steps {
+            host: desired.host.name.clone(),
+            failures,
+            report: Box::new(report),
+        })
     }
 }
 
-async fn plan_only(desired: &DesiredHost, opts: PlanOptions) -> Result<HostPlan, ApplyError> {
+async fn plan_only(desired: &DesiredHost, opts: &PlanOptions) -> Result<HostPlan, ApplyError> {
     let host = DockerHost::connect(&desired.host).await?;
     let mut observed = docker::observe(&host).await?;
     // No pulls in a dry run: an absent image gets a placeholder ID, which shows as a change.
     for image in images_of(desired) {
-        if !observed.images.contains_key(&image) {
-            let id = docker::images::inspect_id(&host, &image).await?.unwrap_or_else(|| format!("(not pulled: {image})"));
-            observed.images.insert(image, id);
+        if let std::collections::btree_map::Entry::Vacant(slot) = observed.images.entry(image) {
+            let image = slot.key().clone();
+            let id = docker::images::inspect_id(&host, &image).await?;
+            slot.insert(id.unwrap_or_else(|| format!("(not pulled: {image})")));
         }
     }
     plan::plan_host(desired, &observed, opts).map_err(ApplyError::Plan)
 }
 
 fn images_of(desired: &DesiredHost) -> BTreeSet<String> {
-    desired.stacks.iter().flat_map(|s| s.containers.iter().map(|c| c.image.clone())).collect()
+    desired
+        .stacks
+        .iter()
+        .flat_map(|s| s.containers.iter().map(|c| c.image.clone()))
+        .collect()
 }

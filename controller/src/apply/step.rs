@@ -12,48 +12,77 @@ use crate::{
 /// Runs one action. The error names the host, the object and what failed.
 pub(super) async fn run(
     host: &DockerHost,
+    who: &labels::Ctx,
     resource: &ResourceRef,
     action: &Action,
-    revision: &str,
     specs: &BTreeMap<String, ContainerSpec>,
 ) -> Result<(), String> {
-    let span = tracing::info_span!("step", resource = %resource, verb = action.verb(), object = action.object());
+    let span =
+        tracing::info_span!("step", resource = %resource, verb = action.verb(), object = action.object());
     let _g = span.enter();
-    let h = host.host().to_string();
     let r = match action {
         Action::CreateNetwork { spec, hash } => {
             let json = serde_json::to_string(spec).unwrap_or_default();
-            networks::create_network(host, spec, &labels::owner(resource, &h, hash, &json, revision)).await.map(drop)
+            networks::create_network(host, spec, &labels::owner(who, resource, hash, &json))
+                .await
+                .map(drop)
         }
-        Action::RecreateNetwork { spec, hash, reconnect, .. } => {
+        Action::RecreateNetwork {
+            spec,
+            hash,
+            reconnect,
+            ..
+        } => {
             let json = serde_json::to_string(spec).unwrap_or_default();
-            let labels = labels::owner(resource, &h, hash, &json, revision);
+            let labels = labels::owner(who, resource, hash, &json);
             let reconnect: Vec<networks::NetworkAttachmentFor> = reconnect
                 .iter()
-                .map(|r| networks::NetworkAttachmentFor { container: r.container.clone(), attachment: r.attachment.clone() })
+                .map(|r| networks::NetworkAttachmentFor {
+                    container: r.container.clone(),
+                    attachment: r.attachment.clone(),
+                })
                 .collect();
             networks::recreate_network(host, spec, &labels, &reconnect).await
         }
         Action::CreateVolume { spec } => {
             let json = serde_json::to_string(spec).unwrap_or_default();
-            let labels = labels::owner(resource, &h, &hash::volume(spec), &json, revision);
+            let labels = labels::owner(who, resource, &hash::volume(spec), &json);
             volumes::create_volume(host, spec, &labels).await.map(drop)
         }
-        Action::CreateContainer { spec, hash, spec_json } => {
-            let ctx = context(resource, &h, hash, spec_json, revision, spec, specs);
+        Action::CreateContainer {
+            spec,
+            hash,
+            spec_json,
+        } => {
+            let ctx = context(who, resource, hash, spec_json, spec, specs);
             deliver(host, spec).await?;
             let body = docker::create_body(spec, &ctx);
-            match containers::create_container(host, &spec.name, body, &docker::container_config::extra_networks(spec, &ctx)).await {
+            match containers::create_container(
+                host,
+                &spec.name,
+                body,
+                &docker::container_config::extra_networks(spec, &ctx),
+            )
+            .await
+            {
                 Ok(_) => containers::start(host, &spec.name).await,
                 Err(e) => Err(e),
             }
         }
-        Action::ReplaceContainer { spec, hash, spec_json, old_id, .. } => {
-            let ctx = context(resource, &h, hash, spec_json, revision, spec, specs);
+        Action::ReplaceContainer {
+            spec,
+            hash,
+            spec_json,
+            old_id,
+            ..
+        } => {
+            let ctx = context(who, resource, hash, spec_json, spec, specs);
             deliver(host, spec).await?;
             let body = docker::create_body(spec, &ctx);
             let extra = docker::container_config::extra_networks(spec, &ctx);
-            containers::replace_container(host, old_id, &spec.name, body, &extra).await.map(drop)
+            containers::replace_container(host, old_id, &spec.name, body, &extra)
+                .await
+                .map(drop)
         }
         Action::StartContainer { id, .. } => containers::start(host, id).await,
         Action::RemoveContainer { id, .. } => containers::remove(host, id, true).await,
@@ -64,22 +93,22 @@ pub(super) async fn run(
 }
 
 fn context(
+    who: &labels::Ctx,
     resource: &ResourceRef,
-    host: &str,
     hash: &str,
     spec_json: &str,
-    revision: &str,
     spec: &ContainerSpec,
     specs: &BTreeMap<String, ContainerSpec>,
 ) -> CreateContext {
     let service_container = match &spec.network_mode {
-        NetworkMode::Service(svc) => {
-            specs.values().find(|c| c.stack == spec.stack && &c.service == svc).map(|c| c.name.clone())
-        }
+        NetworkMode::Service(svc) => specs
+            .values()
+            .find(|c| c.stack == spec.stack && &c.service == svc)
+            .map(|c| c.name.clone()),
         _ => None,
     };
     CreateContext {
-        labels: labels::container(resource, host, hash, spec_json, revision, &spec.stack, &spec.service),
+        labels: labels::container(who, resource, hash, spec_json, &spec.stack, &spec.service),
         service_container,
         ..Default::default()
     }
@@ -91,7 +120,10 @@ async fn deliver(host: &DockerHost, spec: &ContainerSpec) -> Result<(), String> 
         .mounts
         .iter()
         .filter_map(|m| match &m.kind {
-            MountKind::Bind { source: BindSource::Repo(f), .. } => Some(f),
+            MountKind::Bind {
+                source: BindSource::Repo(f),
+                ..
+            } => Some(f),
             _ => None,
         })
         .collect();

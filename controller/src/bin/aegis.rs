@@ -6,7 +6,11 @@ use aegis::{apply, cli, manifest, resolve};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "aegis", version, about = "GitOps reconciling controller for Docker hosts")]
+#[command(
+    name = "aegis",
+    version,
+    about = "GitOps reconciling controller for Docker hosts"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -29,6 +33,10 @@ enum Command {
         /// Seconds to wait for a `service_healthy` dependency.
         #[arg(long, default_value_t = 120)]
         health_timeout: u64,
+        /// This controller's instance name: only objects labelled with it are changed or
+        /// pruned, so several sources can share an engine.
+        #[arg(long, env = "AEGIS_INSTANCE", default_value = aegis::labels::DEFAULT_INSTANCE)]
+        instance: String,
         /// Also remove aegis-owned volumes that are no longer declared (they hold data).
         #[arg(long)]
         prune_volumes: bool,
@@ -49,7 +57,13 @@ fn main() -> ExitCode {
                 for w in &r.warnings {
                     eprintln!("warning: {w}");
                 }
-                let containers: usize = r.state.hosts.iter().flat_map(|h| &h.stacks).map(|s| s.containers.len()).sum();
+                let containers: usize = r
+                    .state
+                    .hosts
+                    .iter()
+                    .flat_map(|h| &h.stacks)
+                    .map(|s| s.containers.len())
+                    .sum();
                 println!(
                     "{}: valid ({} manifests, {} hosts, {} containers, revision {})",
                     source.display(),
@@ -66,7 +80,13 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Command::Apply { source, parallel, health_timeout, prune_volumes } => {
+        Command::Apply {
+            source,
+            parallel,
+            health_timeout,
+            instance,
+            prune_volumes,
+        } => {
             let resolved = match resolve::load_source(&source) {
                 Ok(r) => r,
                 Err(diags) => {
@@ -81,7 +101,10 @@ fn main() -> ExitCode {
             let opts = apply::ApplyOptions {
                 parallel,
                 health_timeout: std::time::Duration::from_secs(health_timeout),
-                plan: aegis::plan::PlanOptions { prune_volumes },
+                plan: aegis::plan::PlanOptions {
+                    instance,
+                    prune_volumes,
+                },
             };
             let started = std::time::Instant::now();
             let runtime = match tokio::runtime::Runtime::new() {

@@ -6,7 +6,11 @@ use aegis::{apply, cli, resolve};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "aegisctl", version, about = "Operate aegis: inspect and change what it manages")]
+#[command(
+    name = "aegisctl",
+    version,
+    about = "Operate aegis: inspect and change what it manages"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -19,6 +23,9 @@ enum Command {
     Diff {
         #[arg(long, default_value = ".")]
         source: PathBuf,
+        /// The aegis instance whose objects to compare against.
+        #[arg(long, env = "AEGIS_INSTANCE", default_value = aegis::labels::DEFAULT_INSTANCE)]
+        instance: String,
     },
 }
 
@@ -26,7 +33,7 @@ fn main() -> ExitCode {
     aegis::telemetry::init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Diff { source } => {
+        Command::Diff { source, instance } => {
             let resolved = match resolve::load_source(&source) {
                 Ok(r) => r,
                 Err(diags) => {
@@ -43,7 +50,13 @@ fn main() -> ExitCode {
             };
             let mut plans = Vec::new();
             let mut failed = false;
-            for r in runtime.block_on(apply::plan_all(&resolved.state, aegis::plan::PlanOptions::default())) {
+            for r in runtime.block_on(apply::plan_all(
+                &resolved.state,
+                &aegis::plan::PlanOptions {
+                    instance,
+                    ..Default::default()
+                },
+            )) {
                 match r {
                     Ok(p) => plans.push(p),
                     Err(e) => {

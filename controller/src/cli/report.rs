@@ -12,7 +12,13 @@ pub fn print_summary(reports: &[HostReport]) -> String {
     let mut out = String::new();
     for r in reports {
         let _ = writeln!(out, "host {} (Docker API {}):", r.host, r.api_version);
-        let width = r.plan.resources.keys().map(|k| k.to_string().len()).max().unwrap_or(0);
+        let width = r
+            .plan
+            .resources
+            .keys()
+            .map(|k| k.to_string().len())
+            .max()
+            .unwrap_or(0);
         for (res, counts) in &r.plan.resources {
             let _ = writeln!(out, "  {:width$}  {}", res.to_string(), counts.summary());
         }
@@ -42,7 +48,9 @@ pub fn print_diff(plans: &[HostPlan]) -> String {
                 step.action.object()
             );
             let changes = match &step.action {
-                Action::ReplaceContainer { changes, .. } | Action::RecreateNetwork { changes, .. } => changes.as_slice(),
+                Action::ReplaceContainer { changes, .. } | Action::RecreateNetwork { changes, .. } => {
+                    changes.as_slice()
+                }
                 _ => &[],
             };
             for c in changes {

@@ -110,7 +110,10 @@ pub async fn recreate_network(
 ) -> Result<()> {
     let info = host
         .call()
-        .inspect_network(&spec.name, None::<bollard::query_parameters::InspectNetworkOptions>)
+        .inspect_network(
+            &spec.name,
+            None::<bollard::query_parameters::InspectNetworkOptions>,
+        )
         .await
         .map_err(|e| DockerError::api(host.host(), "inspect", "network", &spec.name, e))?;
     for id in info.containers.unwrap_or_default().keys() {

@@ -54,7 +54,9 @@ pub enum Action {
         id: String,
     },
     /// Only with `--prune-volumes`.
-    RemoveVolume { name: String },
+    RemoveVolume {
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -84,7 +86,9 @@ impl Action {
             }
             Action::RecreateNetwork { .. } | Action::ReplaceContainer { .. } => "recreate",
             Action::StartContainer { .. } => "start",
-            Action::RemoveContainer { .. } | Action::RemoveNetwork { .. } | Action::RemoveVolume { .. } => "prune",
+            Action::RemoveContainer { .. } | Action::RemoveNetwork { .. } | Action::RemoveVolume { .. } => {
+                "prune"
+            }
         }
     }
 }

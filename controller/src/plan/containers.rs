@@ -17,19 +17,32 @@ use crate::{
 pub(super) fn decide(
     desired: &DesiredHost,
     observed: &ObservedHost,
-    _networks: &Decisions,
+    instance: &str,
     plan: &mut HostPlan,
     errors: &mut Vec<PlanError>,
 ) -> Decisions {
     let host = &desired.host.name;
-    let by_name: BTreeMap<&str, &ObservedContainer> =
-        observed.containers.iter().map(|c| (c.name.as_str(), c)).collect();
+    let (mine, others): (Vec<&ObservedContainer>, Vec<&ObservedContainer>) = observed
+        .containers
+        .iter()
+        .partition(|c| labels::owned_by(&c.labels, host, instance));
+    let by_name: BTreeMap<&str, &ObservedContainer> = mine.iter().map(|c| (c.name.as_str(), *c)).collect();
     let mut d = Decisions::default();
     // First pass: each container on its own.
     let mut pending: Vec<(ResourceRef, &ContainerSpec, Option<Action>)> = Vec::new();
     for stack in &desired.stacks {
         let owner = ResourceRef::new(crate::desired::Kind::Stack, &stack.name);
         for spec in &stack.containers {
+            if let Some(o) = others.iter().find(|o| o.name == spec.name) {
+                errors.push(PlanError::OtherInstance {
+                    host: host.clone(),
+                    object: "container",
+                    name: spec.name.clone(),
+                    owner: labels::instance_of(&o.labels).to_string(),
+                    instance: instance.to_string(),
+                });
+                continue;
+            }
             let Some(image_id) = observed.images.get(&spec.image) else {
                 errors.push(PlanError::MissingImage {
                     host: host.clone(),
@@ -92,11 +105,7 @@ pub(super) fn decide(
         .iter()
         .flat_map(|s| s.containers.iter().map(|c| c.name.as_str()))
         .collect();
-    for c in observed
-        .containers
-        .iter()
-        .filter(|c| !wanted.contains(c.name.as_str()))
-    {
+    for c in mine.iter().filter(|c| !wanted.contains(c.name.as_str())) {
         let owner = super::networks::owner_of(c.labels.get(labels::RESOURCE), &c.name);
         plan.resources.entry(owner.clone()).or_default().pruned += 1;
         d.actions.push((

@@ -27,6 +27,15 @@ pub enum PlanError {
     /// A network aegis should create exists but isn't aegis's.
     #[error("host `{host}`: network `{network}` already exists and is not managed by aegis; mark it `external: true`, or remove or rename it")]
     NetworkConflict { host: String, network: String },
+    /// An object with a wanted name belongs to another aegis instance.
+    #[error("host `{host}`: {object} `{name}` belongs to aegis instance `{owner}`, not `{instance}`; two sources can't manage the same object: rename it in one of them")]
+    OtherInstance {
+        host: String,
+        object: &'static str,
+        name: String,
+        owner: String,
+        instance: String,
+    },
     /// A network whose config drifted has containers attached that aegis does not manage.
     #[error("host `{host}`: network `{network}` must be recreated (its configuration changed) but containers not managed by aegis are attached: {containers}; detach them first")]
     ForeignContainersOnNetwork {
@@ -44,19 +53,38 @@ pub enum PlanError {
 }
 
 /// Choices that change what a pass may do.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanOptions {
+    /// The aegis instance planning (see [`crate::labels::INSTANCE`]). Only its own objects are
+    /// changed or pruned; another instance's object with a wanted name is a conflict.
+    pub instance: String,
     /// Remove aegis-owned volumes that are no longer declared. Off by default: volumes hold
     /// data, so they are kept (and reported) unless the user asks.
     pub prune_volumes: bool,
 }
 
+impl Default for PlanOptions {
+    fn default() -> Self {
+        Self {
+            instance: crate::labels::DEFAULT_INSTANCE.to_string(),
+            prune_volumes: false,
+        }
+    }
+}
+
 /// Plans one host. Every problem is reported, not only the first.
-pub fn plan_host(desired: &DesiredHost, observed: &ObservedHost, opts: PlanOptions) -> Result<HostPlan, Vec<PlanError>> {
+pub fn plan_host(
+    desired: &DesiredHost,
+    observed: &ObservedHost,
+    opts: &PlanOptions,
+) -> Result<HostPlan, Vec<PlanError>> {
     let mut errors = Vec::new();
-    let mut plan = HostPlan { host: desired.host.name.clone(), ..Default::default() };
+    let mut plan = HostPlan {
+        host: desired.host.name.clone(),
+        ..Default::default()
+    };
     let net = networks::decide(desired, observed, opts, &mut plan, &mut errors);
-    let ctr = containers::decide(desired, observed, &net, &mut plan, &mut errors);
+    let ctr = containers::decide(desired, observed, &opts.instance, &mut plan, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }

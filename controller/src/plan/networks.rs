@@ -12,7 +12,7 @@ use crate::{
 pub(super) fn decide(
     desired: &DesiredHost,
     observed: &ObservedHost,
-    opts: PlanOptions,
+    opts: &PlanOptions,
     plan: &mut HostPlan,
     errors: &mut Vec<PlanError>,
 ) -> Decisions {
@@ -50,6 +50,15 @@ pub(super) fn decide(
                 host: host.clone(),
                 network: spec.name.clone(),
             }),
+            Some(n) if !labels::owned_by(&n.labels, host, &opts.instance) => {
+                errors.push(PlanError::OtherInstance {
+                    host: host.clone(),
+                    object: "network",
+                    name: spec.name.clone(),
+                    owner: labels::instance_of(&n.labels).to_string(),
+                    instance: opts.instance.clone(),
+                })
+            }
             Some(n) if n.labels.get(labels::SPEC_HASH) == Some(&want_hash) => counts.unchanged += 1,
             Some(n) => {
                 counts.recreated += 1;
@@ -93,7 +102,7 @@ pub(super) fn decide(
     for n in observed
         .networks
         .iter()
-        .filter(|n| n.is_owned() && n.labels.get(labels::HOST) == Some(host))
+        .filter(|n| labels::owned_by(&n.labels, host, &opts.instance))
     {
         if wanted.contains(n.name.as_str()) {
             continue;
@@ -108,16 +117,24 @@ pub(super) fn decide(
             },
         ));
     }
-    let wanted_volumes: BTreeSet<&str> =
-        desired.stacks.iter().flat_map(|s| s.volumes.iter().map(|v| v.name.as_str())).collect();
-    for v in observed.volumes.iter().filter(|v| v.is_owned() && v.labels.get(labels::HOST) == Some(host)) {
+    let wanted_volumes: BTreeSet<&str> = desired
+        .stacks
+        .iter()
+        .flat_map(|s| s.volumes.iter().map(|v| v.name.as_str()))
+        .collect();
+    for v in observed
+        .volumes
+        .iter()
+        .filter(|v| labels::owned_by(&v.labels, host, &opts.instance))
+    {
         if wanted_volumes.contains(v.name.as_str()) {
             continue;
         }
         if opts.prune_volumes {
             let owner = owner_of(v.labels.get(labels::RESOURCE), &v.name);
             plan.resources.entry(owner.clone()).or_default().pruned += 1;
-            d.actions.push((owner, Action::RemoveVolume { name: v.name.clone() }));
+            d.actions
+                .push((owner, Action::RemoveVolume { name: v.name.clone() }));
         } else {
             plan.warnings.push(format!(
                 "volume `{}` is no longer declared; it is kept because it may hold data (remove it with --prune-volumes)",
@@ -129,8 +146,8 @@ pub(super) fn decide(
         for v in stack.volumes.iter().filter(|v| !v.external) {
             match observed.volumes.iter().find(|o| o.name == v.name) {
                 None => d.actions.push((v.owner.clone(), Action::CreateVolume { spec: v.clone() })),
-                Some(o) if !o.is_owned() => plan.warnings.push(format!(
-                    "volume `{}` already exists and was not created by aegis; it is used as is (mark it `external: true` to silence this)",
+                Some(o) if !labels::owned_by(&o.labels, host, &opts.instance) => plan.warnings.push(format!(
+                    "volume `{}` already exists and was not created by this aegis instance; it is used as is (mark it `external: true` to silence this)",
                     v.name
                 )),
                 Some(_) => {}

@@ -78,6 +78,7 @@ fn observe_network(o: &mut ObservedHost, spec: &NetworkSpec) {
         labels: BTreeMap::from([
             (labels::MANAGED_BY.into(), labels::MANAGED_BY_VALUE.into()),
             (labels::HOST.into(), "local".into()),
+            (labels::INSTANCE.into(), "default".into()),
             (labels::RESOURCE.into(), spec.owner.to_string()),
             (labels::SPEC_HASH.into(), hash::network(spec)),
             (
@@ -96,6 +97,7 @@ fn observe_container(o: &mut ObservedHost, spec: &ContainerSpec, state: Containe
         labels: BTreeMap::from([
             (labels::MANAGED_BY.into(), labels::MANAGED_BY_VALUE.into()),
             (labels::HOST.into(), "local".into()),
+            (labels::INSTANCE.into(), "default".into()),
             (labels::RESOURCE.into(), format!("Stack/{}", spec.stack)),
             (labels::SPEC_HASH.into(), h),
             (labels::SPEC.into(), json),
@@ -134,7 +136,7 @@ fn verbs(p: &HostPlan) -> Vec<String> {
 #[test]
 fn converge_from_empty_creates_network_before_containers() {
     let d = desired(vec![ctr("demo", "web"), ctr("demo", "api")]);
-    let p = plan_host(&d, &empty(), PlanOptions::default()).expect("plans");
+    let p = plan_host(&d, &empty(), &PlanOptions::default()).expect("plans");
     assert_eq!(
         verbs(&p),
         ["create web", "create demo-web-1", "create demo-api-1"]
@@ -151,7 +153,7 @@ fn converge_from_empty_creates_network_before_containers() {
 #[test]
 fn converged_host_is_a_noop() {
     let d = desired(vec![ctr("demo", "web"), ctr("demo", "api")]);
-    let p = plan_host(&d, &converged(&d), PlanOptions::default()).expect("plans");
+    let p = plan_host(&d, &converged(&d), &PlanOptions::default()).expect("plans");
     assert!(p.is_noop(), "{:?}", verbs(&p));
     assert!(p.resources.values().all(ResourceCounts::is_noop));
 }
@@ -164,7 +166,7 @@ fn env_change_recreates_only_that_container_and_names_the_field() {
     d2.stacks[0].containers[1]
         .env
         .insert("MODE".into(), "fast".into());
-    let p = plan_host(&d2, &o, PlanOptions::default()).expect("plans");
+    let p = plan_host(&d2, &o, &PlanOptions::default()).expect("plans");
     assert_eq!(verbs(&p), ["recreate demo-api-1"]);
     let Action::ReplaceContainer { changes, old_id, .. } = &p.steps[0].action else {
         panic!("not a replace")
@@ -179,7 +181,7 @@ fn image_id_change_recreates() {
     let d = desired(vec![ctr("demo", "web")]);
     let mut o = converged(&d);
     o.images.insert("busybox:1.36".into(), "sha256:new".into());
-    let p = plan_host(&d, &o, PlanOptions::default()).expect("plans");
+    let p = plan_host(&d, &o, &PlanOptions::default()).expect("plans");
     assert_eq!(verbs(&p), ["recreate demo-web-1"]);
 }
 
@@ -189,7 +191,7 @@ fn removed_service_is_pruned_first() {
     let o = converged(&d);
     let mut d2 = desired(vec![ctr("demo", "web"), ctr("demo", "new")]);
     d2.stacks[0].containers[0].env.insert("X".into(), "1".into());
-    let p = plan_host(&d2, &o, PlanOptions::default()).expect("plans");
+    let p = plan_host(&d2, &o, &PlanOptions::default()).expect("plans");
     assert_eq!(
         verbs(&p),
         ["recreate demo-web-1", "create demo-new-1", "prune demo-api-1"]
@@ -206,14 +208,24 @@ fn stopped_container_is_started_but_finished_job_is_left_alone() {
     let mut o = empty();
     observe_network(&mut o, &net("web"));
     observe_container(&mut o, &d.stacks[0].containers[0], ContainerState::Created);
-    assert_eq!(verbs(&plan_host(&d, &o, PlanOptions::default()).expect("plans")), ["start demo-web-1"]);
+    assert_eq!(
+        verbs(&plan_host(&d, &o, &PlanOptions::default()).expect("plans")),
+        ["start demo-web-1"]
+    );
     o.containers[0].state = ContainerState::Exited;
     o.containers[0].exit_code = Some(0); // with restart: no, a finished job
-    assert!(plan_host(&d, &o, PlanOptions::default()).expect("plans").is_noop());
+    assert!(plan_host(&d, &o, &PlanOptions::default())
+        .expect("plans")
+        .is_noop());
     o.containers[0].exit_code = Some(1);
-    assert_eq!(verbs(&plan_host(&d, &o, PlanOptions::default()).expect("plans")), ["start demo-web-1"]);
+    assert_eq!(
+        verbs(&plan_host(&d, &o, &PlanOptions::default()).expect("plans")),
+        ["start demo-web-1"]
+    );
     o.containers[0].exit_code = Some(0);
-    assert!(plan_host(&d, &o, PlanOptions::default()).expect("plans").is_noop());
+    assert!(plan_host(&d, &o, &PlanOptions::default())
+        .expect("plans")
+        .is_noop());
 }
 
 #[test]
@@ -222,7 +234,7 @@ fn drifted_network_is_recreated_and_unchanged_containers_reconnected() {
     let o = converged(&d);
     let mut d2 = d.clone();
     d2.networks[0].internal = true;
-    let p = plan_host(&d2, &o, PlanOptions::default()).expect("plans");
+    let p = plan_host(&d2, &o, &PlanOptions::default()).expect("plans");
     assert_eq!(verbs(&p), ["recreate web"]);
     let Action::RecreateNetwork {
         reconnect, changes, ..
@@ -247,7 +259,7 @@ fn depends_on_conditions_become_gates() {
     sidecar.network_mode = NetworkMode::Service("web".into());
     sidecar.networks.clear();
     let d = desired(vec![ctr("demo", "web"), worker, sidecar]);
-    let p = plan_host(&d, &empty(), PlanOptions::default()).expect("plans");
+    let p = plan_host(&d, &empty(), &PlanOptions::default()).expect("plans");
     assert_eq!(
         verbs(&p),
         [
@@ -271,7 +283,7 @@ fn recreating_a_namespace_owner_recreates_its_sharers() {
     let o = converged(&d);
     let mut d2 = d.clone();
     d2.stacks[0].containers[0].env.insert("A".into(), "1".into());
-    let p = plan_host(&d2, &o, PlanOptions::default()).expect("plans");
+    let p = plan_host(&d2, &o, &PlanOptions::default()).expect("plans");
     assert_eq!(verbs(&p), ["recreate demo-web-1", "recreate demo-sidecar-1"]);
 }
 
@@ -286,7 +298,7 @@ fn stack_depends_on_another_stack_waits_for_readiness() {
         volumes: vec![],
         critical: false,
     });
-    let p = plan_host(&d, &empty(), PlanOptions::default()).expect("plans");
+    let p = plan_host(&d, &empty(), &PlanOptions::default()).expect("plans");
     assert_eq!(
         verbs(&p),
         ["create web", "create demo-web-1", "create late-app-1"]
@@ -298,7 +310,7 @@ fn stack_depends_on_another_stack_waits_for_readiness() {
 fn external_and_foreign_networks_are_errors() {
     let mut d = desired(vec![ctr("demo", "web")]);
     d.networks[0].external = true;
-    let errs = plan_host(&d, &empty(), PlanOptions::default()).expect_err("missing external network");
+    let errs = plan_host(&d, &empty(), &PlanOptions::default()).expect_err("missing external network");
     assert!(
         errs[0]
             .to_string()
@@ -314,7 +326,7 @@ fn external_and_foreign_networks_are_errors() {
         name: "web".into(),
         labels: BTreeMap::new(),
     });
-    let errs = plan_host(&d, &o, PlanOptions::default()).expect_err("foreign network");
+    let errs = plan_host(&d, &o, &PlanOptions::default()).expect_err("foreign network");
     assert!(
         errs[0].to_string().contains("not managed by aegis"),
         "{}",
@@ -329,7 +341,7 @@ fn removed_network_is_pruned_after_containers() {
     let mut d2 = d.clone();
     d2.networks.clear();
     d2.stacks[0].containers.clear();
-    let p = plan_host(&d2, &o, PlanOptions::default()).expect("plans");
+    let p = plan_host(&d2, &o, &PlanOptions::default()).expect("plans");
     assert_eq!(verbs(&p), ["prune web", "prune demo-web-1"]);
     assert_eq!(p.steps[0].after, vec![(1, Gate::Done)]);
 }
@@ -343,12 +355,49 @@ fn volumes_are_kept_unless_pruning_is_asked_for() {
         labels: BTreeMap::from([
             (labels::MANAGED_BY.into(), labels::MANAGED_BY_VALUE.into()),
             (labels::HOST.into(), "local".into()),
+            (labels::INSTANCE.into(), "default".into()),
             (labels::RESOURCE.into(), "Stack/demo".into()),
         ]),
     });
-    let p = plan_host(&d, &o, PlanOptions::default()).expect("plans");
+    let p = plan_host(&d, &o, &PlanOptions::default()).expect("plans");
     assert!(p.is_noop());
     assert!(p.warnings[0].contains("--prune-volumes"), "{:?}", p.warnings);
-    let p = plan_host(&d, &o, PlanOptions { prune_volumes: true }).expect("plans");
+    let p = plan_host(
+        &d,
+        &o,
+        &PlanOptions {
+            prune_volumes: true,
+            ..Default::default()
+        },
+    )
+    .expect("plans");
     assert_eq!(verbs(&p), ["prune demo_data"]);
+}
+
+#[test]
+fn another_instances_objects_are_never_pruned_and_are_conflicts_when_wanted() {
+    let d = desired(vec![ctr("demo", "web")]);
+    let mut o = converged(&d);
+    for c in &mut o.containers {
+        c.labels.insert(labels::INSTANCE.into(), "other".into());
+    }
+    for n in &mut o.networks {
+        n.labels.insert(labels::INSTANCE.into(), "other".into());
+    }
+    // Wanted names held by another instance: conflicts, named.
+    let errs = plan_host(&d, &o, &PlanOptions::default()).expect_err("conflict");
+    let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
+    assert!(
+        text.iter()
+            .any(|t| t.contains("container `demo-web-1` belongs to aegis instance `other`")),
+        "{text:?}"
+    );
+    // Not wanted: left alone, not pruned.
+    let empty_desired = DesiredHost {
+        networks: vec![],
+        stacks: vec![],
+        ..d.clone()
+    };
+    let p = plan_host(&empty_desired, &o, &PlanOptions::default()).expect("plans");
+    assert!(p.is_noop(), "{:?}", verbs(&p));
 }

@@ -16,10 +16,18 @@ use crate::{
 /// implicit `local` host.
 pub(super) fn host_spec(set: &ManifestSet, name: &str) -> Result<HostSpec, Diagnostic> {
     let Some(m) = set.get(&ResourceRef::new(Kind::Host, name)) else {
-        return Ok(HostSpec { name: name.to_string(), endpoint: Endpoint::Default, labels: Default::default() });
+        return Ok(HostSpec {
+            name: name.to_string(),
+            endpoint: Endpoint::Default,
+            labels: Default::default(),
+        });
     };
     let AnyManifest::Host(h) = &m.value else {
-        return Ok(HostSpec { name: name.to_string(), endpoint: Endpoint::Default, labels: Default::default() });
+        return Ok(HostSpec {
+            name: name.to_string(),
+            endpoint: Endpoint::Default,
+            labels: Default::default(),
+        });
     };
     let endpoint = match h.spec.endpoint.as_deref() {
         None => Endpoint::Default,
@@ -33,10 +41,17 @@ pub(super) fn host_spec(set: &ManifestSet, name: &str) -> Result<HostSpec, Diagn
             }),
         },
         Some(ep) => {
-            return Err(m.diag(FieldPath::parse("spec.endpoint"), format!("unsupported endpoint `{ep}`")));
+            return Err(m.diag(
+                FieldPath::parse("spec.endpoint"),
+                format!("unsupported endpoint `{ep}`"),
+            ));
         }
     };
-    Ok(HostSpec { name: name.to_string(), endpoint, labels: h.spec.labels.clone() })
+    Ok(HostSpec {
+        name: name.to_string(),
+        endpoint,
+        labels: h.spec.labels.clone(),
+    })
 }
 
 pub(super) fn network_spec(n: &Manifest<NetworkManifestSpec>) -> NetworkSpec {

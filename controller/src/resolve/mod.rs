@@ -34,13 +34,19 @@ pub fn load_source(root: &Path) -> Result<Resolved, Diagnostics> {
     let mut hosts: Vec<DesiredHost> = Vec::new();
     for name in set.host_names() {
         match hosts::host_spec(&set, &name) {
-            Ok(spec) => hosts.push(DesiredHost { host: spec, networks: Vec::new(), stacks: Vec::new() }),
+            Ok(spec) => hosts.push(DesiredHost {
+                host: spec,
+                networks: Vec::new(),
+                stacks: Vec::new(),
+            }),
             Err(d) => diags.push(d),
         }
     }
     for m in &set.items {
         let Ok(host) = set.host_of(&m.value) else { continue };
-        let Some(target) = hosts.iter_mut().find(|h| h.host.name == host) else { continue };
+        let Some(target) = hosts.iter_mut().find(|h| h.host.name == host) else {
+            continue;
+        };
         match &m.value {
             AnyManifest::Network(n) => target.networks.push(hosts::network_spec(n)),
             AnyManifest::Stack(s) => match stacks::stack_spec(&set, m, s) {
@@ -60,5 +66,9 @@ pub fn load_source(root: &Path) -> Result<Resolved, Diagnostics> {
         return Err(diags);
     }
     let revision = set.content_hash.chars().take(12).collect();
-    Ok(Resolved { state: DesiredState { revision, hosts }, manifests: set, warnings })
+    Ok(Resolved {
+        state: DesiredState { revision, hosts },
+        manifests: set,
+        warnings,
+    })
 }

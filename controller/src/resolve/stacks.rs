@@ -30,17 +30,29 @@ pub(super) fn stack_spec(
             let shown = shown_path(set, &path);
             if escapes(&set.root, &path) {
                 return Err(m
-                    .diag(FieldPath::parse("spec.compose"), format!("`{rel}` is outside the source directory"))
+                    .diag(
+                        FieldPath::parse("spec.compose"),
+                        format!("`{rel}` is outside the source directory"),
+                    )
                     .with_hint("compose files must live in the repository")
                     .into());
             }
             let src = std::fs::read_to_string(&path).map_err(|e| {
-                m.diag(FieldPath::parse("spec.compose"), format!("cannot read compose file `{}`: {e}", shown.display()))
-                    .with_hint("the path is relative to the manifest's directory")
+                m.diag(
+                    FieldPath::parse("spec.compose"),
+                    format!("cannot read compose file `{}`: {e}", shown.display()),
+                )
+                .with_hint("the path is relative to the manifest's directory")
             })?;
             let docs = yaml::parse_documents(&shown, &src)?;
             let [doc] = docs.as_slice() else {
-                return Err(Diagnostic::new(&shown, None, FieldPath::root(), "a compose file must hold exactly one YAML document").into());
+                return Err(Diagnostic::new(
+                    &shown,
+                    None,
+                    FieldPath::root(),
+                    "a compose file must hold exactly one YAML document",
+                )
+                .into());
             };
             let project_dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
             compose::load(&ComposeInput {
@@ -74,7 +86,11 @@ pub(super) fn stack_spec(
                 vars: &s.spec.environment,
             })?
         }
-        (None, None) => return Err(m.diag(FieldPath::parse("spec"), "a Stack needs `compose` or `services`").into()),
+        (None, None) => {
+            return Err(m
+                .diag(FieldPath::parse("spec"), "a Stack needs `compose` or `services`")
+                .into())
+        }
     };
     let spec = StackSpec {
         name: name.clone(),
@@ -92,7 +108,11 @@ pub(super) fn stack_spec(
 pub(super) fn check_host_collisions(set: &ManifestSet, host: &DesiredHost) -> Diagnostics {
     let mut diags = Diagnostics::default();
     let mut containers: BTreeMap<&str, &str> = BTreeMap::new();
-    let mut networks: BTreeMap<&str, String> = host.networks.iter().map(|n| (n.name.as_str(), n.owner.to_string())).collect();
+    let mut networks: BTreeMap<&str, String> = host
+        .networks
+        .iter()
+        .map(|n| (n.name.as_str(), n.owner.to_string()))
+        .collect();
     for stack in &host.stacks {
         let at = |what: String| {
             let r = crate::desired::ResourceRef::new(crate::desired::Kind::Stack, &stack.name);
@@ -103,16 +123,24 @@ pub(super) fn check_host_collisions(set: &ManifestSet, host: &DesiredHost) -> Di
         };
         for c in &stack.containers {
             if let Some(other) = containers.insert(&c.name, &stack.name) {
-                diags.push(at(format!(
-                    "container name `{}` on host `{}` is used by Stack/{other} and Stack/{}",
-                    c.name, host.host.name, stack.name
-                )).with_hint("container names are per host; change container_name"));
+                diags.push(
+                    at(format!(
+                        "container name `{}` on host `{}` is used by Stack/{other} and Stack/{}",
+                        c.name, host.host.name, stack.name
+                    ))
+                    .with_hint("container names are per host; change container_name"),
+                );
             }
         }
         for n in &stack.networks {
             if let Some(other) = networks.insert(&n.name, format!("Stack/{}", stack.name)) {
-                diags.push(at(format!("network `{}` on host `{}` is declared by {other} and Stack/{}", n.name, host.host.name, stack.name))
-                    .with_hint("declare the network once, and mark it `external: true` in the compose file"));
+                diags.push(
+                    at(format!(
+                        "network `{}` on host `{}` is declared by {other} and Stack/{}",
+                        n.name, host.host.name, stack.name
+                    ))
+                    .with_hint("declare the network once, and mark it `external: true` in the compose file"),
+                );
             }
         }
     }
@@ -120,12 +148,16 @@ pub(super) fn check_host_collisions(set: &ManifestSet, host: &DesiredHost) -> Di
 }
 
 fn shown_path(set: &ManifestSet, path: &Path) -> PathBuf {
-    path.strip_prefix(&set.root).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
+    path.strip_prefix(&set.root)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// Whether `path` leaves `root` (lexically, through `..`).
 fn escapes(root: &Path, path: &Path) -> bool {
-    let Ok(rel) = path.strip_prefix(root) else { return true };
+    let Ok(rel) = path.strip_prefix(root) else {
+        return true;
+    };
     let mut depth: i64 = 0;
     for c in rel.components() {
         match c {

@@ -13,7 +13,10 @@ pub const IMAGE: &str = "busybox:1.36";
 
 /// A name unique to this test run: `prefix-<pid><nanos>`.
 pub fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     format!("{prefix}-{}{:x}", std::process::id(), nanos % 0xfffff)
 }
 
@@ -21,27 +24,59 @@ pub fn unique(prefix: &str) -> String {
 pub fn ensure_image() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let ok = Command::new("docker").args(["image", "inspect", IMAGE]).output().map(|o| o.status.success());
-        if ok != Ok(true) {
+        let ok = Command::new("docker")
+            .args(["image", "inspect", IMAGE])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
             let script = repo_root().join("scripts/setup-images.sh");
-            let st = Command::new("bash").arg(script).status().expect("run scripts/setup-images.sh");
+            let st = Command::new("bash")
+                .arg(script)
+                .status()
+                .expect("run scripts/setup-images.sh");
             assert!(st.success(), "scripts/setup-images.sh failed");
         }
     });
 }
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
-/// A scratch source directory, removed on drop.
+/// A scratch source directory with its own aegis instance name (so tests sharing the engine
+/// never prune each other's objects). On drop, the directory goes and so does every container,
+/// network and volume labelled with the instance: exactly what the test made through aegis.
 pub struct Source {
     pub dir: tempfile::TempDir,
+    pub instance: String,
+}
+
+impl Default for Source {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Source {
     pub fn new() -> Self {
-        Self { dir: tempfile::tempdir().expect("tempdir") }
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+            instance: unique("it"),
+        }
+    }
+
+    /// `[cmd, --source, DIR, --instance, NAME]`.
+    pub fn args(&self, cmd: &str) -> Vec<String> {
+        vec![
+            cmd.to_string(),
+            "--source".into(),
+            self.path().to_string_lossy().into_owned(),
+            "--instance".into(),
+            self.instance.clone(),
+        ]
     }
     pub fn path(&self) -> &Path {
         self.dir.path()
@@ -59,21 +94,40 @@ impl Source {
     }
 }
 
-pub fn aegis(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aegis")).args(args).output().expect("run aegis")
+pub fn aegis<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aegis"))
+        .args(args)
+        .output()
+        .expect("run aegis")
 }
 
-pub fn aegisctl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aegisctl")).args(args).output().expect("run aegisctl")
+pub fn aegisctl<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aegisctl"))
+        .args(args)
+        .output()
+        .expect("run aegisctl")
 }
 
 pub fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `aegis validate --source DIR`.
+pub fn validate(dir: &Path) -> Output {
+    aegis(&[
+        "validate".to_string(),
+        "--source".to_string(),
+        dir.display().to_string(),
+    ])
 }
 
 /// `aegis apply --source DIR`, asserting success.
 pub fn apply(src: &Source) -> String {
-    let o = aegis(&["apply", "--source", &src.path().to_string_lossy()]);
+    let o = aegis(&src.args("apply"));
     let t = text(&o);
     assert!(o.status.success(), "aegis apply failed:\n{t}");
     t
@@ -86,7 +140,11 @@ pub fn docker(args: &[&str]) -> String {
 }
 
 pub fn docker_ok(args: &[&str]) -> bool {
-    Command::new("docker").args(args).output().map(|o| o.status.success()).unwrap_or(false)
+    Command::new("docker")
+        .args(args)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }
 
 /// `docker inspect -f FORMAT NAME`.
@@ -110,7 +168,36 @@ pub struct Cleanup {
 
 impl Cleanup {
     pub fn new(resources: &[String]) -> Self {
-        Self { resources: resources.to_vec(), ..Default::default() }
+        let mut c = Self::default();
+        c.resources = resources.to_vec();
+        c
+    }
+}
+
+impl Drop for Source {
+    fn drop(&mut self) {
+        let filter = format!("label=aegis.dev/instance={}", self.instance);
+        let list = |args: &[&str]| -> Vec<String> {
+            Command::new("docker")
+                .args(args)
+                .output()
+                .map(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .split_whitespace()
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        for id in list(&["ps", "-aq", "--filter", &filter]) {
+            let _ = Command::new("docker").args(["rm", "-f", &id]).output();
+        }
+        for id in list(&["network", "ls", "-q", "--filter", &filter]) {
+            let _ = Command::new("docker").args(["network", "rm", &id]).output();
+        }
+        for name in list(&["volume", "ls", "-q", "--filter", &filter]) {
+            let _ = Command::new("docker").args(["volume", "rm", &name]).output();
+        }
     }
 }
 
@@ -118,7 +205,9 @@ impl Drop for Cleanup {
     fn drop(&mut self) {
         for r in &self.resources {
             let filter = format!("label=aegis.dev/resource={r}");
-            let ids = Command::new("docker").args(["ps", "-aq", "--filter", &filter]).output();
+            let ids = Command::new("docker")
+                .args(["ps", "-aq", "--filter", &filter])
+                .output();
             if let Ok(o) = ids {
                 for id in String::from_utf8_lossy(&o.stdout).split_whitespace() {
                     let _ = Command::new("docker").args(["rm", "-f", id]).output();
@@ -130,7 +219,10 @@ impl Drop for Cleanup {
         }
         for r in &self.resources {
             let filter = format!("label=aegis.dev/resource={r}");
-            if let Ok(o) = Command::new("docker").args(["network", "ls", "-q", "--filter", &filter]).output() {
+            if let Ok(o) = Command::new("docker")
+                .args(["network", "ls", "-q", "--filter", &filter])
+                .output()
+            {
                 for id in String::from_utf8_lossy(&o.stdout).split_whitespace() {
                     let _ = Command::new("docker").args(["network", "rm", id]).output();
                 }
