@@ -14,7 +14,7 @@ use futures::future::join_all;
 use crate::{
     desired::{DesiredHost, DesiredState},
     docker::{self, DockerError, DockerHost},
-    plan::{self, HostPlan, PlanError, PlanOptions},
+    plan::{self, HostPlan, PlanOptions},
 };
 
 #[derive(Debug, Clone)]
@@ -52,11 +52,8 @@ pub enum ApplyError {
     /// The host could not be reached or observed.
     #[error(transparent)]
     Docker(#[from] DockerError),
-    /// The plan could not be made (conflicts, missing external networks...).
-    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
-    Plan(Vec<PlanError>),
-    /// Some steps failed; the others were applied.
-    #[error("host `{host}`: {} step(s) failed:\n{}", .failures.len(), .failures.join("\n"))]
+    /// Some resources could not be planned or some steps failed; the others were applied.
+    #[error("host `{host}`: {} problem(s):\n{}", .failures.len(), .failures.join("\n"))]
     Steps {
         host: String,
         failures: Vec<String>,
@@ -88,13 +85,14 @@ pub async fn apply_host(
         let id = docker::images::ensure_image(&host, &observed.images, &image).await?;
         observed.images.insert(image, id);
     }
-    let plan = plan::plan_host(desired, &observed, &opts.plan).map_err(ApplyError::Plan)?;
+    let plan = plan::plan_host(desired, &observed, &opts.plan);
     let who = labels::Ctx {
         host: desired.host.name.clone(),
         instance: opts.plan.instance.clone(),
         revision: revision.to_string(),
     };
-    let failures = execute::run(&host, desired, &plan, &who, opts).await;
+    let mut failures = plan.error_messages();
+    failures.extend(execute::run(&host, desired, &plan, &who, opts).await);
     let report = HostReport {
         host: desired.host.name.clone(),
         api_version: host.api_version(),
@@ -124,7 +122,7 @@ async fn plan_only(desired: &DesiredHost, opts: &PlanOptions) -> Result<HostPlan
             slot.insert(id.unwrap_or_else(|| format!("(not pulled: {image})")));
         }
     }
-    plan::plan_host(desired, &observed, opts).map_err(ApplyError::Plan)
+    Ok(plan::plan_host(desired, &observed, opts))
 }
 
 fn images_of(desired: &DesiredHost) -> BTreeSet<String> {

@@ -66,7 +66,7 @@ fn main() -> ExitCode {
                 }
             }
             print!("{}", cli::print_diff(&plans));
-            if failed {
+            if failed || plans.iter().any(|p| !p.errors.is_empty()) {
                 ExitCode::from(2)
             } else if plans.iter().all(|p| p.is_noop()) {
                 ExitCode::SUCCESS

@@ -58,7 +58,10 @@ pub fn print_diff(plans: &[HostPlan]) -> String {
             }
         }
         for w in &p.warnings {
-            let _ = writeln!(out, "! {}: {w}", p.host);
+            let _ = writeln!(out, "! {}: warning: {w}", p.host);
+        }
+        for e in p.error_messages() {
+            let _ = writeln!(out, "! {}: error: {e}", p.host);
         }
     }
     out

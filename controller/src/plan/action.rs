@@ -161,10 +161,57 @@ pub struct HostPlan {
     pub resources: BTreeMap<ResourceRef, ResourceCounts>,
     /// Problems that don't block the pass (e.g. a volume that exists but isn't aegis's).
     pub warnings: Vec<String>,
+    /// Problems that stop one resource from being applied; its steps are not in the plan.
+    pub errors: Vec<(ResourceRef, super::PlanError)>,
 }
 
 impl HostPlan {
     pub fn is_noop(&self) -> bool {
         self.steps.is_empty()
+    }
+
+    /// The errors as lines for people.
+    pub fn error_messages(&self) -> Vec<String> {
+        self.errors.iter().map(|(r, e)| format!("{r}: {e}")).collect()
+    }
+}
+
+impl HostPlan {
+    /// The steps of one resource only, for a per-resource reconcile. Edges to other
+    /// resources' steps are dropped: the control loop orders resources itself (a resource
+    /// whose `dependsOn` is not Ready is requeued rather than applied). Step ids are renumbered.
+    pub fn only(&self, resource: &ResourceRef) -> HostPlan {
+        let kept: Vec<&Step> = self.steps.iter().filter(|s| &s.resource == resource).collect();
+        let new_id: BTreeMap<StepId, StepId> = kept.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
+        let steps = kept
+            .iter()
+            .map(|s| Step {
+                id: new_id[&s.id],
+                resource: s.resource.clone(),
+                action: s.action.clone(),
+                after: s
+                    .after
+                    .iter()
+                    .filter_map(|(d, g)| new_id.get(d).map(|n| (*n, *g)))
+                    .collect(),
+            })
+            .collect();
+        HostPlan {
+            host: self.host.clone(),
+            steps,
+            resources: self
+                .resources
+                .iter()
+                .filter(|(r, _)| *r == resource)
+                .map(|(r, c)| (r.clone(), *c))
+                .collect(),
+            warnings: self.warnings.clone(),
+            errors: self
+                .errors
+                .iter()
+                .filter(|(r, _)| r == resource)
+                .cloned()
+                .collect(),
+        }
     }
 }

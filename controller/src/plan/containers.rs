@@ -19,7 +19,7 @@ pub(super) fn decide(
     observed: &ObservedHost,
     instance: &str,
     plan: &mut HostPlan,
-    errors: &mut Vec<PlanError>,
+    errors: &mut Vec<(ResourceRef, PlanError)>,
 ) -> Decisions {
     let host = &desired.host.name;
     let (mine, others): (Vec<&ObservedContainer>, Vec<&ObservedContainer>) = observed
@@ -34,21 +34,27 @@ pub(super) fn decide(
         let owner = ResourceRef::new(crate::desired::Kind::Stack, &stack.name);
         for spec in &stack.containers {
             if let Some(o) = others.iter().find(|o| o.name == spec.name) {
-                errors.push(PlanError::OtherInstance {
-                    host: host.clone(),
-                    object: "container",
-                    name: spec.name.clone(),
-                    owner: labels::instance_of(&o.labels).to_string(),
-                    instance: instance.to_string(),
-                });
+                errors.push((
+                    owner.clone(),
+                    PlanError::OtherInstance {
+                        host: host.clone(),
+                        object: "container",
+                        name: spec.name.clone(),
+                        owner: labels::instance_of(&o.labels).to_string(),
+                        instance: instance.to_string(),
+                    },
+                ));
                 continue;
             }
             let Some(image_id) = observed.images.get(&spec.image) else {
-                errors.push(PlanError::MissingImage {
-                    host: host.clone(),
-                    container: spec.name.clone(),
-                    image: spec.image.clone(),
-                });
+                errors.push((
+                    owner.clone(),
+                    PlanError::MissingImage {
+                        host: host.clone(),
+                        container: spec.name.clone(),
+                        image: spec.image.clone(),
+                    },
+                ));
                 continue;
             };
             let (h, json) = hash::container(spec, image_id);

@@ -72,24 +72,24 @@ impl Default for PlanOptions {
     }
 }
 
-/// Plans one host. Every problem is reported, not only the first.
-pub fn plan_host(
-    desired: &DesiredHost,
-    observed: &ObservedHost,
-    opts: &PlanOptions,
-) -> Result<HostPlan, Vec<PlanError>> {
+/// Plans one host. A problem belongs to one resource: that resource's steps are left out (and
+/// the problem is in [`HostPlan::errors`]), while every other resource is planned as usual, so
+/// one broken stack never blocks the rest of the host.
+pub fn plan_host(desired: &DesiredHost, observed: &ObservedHost, opts: &PlanOptions) -> HostPlan {
     let mut errors = Vec::new();
     let mut plan = HostPlan {
         host: desired.host.name.clone(),
         ..Default::default()
     };
-    let net = networks::decide(desired, observed, opts, &mut plan, &mut errors);
-    let ctr = containers::decide(desired, observed, &opts.instance, &mut plan, &mut errors);
-    if !errors.is_empty() {
-        return Err(errors);
-    }
+    let mut net = networks::decide(desired, observed, opts, &mut plan, &mut errors);
+    let mut ctr = containers::decide(desired, observed, &opts.instance, &mut plan, &mut errors);
+    let failed: std::collections::BTreeSet<&crate::desired::ResourceRef> =
+        errors.iter().map(|(r, _)| r).collect();
+    net.actions.retain(|(r, _)| !failed.contains(r));
+    ctr.actions.retain(|(r, _)| !failed.contains(r));
     order::assemble(desired, net, ctr, &mut plan);
-    Ok(plan)
+    plan.errors = errors;
+    plan
 }
 
 /// Decisions before ordering: every action, keyed by the Docker object it acts on.

@@ -14,7 +14,7 @@ pub(super) fn decide(
     observed: &ObservedHost,
     opts: &PlanOptions,
     plan: &mut HostPlan,
-    errors: &mut Vec<PlanError>,
+    errors: &mut Vec<(ResourceRef, PlanError)>,
 ) -> Decisions {
     let host = &desired.host.name;
     let mut d = Decisions::default();
@@ -25,10 +25,13 @@ pub(super) fn decide(
         let found = observed.networks.iter().find(|n| n.name == spec.name);
         if spec.external {
             if found.is_none() {
-                errors.push(PlanError::MissingExternalNetwork {
-                    host: host.clone(),
-                    network: spec.name.clone(),
-                });
+                errors.push((
+                    spec.owner.clone(),
+                    PlanError::MissingExternalNetwork {
+                        host: host.clone(),
+                        network: spec.name.clone(),
+                    },
+                ));
             }
             counts.unchanged += 1;
             continue;
@@ -46,19 +49,23 @@ pub(super) fn decide(
                     },
                 ));
             }
-            Some(n) if !n.is_owned() => errors.push(PlanError::NetworkConflict {
-                host: host.clone(),
-                network: spec.name.clone(),
-            }),
-            Some(n) if !labels::owned_by(&n.labels, host, &opts.instance) => {
-                errors.push(PlanError::OtherInstance {
+            Some(n) if !n.is_owned() => errors.push((
+                spec.owner.clone(),
+                PlanError::NetworkConflict {
+                    host: host.clone(),
+                    network: spec.name.clone(),
+                },
+            )),
+            Some(n) if !labels::owned_by(&n.labels, host, &opts.instance) => errors.push((
+                spec.owner.clone(),
+                PlanError::OtherInstance {
                     host: host.clone(),
                     object: "network",
                     name: spec.name.clone(),
                     owner: labels::instance_of(&n.labels).to_string(),
                     instance: opts.instance.clone(),
-                })
-            }
+                },
+            )),
             Some(n) if n.labels.get(labels::SPEC_HASH) == Some(&want_hash) => counts.unchanged += 1,
             Some(n) => {
                 counts.recreated += 1;

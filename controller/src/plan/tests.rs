@@ -136,7 +136,7 @@ fn verbs(p: &HostPlan) -> Vec<String> {
 #[test]
 fn converge_from_empty_creates_network_before_containers() {
     let d = desired(vec![ctr("demo", "web"), ctr("demo", "api")]);
-    let p = plan_host(&d, &empty(), &PlanOptions::default()).expect("plans");
+    let p = plan_host(&d, &empty(), &PlanOptions::default());
     assert_eq!(
         verbs(&p),
         ["create web", "create demo-web-1", "create demo-api-1"]
@@ -153,7 +153,7 @@ fn converge_from_empty_creates_network_before_containers() {
 #[test]
 fn converged_host_is_a_noop() {
     let d = desired(vec![ctr("demo", "web"), ctr("demo", "api")]);
-    let p = plan_host(&d, &converged(&d), &PlanOptions::default()).expect("plans");
+    let p = plan_host(&d, &converged(&d), &PlanOptions::default());
     assert!(p.is_noop(), "{:?}", verbs(&p));
     assert!(p.resources.values().all(ResourceCounts::is_noop));
 }
@@ -166,7 +166,7 @@ fn env_change_recreates_only_that_container_and_names_the_field() {
     d2.stacks[0].containers[1]
         .env
         .insert("MODE".into(), "fast".into());
-    let p = plan_host(&d2, &o, &PlanOptions::default()).expect("plans");
+    let p = plan_host(&d2, &o, &PlanOptions::default());
     assert_eq!(verbs(&p), ["recreate demo-api-1"]);
     let Action::ReplaceContainer { changes, old_id, .. } = &p.steps[0].action else {
         panic!("not a replace")
@@ -181,7 +181,7 @@ fn image_id_change_recreates() {
     let d = desired(vec![ctr("demo", "web")]);
     let mut o = converged(&d);
     o.images.insert("busybox:1.36".into(), "sha256:new".into());
-    let p = plan_host(&d, &o, &PlanOptions::default()).expect("plans");
+    let p = plan_host(&d, &o, &PlanOptions::default());
     assert_eq!(verbs(&p), ["recreate demo-web-1"]);
 }
 
@@ -191,7 +191,7 @@ fn removed_service_is_pruned_first() {
     let o = converged(&d);
     let mut d2 = desired(vec![ctr("demo", "web"), ctr("demo", "new")]);
     d2.stacks[0].containers[0].env.insert("X".into(), "1".into());
-    let p = plan_host(&d2, &o, &PlanOptions::default()).expect("plans");
+    let p = plan_host(&d2, &o, &PlanOptions::default());
     assert_eq!(
         verbs(&p),
         ["recreate demo-web-1", "create demo-new-1", "prune demo-api-1"]
@@ -209,23 +209,19 @@ fn stopped_container_is_started_but_finished_job_is_left_alone() {
     observe_network(&mut o, &net("web"));
     observe_container(&mut o, &d.stacks[0].containers[0], ContainerState::Created);
     assert_eq!(
-        verbs(&plan_host(&d, &o, &PlanOptions::default()).expect("plans")),
+        verbs(&plan_host(&d, &o, &PlanOptions::default())),
         ["start demo-web-1"]
     );
     o.containers[0].state = ContainerState::Exited;
     o.containers[0].exit_code = Some(0); // with restart: no, a finished job
-    assert!(plan_host(&d, &o, &PlanOptions::default())
-        .expect("plans")
-        .is_noop());
+    assert!(plan_host(&d, &o, &PlanOptions::default()).is_noop());
     o.containers[0].exit_code = Some(1);
     assert_eq!(
-        verbs(&plan_host(&d, &o, &PlanOptions::default()).expect("plans")),
+        verbs(&plan_host(&d, &o, &PlanOptions::default())),
         ["start demo-web-1"]
     );
     o.containers[0].exit_code = Some(0);
-    assert!(plan_host(&d, &o, &PlanOptions::default())
-        .expect("plans")
-        .is_noop());
+    assert!(plan_host(&d, &o, &PlanOptions::default()).is_noop());
 }
 
 #[test]
@@ -234,7 +230,7 @@ fn drifted_network_is_recreated_and_unchanged_containers_reconnected() {
     let o = converged(&d);
     let mut d2 = d.clone();
     d2.networks[0].internal = true;
-    let p = plan_host(&d2, &o, &PlanOptions::default()).expect("plans");
+    let p = plan_host(&d2, &o, &PlanOptions::default());
     assert_eq!(verbs(&p), ["recreate web"]);
     let Action::RecreateNetwork {
         reconnect, changes, ..
@@ -259,7 +255,7 @@ fn depends_on_conditions_become_gates() {
     sidecar.network_mode = NetworkMode::Service("web".into());
     sidecar.networks.clear();
     let d = desired(vec![ctr("demo", "web"), worker, sidecar]);
-    let p = plan_host(&d, &empty(), &PlanOptions::default()).expect("plans");
+    let p = plan_host(&d, &empty(), &PlanOptions::default());
     assert_eq!(
         verbs(&p),
         [
@@ -283,7 +279,7 @@ fn recreating_a_namespace_owner_recreates_its_sharers() {
     let o = converged(&d);
     let mut d2 = d.clone();
     d2.stacks[0].containers[0].env.insert("A".into(), "1".into());
-    let p = plan_host(&d2, &o, &PlanOptions::default()).expect("plans");
+    let p = plan_host(&d2, &o, &PlanOptions::default());
     assert_eq!(verbs(&p), ["recreate demo-web-1", "recreate demo-sidecar-1"]);
 }
 
@@ -298,7 +294,7 @@ fn stack_depends_on_another_stack_waits_for_readiness() {
         volumes: vec![],
         critical: false,
     });
-    let p = plan_host(&d, &empty(), &PlanOptions::default()).expect("plans");
+    let p = plan_host(&d, &empty(), &PlanOptions::default());
     assert_eq!(
         verbs(&p),
         ["create web", "create demo-web-1", "create late-app-1"]
@@ -307,14 +303,12 @@ fn stack_depends_on_another_stack_waits_for_readiness() {
 }
 
 #[test]
-fn external_and_foreign_networks_are_errors() {
+fn external_and_foreign_networks_are_errors_of_their_resource_only() {
     let mut d = desired(vec![ctr("demo", "web")]);
     d.networks[0].external = true;
-    let errs = plan_host(&d, &empty(), &PlanOptions::default()).expect_err("missing external network");
+    let errs = plan_host(&d, &empty(), &PlanOptions::default()).error_messages();
     assert!(
-        errs[0]
-            .to_string()
-            .contains("external network `web` does not exist"),
+        errs[0].contains("Network/web: host `local`: external network `web` does not exist"),
         "{}",
         errs[0]
     );
@@ -326,12 +320,25 @@ fn external_and_foreign_networks_are_errors() {
         name: "web".into(),
         labels: BTreeMap::new(),
     });
-    let errs = plan_host(&d, &o, &PlanOptions::default()).expect_err("foreign network");
-    assert!(
-        errs[0].to_string().contains("not managed by aegis"),
-        "{}",
-        errs[0]
-    );
+    let p = plan_host(&d, &o, &PlanOptions::default());
+    let errs = p.error_messages();
+    assert!(errs[0].contains("not managed by aegis"), "{}", errs[0]);
+    // the network's problem does not stop the stack
+    assert_eq!(verbs(&p), ["create demo-web-1"]);
+}
+
+#[test]
+fn a_missing_image_stops_only_its_stack() {
+    let mut d = desired(vec![ctr("demo", "web")]);
+    let mut other = d.stacks[0].clone();
+    other.name = "other".into();
+    other.containers = vec![ctr("other", "app")];
+    other.containers[0].image = "nope:1".into();
+    d.stacks.push(other);
+    let p = plan_host(&d, &empty(), &PlanOptions::default());
+    assert_eq!(verbs(&p), ["create web", "create demo-web-1"]);
+    assert_eq!(p.errors.len(), 1);
+    assert_eq!(p.errors[0].0, ResourceRef::new(Kind::Stack, "other"));
 }
 
 #[test]
@@ -341,7 +348,7 @@ fn removed_network_is_pruned_after_containers() {
     let mut d2 = d.clone();
     d2.networks.clear();
     d2.stacks[0].containers.clear();
-    let p = plan_host(&d2, &o, &PlanOptions::default()).expect("plans");
+    let p = plan_host(&d2, &o, &PlanOptions::default());
     assert_eq!(verbs(&p), ["prune web", "prune demo-web-1"]);
     assert_eq!(p.steps[0].after, vec![(1, Gate::Done)]);
 }
@@ -359,7 +366,7 @@ fn volumes_are_kept_unless_pruning_is_asked_for() {
             (labels::RESOURCE.into(), "Stack/demo".into()),
         ]),
     });
-    let p = plan_host(&d, &o, &PlanOptions::default()).expect("plans");
+    let p = plan_host(&d, &o, &PlanOptions::default());
     assert!(p.is_noop());
     assert!(p.warnings[0].contains("--prune-volumes"), "{:?}", p.warnings);
     let p = plan_host(
@@ -369,8 +376,7 @@ fn volumes_are_kept_unless_pruning_is_asked_for() {
             prune_volumes: true,
             ..Default::default()
         },
-    )
-    .expect("plans");
+    );
     assert_eq!(verbs(&p), ["prune demo_data"]);
 }
 
@@ -385,8 +391,7 @@ fn another_instances_objects_are_never_pruned_and_are_conflicts_when_wanted() {
         n.labels.insert(labels::INSTANCE.into(), "other".into());
     }
     // Wanted names held by another instance: conflicts, named.
-    let errs = plan_host(&d, &o, &PlanOptions::default()).expect_err("conflict");
-    let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
+    let text = plan_host(&d, &o, &PlanOptions::default()).error_messages();
     assert!(
         text.iter()
             .any(|t| t.contains("container `demo-web-1` belongs to aegis instance `other`")),
@@ -398,6 +403,28 @@ fn another_instances_objects_are_never_pruned_and_are_conflicts_when_wanted() {
         stacks: vec![],
         ..d.clone()
     };
-    let p = plan_host(&empty_desired, &o, &PlanOptions::default()).expect("plans");
+    let p = plan_host(&empty_desired, &o, &PlanOptions::default());
     assert!(p.is_noop(), "{:?}", verbs(&p));
+}
+
+#[test]
+fn a_plan_restricted_to_one_resource_keeps_its_internal_order() {
+    let mut worker = ctr("demo", "worker");
+    worker.depends_on = vec![DependsOn {
+        service: "web".into(),
+        condition: DependsCondition::Healthy,
+        required: true,
+    }];
+    let d = desired(vec![ctr("demo", "web"), worker]);
+    let p = plan_host(&d, &empty(), &PlanOptions::default());
+    let only = p.only(&ResourceRef::new(Kind::Stack, "demo"));
+    assert_eq!(verbs(&only), ["create demo-web-1", "create demo-worker-1"]);
+    // the edge to the network step (another resource) is gone; the one inside the stack stays
+    assert_eq!(only.steps[0].after, vec![]);
+    assert_eq!(only.steps[1].after, vec![(0, Gate::Healthy)]);
+    assert_eq!(only.resources.len(), 1);
+    assert_eq!(
+        verbs(&p.only(&ResourceRef::new(Kind::Network, "web"))),
+        ["create web"]
+    );
 }
