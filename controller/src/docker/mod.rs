@@ -9,6 +9,7 @@ pub mod client;
 pub mod container_config;
 pub mod containers;
 pub mod error;
+pub mod events;
 pub mod files;
 pub mod images;
 pub mod networks;
