@@ -60,7 +60,7 @@ impl<K: Eq + Hash> Backoffs<K> {
         state.failures = state.failures.saturating_add(1);
         let drawn = state.delays.next().unwrap_or(self.max);
         let delay = if drawn >= self.max {
-            self.max - self.max.mul_f64(fastrand::f64() * 0.1)
+            self.max.saturating_sub(self.max.mul_f64(fastrand::f64() * 0.1))
         } else {
             drawn
         };

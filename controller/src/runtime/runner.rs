@@ -162,3 +162,72 @@ impl<K: Clone + Eq + Hash> Slots<K> {
         self.running.values().filter(|r| r.pending.is_some()).count()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slots(keys: &[(&'static str, &str)], concurrency: usize, per_group: usize) -> Slots<&'static str> {
+        let mut s = Slots::new(concurrency, per_group);
+        for (key, group) in keys {
+            s.push_ready(*key, (*group).to_owned(), Reason::Source);
+        }
+        s
+    }
+
+    fn start_all(s: &mut Slots<&'static str>) -> Vec<&'static str> {
+        std::iter::from_fn(|| s.start_next().map(|(k, _)| k)).collect()
+    }
+
+    #[test]
+    fn serves_groups_round_robin() {
+        let keys = [
+            ("a1", "a"),
+            ("a2", "a"),
+            ("a3", "a"),
+            ("b1", "b"),
+            ("c1", "c"),
+            ("c2", "c"),
+        ];
+        let mut s = slots(&keys, 0, 0);
+        assert_eq!(start_all(&mut s), ["a1", "b1", "c1", "a2", "c2", "a3"]);
+    }
+
+    #[test]
+    fn a_full_group_is_skipped_not_waited_for() {
+        let mut s = slots(&[("a1", "a"), ("a2", "a"), ("b1", "b"), ("b2", "b")], 3, 1);
+        assert_eq!(start_all(&mut s), ["a1", "b1"]);
+        s.finish(&"b1");
+        assert_eq!(start_all(&mut s), ["b2"]);
+        assert_eq!((s.ready_len(), s.running_len()), (1, 2));
+    }
+
+    #[test]
+    fn the_global_limit_holds() {
+        let mut s = slots(&[("a1", "a"), ("b1", "b"), ("c1", "c")], 2, 0);
+        assert_eq!(start_all(&mut s).len(), 2);
+        s.finish(&"a1");
+        assert_eq!(start_all(&mut s), ["c1"]);
+    }
+
+    #[test]
+    fn requests_fold_into_one_pending_and_forget_drops_them() {
+        let mut s = slots(&[("a1", "a"), ("a2", "a")], 0, 0);
+        s.start_next();
+        let now = Instant::now();
+        assert!(s.request_while_running(&"a1", now + std::time::Duration::from_secs(5), Reason::Resync));
+        assert!(s.request_while_running(&"a1", now, Reason::DockerEvent));
+        assert!(s.request_while_running(&"a1", now, Reason::Manual));
+        assert!(
+            !s.request_while_running(&"a2", now, Reason::Manual),
+            "a2 is not running"
+        );
+        assert_eq!(s.pending_len(), 1);
+        s.forget(&"a2");
+        assert!(!s.is_ready(&"a2"));
+        s.forget(&"a1");
+        let run = s.finish(&"a1").unwrap();
+        assert!(run.forgotten && run.pending.is_none());
+        assert_eq!((s.ready_len(), s.running_len()), (0, 0));
+    }
+}

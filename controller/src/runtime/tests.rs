@@ -205,7 +205,7 @@ impl Harness {
 }
 
 fn gaps(times: &[Duration]) -> Vec<Duration> {
-    times.windows(2).map(|w| w[1] - w[0]).collect()
+    times.windows(2).map(|w| w[1].saturating_sub(w[0])).collect()
 }
 
 /// `d` in `[lo, hi]`, with a millisecond of slack for timer rounding.
@@ -664,10 +664,48 @@ async fn a_reconciler_may_use_the_handle() {
 #[allow(dead_code)]
 fn run_future_is_send(runtime: Runtime<Fake>) {
     fn assert_send<T: Send>(_: &T) {}
+    fn assert_sync<T: Sync>(_: &T) {}
     let run = runtime.run(std::future::pending());
     assert_send(&run);
     let handle: Option<Handle<String>> = None;
     assert_send(&handle);
-    fn assert_sync<T: Sync>(_: &T) {}
     assert_sync(&handle);
+}
+
+/// An event that arrives during a run is checked against the backoff that the run leaves behind:
+/// after a failed run it waits for the backoff, after a successful run it runs at once.
+#[tokio::test(start_paused = true)]
+async fn an_event_during_a_run_follows_the_backoff_left_by_that_run() {
+    let config = Config {
+        backoff_min: secs(10),
+        ..config()
+    };
+    let h = Harness::start(config, |_, nth| match nth {
+        1 => Step::Err(Duration::ZERO),
+        2 => Step::Err(secs(5)),
+        _ => Step::Ok(Action::AwaitChange, secs(5)),
+    });
+    h.enqueue("a/1", Reason::Source);
+    sleep(secs(1)).await;
+    h.enqueue("a/1", Reason::Manual); // run 2 at 1 s, fails at 6 s
+    sleep(secs(1)).await;
+    h.enqueue("a/1", Reason::DockerEvent);
+    sleep(secs(20)).await;
+    assert_eq!(
+        h.fake.runs_of("a/1").len(),
+        2,
+        "the event waits for the backoff of the failed run"
+    );
+    while h.fake.runs_of("a/1").len() < 3 {
+        sleep(secs(1)).await;
+    }
+    let run3 = h.fake.runs_of("a/1")[2];
+    assert_within(run3, secs(6 + 20), secs(6 + 40)); // the second backoff: [20 s, 40 s)
+
+    // Run 3 succeeds after 5 s; an event during it runs the key right after it.
+    h.enqueue("a/1", Reason::DockerEvent);
+    sleep(secs(10)).await;
+    let runs = h.fake.runs_of("a/1");
+    assert_eq!(runs.len(), 4, "{runs:?}");
+    assert_within(runs[3], run3 + secs(5), run3 + secs(5));
 }
