@@ -16,5 +16,6 @@ pub mod manifest;
 pub mod observed;
 pub mod plan;
 pub mod resolve;
+pub mod runtime;
 pub mod telemetry;
 pub mod yaml;
