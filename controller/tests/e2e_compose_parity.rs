@@ -9,6 +9,13 @@
 //!
 //! The comparison covers `Config`, `HostConfig` and `NetworkSettings.Networks` (aliases and
 //! static addresses), flattened to `path = value` lines and diffed field by field.
+//!
+//! Normalisations, each explained where it is done: names (project/stack → `<project>`,
+//! container ids → `<id of SERVICE>`), per-side subnet and host port, `Config.Hostname`,
+//! `com.docker.compose.*`/`aegis.dev/*` labels, the source of repo-file binds, endpoint
+//! runtime facts (ids, IPAM-assigned address, MAC), docker-compose 1.x's short-id alias, the
+//! order of Env/Binds/Mounts/Aliases, empty list vs null, and the env file values where
+//! compose 1.x and v2 disagree ([`V1_V2_ENV`], pinned per side rather than ignored).
 
 mod support;
 
@@ -22,7 +29,7 @@ use std::{
 use serde_json::{Map, Value};
 use support::*;
 
-const SERVICES: [&str; 3] = ["db", "web", "hostnet"];
+const SERVICES: [&str; 4] = ["db", "web", "hostnet", "sidecar"];
 
 /// The compose file. `PT_NET` (first three octets of `front`'s subnet) and `PT_PORT` (a free
 /// host port) differ per side; `GREETING` and `FROM_DOTENV` come from `.env`.
@@ -39,7 +46,20 @@ const COMPOSE: &str = r#"services:
       timeout: 2s
       retries: 5
       start_period: 1500ms
-    volumes: ["data:/data"]
+    labels: ["com.example.list=form"]
+    environment: ["LIST_FORM=yes", "FROM_DOTENV"]
+    volumes:
+      - data:/data
+      - type: bind
+        source: /etc/hostname
+        target: /y/hostname
+        read_only: true
+      - type: volume
+        source: data
+        target: /data2
+        volume: {nocopy: true}
+    ports:
+      - target: 7070
     networks: [back]
   web:
     image: busybox:1.36
@@ -115,6 +135,10 @@ const COMPOSE: &str = r#"services:
     restart: "no"
     tty: true
     stdin_open: true
+  sidecar:
+    image: busybox:1.36
+    command: sleep 3600
+    network_mode: service:db
 networks:
   front:
     ipam:
@@ -301,7 +325,7 @@ fn take_v1_v2_env(c: &mut Value) -> BTreeMap<String, String> {
 }
 
 /// The normalised view of one container: `path = value` lines.
-fn view(side: &Side, c: &Value) -> BTreeMap<String, String> {
+fn view(side: &Side, ids: &Ids, c: &Value) -> BTreeMap<String, String> {
     let short_id: String = c["Id"].as_str().unwrap_or_default().chars().take(12).collect();
     let mut config = c["Config"].clone();
     let mut host = c["HostConfig"].clone();
@@ -328,6 +352,10 @@ fn view(side: &Side, c: &Value) -> BTreeMap<String, String> {
         }
     }
     sort_strings(hc.get_mut("Binds"));
+    // Nor does mount order (targets are unique); docker-compose 1.x's varies between runs.
+    if let Some(Value::Array(mounts)) = hc.get_mut("Mounts") {
+        mounts.sort_by_key(|m| m["Target"].to_string());
+    }
 
     let nets = networks.as_object_mut().expect("Networks");
     for ep in nets.values_mut() {
@@ -361,7 +389,7 @@ fn view(side: &Side, c: &Value) -> BTreeMap<String, String> {
     all.insert("HostConfig".into(), host);
     all.insert("Networks".into(), networks);
     let mut out = BTreeMap::new();
-    flatten("", &placeholders(side, Value::Object(all)), &mut out);
+    flatten("", &placeholders(side, ids, Value::Object(all)), &mut out);
     out
 }
 
@@ -390,23 +418,30 @@ fn repo_source(bind: &str) -> String {
     format!("<repo>/{name}:{rest}")
 }
 
-/// Replaces the side's project name, subnet and host port (in keys and strings) by
-/// placeholders.
-fn placeholders(side: &Side, v: Value) -> Value {
+/// Container id → service, of one side.
+type Ids = BTreeMap<String, String>;
+
+/// Replaces the side's project name, subnet, host port and container ids (in keys and
+/// strings) by placeholders. Ids show in `network_mode: service:X`, which both tools resolve
+/// to `container:<id of X>`.
+fn placeholders(side: &Side, ids: &Ids, v: Value) -> Value {
     let port = side.port.to_string();
     let fix = |s: &str| {
         if s == port {
             return "<port>".to_string();
         }
+        let s = ids.iter().fold(s.to_string(), |s, (id, svc)| {
+            s.replace(id, &format!("<id of {svc}>"))
+        });
         s.replace(&side.project, "<project>")
             .replace(&format!("{}.", side.net), "<net>.")
     };
     match v {
         Value::String(s) => Value::String(fix(&s)),
-        Value::Array(a) => Value::Array(a.into_iter().map(|x| placeholders(side, x)).collect()),
+        Value::Array(a) => Value::Array(a.into_iter().map(|x| placeholders(side, ids, x)).collect()),
         Value::Object(m) => Value::Object(
             m.into_iter()
-                .map(|(k, x)| (fix(&k), placeholders(side, x)))
+                .map(|(k, x)| (fix(&k), placeholders(side, ids, x)))
                 .collect(),
         ),
         other => other,
@@ -497,6 +532,13 @@ fn aegis_creates_the_containers_docker_compose_creates() {
     });
     assert!(up.status.success(), "docker-compose up failed:\n{}", text(&up));
 
+    let ids = |side: &Side| -> Ids {
+        SERVICES
+            .iter()
+            .map(|s| (container_id(&side.container(s)), (*s).to_string()))
+            .collect()
+    };
+    let (c_ids, a_ids) = (ids(&compose_side), ids(&aegis_side));
     let mut report = Vec::new();
     for service in SERVICES {
         let mut c = inspect_json(&compose_side.container(service));
@@ -512,7 +554,7 @@ fn aegis_creates_the_containers_docker_compose_creates() {
                 assert_eq!(a_env.get(key).map(String::as_str), Some(ours), "aegis's {key}");
             }
         }
-        let (c, a) = (view(&compose_side, &c), view(&aegis_side, &a));
+        let (c, a) = (view(&compose_side, &c_ids, &c), view(&aegis_side, &a_ids, &a));
         if service == "web" {
             // The comparison must not pass by being empty: every key of the file shows.
             let missing: Vec<&str> = WEB_FIELDS
