@@ -15,7 +15,8 @@ use crate::desired::{
 /// `no`, `always`, `unless-stopped`, `on-failure[:N]`.
 pub fn restart(s: &str) -> Result<RestartPolicy, String> {
     match s {
-        "no" | "false" | "" => Ok(RestartPolicy::No),
+        "" => Ok(RestartPolicy::No),
+        "no" | "false" => Ok(RestartPolicy::ExplicitNo),
         "always" => Ok(RestartPolicy::Always),
         "unless-stopped" => Ok(RestartPolicy::UnlessStopped),
         "on-failure" => Ok(RestartPolicy::OnFailure { max_retries: None }),
@@ -55,12 +56,80 @@ pub fn network_mode(s: &str) -> Result<Option<NetworkMode>, String> {
     }))
 }
 
-/// A command string is split like a POSIX shell would; a list is used as-is.
+/// A command string is split into words like a POSIX shell would; a list is used as-is.
 pub fn command(c: CommandLine) -> Result<Vec<String>, String> {
     match c {
         CommandLine::Exec(v) => Ok(v),
-        CommandLine::Shell(s) => shell_words::split(&s).map_err(|e| format!("cannot split `{s}`: {e}")),
+        CommandLine::Shell(s) => split_words(&s).map_err(|e| format!("cannot split `{s}`: {e}")),
     }
+}
+
+/// POSIX shell word splitting and quote removal, nothing else: no expansions, and no
+/// comments. A `#` starts a comment in a shell (and in `shell_words::split`), but
+/// docker-compose splits with Python's `shlex.split`, which keeps it: `command: echo #1`
+/// runs `["echo", "#1"]`. Dropping the rest of the line would silently lose arguments.
+fn split_words(s: &str) -> Result<Vec<String>, &'static str> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' | '\n' | '\r' => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => word.push(c),
+                        None => return Err("missing closing single quote"),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        // Inside double quotes a backslash only escapes these.
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('\\' | '"' | '$' | '`')) => word.push(c),
+                            Some('\n') => {}
+                            Some(c) => {
+                                word.push('\\');
+                                word.push(c);
+                            }
+                            None => return Err("missing closing double quote"),
+                        },
+                        Some(c) => word.push(c),
+                        None => return Err("missing closing double quote"),
+                    }
+                }
+            }
+            '\\' => match chars.next() {
+                // A line continuation.
+                Some('\n') => {}
+                Some(c) => {
+                    in_word = true;
+                    word.push(c);
+                }
+                None => return Err("ends with a backslash"),
+            },
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
 }
 
 /// `/dev/x`, `/dev/x:/dev/y`, `/dev/x:/dev/y:rw`. Permissions default to `rwm`.
@@ -214,7 +283,8 @@ mod tests {
 
     #[test]
     fn restart_policies() {
-        assert_eq!(restart("no"), Ok(RestartPolicy::No));
+        assert_eq!(restart("no"), Ok(RestartPolicy::ExplicitNo));
+        assert_eq!(restart(""), Ok(RestartPolicy::No));
         assert_eq!(restart("unless-stopped"), Ok(RestartPolicy::UnlessStopped));
         assert_eq!(
             restart("on-failure:3"),
@@ -271,6 +341,24 @@ mod tests {
             Ok(vec!["a b".to_string()])
         );
         assert!(command(CommandLine::Shell("'open".into())).is_err());
+    }
+
+    #[test]
+    fn command_strings_split_like_docker_compose() {
+        let split = |s: &str| command(CommandLine::Shell(s.into())).expect("splits");
+        // `#` is an ordinary character (shlex.split keeps it; a shell would drop the rest).
+        assert_eq!(split("echo #1 a#b"), vec!["echo", "#1", "a#b"]);
+        assert_eq!(
+            split(r#"'exec sleep 3600' arg0 "dq \"x\" $HOME" 'sq  x' it\'s"#),
+            vec!["exec sleep 3600", "arg0", "dq \"x\" $HOME", "sq  x", "it's"]
+        );
+        assert_eq!(
+            split(r#"a"b"'c' "" '' "\a\\" \ x"#),
+            vec!["abc", "", "", "\\a\\", " x"]
+        );
+        assert_eq!(split("  a \t b\\\n c  "), vec!["a", "b", "c"]);
+        assert!(command(CommandLine::Shell("a \"open".into())).is_err());
+        assert!(command(CommandLine::Shell("a\\".into())).is_err());
     }
 
     #[test]

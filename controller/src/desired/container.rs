@@ -102,8 +102,12 @@ pub enum PullPolicy {
 /// Compose `restart`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub enum RestartPolicy {
+    /// No `restart:` key: no policy is sent, and `docker inspect` shows `Name: ""`.
     #[default]
     No,
+    /// `restart: "no"` written out. It behaves as [`RestartPolicy::No`], but compose sends
+    /// it as the policy `no`, so `docker inspect` shows `Name: "no"`.
+    ExplicitNo,
     Always,
     UnlessStopped,
     OnFailure {

@@ -10,7 +10,8 @@
 //!   `nocopy`, and tmpfs mounts go to `HostConfig.Mounts`, as compose's long syntax does.
 //! - Ports: `PortBindings` per `port/proto` (an ephemeral port is `HostPort: ""`), and
 //!   `ExposedPorts` holds every published and every `expose:` port.
-//! - `restart: no` sends no policy at all (inspect then shows `Name: ""`, like compose).
+//! - No `restart:` key sends no policy (inspect shows `Name: ""`); `restart: "no"` sends the
+//!   policy `no`, as docker-compose does (inspect shows `Name: "no"`).
 //! - The container joins one network at create (`NetworkMode` = that network's name); API
 //!   1.41 cannot take more, so the rest are connected before start (see `containers.rs`).
 //!   Every attachment carries the service name as an alias, as compose adds it.
@@ -219,6 +220,7 @@ fn network_mode(spec: &ContainerSpec, ctx: &CreateContext) -> Option<String> {
 fn restart_policy(r: &RestartPolicy) -> Option<ApiRestartPolicy> {
     let (name, max) = match r {
         RestartPolicy::No => return None,
+        RestartPolicy::ExplicitNo => (RestartPolicyNameEnum::NO, None),
         RestartPolicy::Always => (RestartPolicyNameEnum::ALWAYS, None),
         RestartPolicy::UnlessStopped => (RestartPolicyNameEnum::UNLESS_STOPPED, None),
         RestartPolicy::OnFailure { max_retries } => (RestartPolicyNameEnum::ON_FAILURE, *max_retries),

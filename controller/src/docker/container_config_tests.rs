@@ -413,4 +413,5 @@ fn restart_policies() {
         Some(RestartPolicyNameEnum::UNLESS_STOPPED)
     );
     assert_eq!(name(RestartPolicy::No), None);
+    assert_eq!(name(RestartPolicy::ExplicitNo), Some(RestartPolicyNameEnum::NO));
 }

@@ -134,7 +134,9 @@ fn needs_start(spec: &ContainerSpec, o: &ObservedContainer) -> bool {
         | ContainerState::Restarting
         | ContainerState::Paused
         | ContainerState::Removing => false,
-        ContainerState::Exited => !(o.exit_code == Some(0) && spec.restart == RestartPolicy::No),
+        ContainerState::Exited => {
+            !(o.exit_code == Some(0) && matches!(spec.restart, RestartPolicy::No | RestartPolicy::ExplicitNo))
+        }
         ContainerState::Created | ContainerState::Dead | ContainerState::Unknown => true,
     }
 }

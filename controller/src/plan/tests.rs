@@ -225,6 +225,20 @@ fn stopped_container_is_started_but_finished_job_is_left_alone() {
 }
 
 #[test]
+fn finished_job_with_restart_no_written_out_is_left_alone() {
+    let mut c = ctr("demo", "web");
+    c.restart = crate::desired::RestartPolicy::ExplicitNo;
+    let d = desired(vec![c]);
+    let mut o = empty();
+    observe_network(&mut o, &net("web"));
+    observe_container(&mut o, &d.stacks[0].containers[0], ContainerState::Exited);
+    o.containers[0].exit_code = Some(0);
+    assert!(plan_host(&d, &o, &PlanOptions::default())
+        .expect("plans")
+        .is_noop());
+}
+
+#[test]
 fn drifted_network_is_recreated_and_unchanged_containers_reconnected() {
     let d = desired(vec![ctr("demo", "web")]);
     let o = converged(&d);
