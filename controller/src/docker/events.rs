@@ -41,8 +41,10 @@ impl DockerEvent {
     pub fn is_drift(&self) -> bool {
         match self.kind {
             EventKind::Container => {
-                matches!(self.action.as_str(), "die" | "destroy" | "stop" | "kill" | "oom" | "pause" | "rename")
-                    || self.action == "health_status: unhealthy"
+                matches!(
+                    self.action.as_str(),
+                    "die" | "destroy" | "stop" | "kill" | "oom" | "pause" | "rename"
+                ) || self.action == "health_status: unhealthy"
             }
             EventKind::Network => matches!(self.action.as_str(), "destroy" | "disconnect"),
         }
@@ -50,7 +52,10 @@ impl DockerEvent {
 }
 
 /// Container and network events from now on (or from `since_nano`, to bridge a reconnect).
-pub fn stream(host: &DockerHost, since_nano: Option<i64>) -> impl Stream<Item = Result<DockerEvent>> + Send + 'static {
+pub fn stream(
+    host: &DockerHost,
+    since_nano: Option<i64>,
+) -> impl Stream<Item = Result<DockerEvent>> + Send + 'static {
     let filters = std::collections::HashMap::from([("type", vec!["container", "network"])]);
     let mut opts = EventsOptionsBuilder::new().filters(&filters);
     if let Some(ns) = since_nano {
@@ -90,10 +95,14 @@ pub fn stream(host: &DockerHost, since_nano: Option<i64>) -> impl Stream<Item = 
 
 /// One cheap round trip to the engine (`/_ping`), to tell a quiet stream from a dead engine.
 pub async fn ping(host: &DockerHost) -> Result<()> {
-    host.call().ping().await.map(drop).map_err(|e| DockerError::Connect {
-        host: host.host().to_string(),
-        endpoint: host.endpoint().to_string(),
-        reason: connect_reason(&e),
-        source: Some(e),
-    })
+    host.call()
+        .ping()
+        .await
+        .map(drop)
+        .map_err(|e| DockerError::Connect {
+            host: host.host().to_string(),
+            endpoint: host.endpoint().to_string(),
+            reason: connect_reason(&e),
+            source: Some(e),
+        })
 }
