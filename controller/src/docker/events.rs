@@ -71,16 +71,15 @@ pub fn stream(
                     Some(EventMessageTypeEnum::NETWORK) => Some(EventKind::Network),
                     _ => None,
                 };
-                kind.map(|kind| {
-                    let actor = m.actor.unwrap_or_default();
-                    Ok(DockerEvent {
-                        kind,
-                        action: m.action.unwrap_or_default(),
-                        id: actor.id.unwrap_or_default(),
-                        attributes: actor.attributes.unwrap_or_default().into_iter().collect(),
-                        time_nano: m.time_nano.unwrap_or_default(),
-                    })
+                let actor = m.actor.unwrap_or_default();
+                kind.map(|kind| DockerEvent {
+                    kind,
+                    action: m.action.unwrap_or_default(),
+                    id: actor.id.unwrap_or_default(),
+                    attributes: actor.attributes.unwrap_or_default().into_iter().collect(),
+                    time_nano: m.time_nano.unwrap_or_default(),
                 })
+                .map(Ok)
             }
             Err(e) => Some(Err(DockerError::Connect {
                 host: name.clone(),
