@@ -52,6 +52,10 @@ pub enum ApplyError {
     /// The host could not be reached or observed.
     #[error(transparent)]
     Docker(#[from] DockerError),
+    /// The resource can't be applied until someone fixes something (a name conflict, a
+    /// missing external network): retrying alone won't help.
+    #[error("host `{host}`: {}", .problems.join("\n"))]
+    Blocked { host: String, problems: Vec<String> },
     /// Some resources could not be planned or some steps failed; the others were applied.
     #[error("host `{host}`: {} problem(s):\n{}", .failures.len(), .failures.join("\n"))]
     Steps {
@@ -131,4 +135,62 @@ fn images_of(desired: &DesiredHost) -> BTreeSet<String> {
         .iter()
         .flat_map(|s| s.containers.iter().map(|c| c.image.clone()))
         .collect()
+}
+
+/// What a per-resource pass did (the control loop's unit of work).
+#[derive(Debug, Clone)]
+pub struct ResourceReport {
+    /// The steps of this resource only.
+    pub plan: HostPlan,
+    /// The host as observed after the pass (re-observed only when something changed).
+    pub observed: crate::observed::ObservedHost,
+}
+
+/// One pass for one resource of a host: observe the whole host, plan it against the whole
+/// desired host (so pruning and conflicts are judged correctly), then apply only `resource`'s
+/// steps. A resource no longer in `desired` gets only its prune steps.
+pub async fn apply_resource(
+    host: &DockerHost,
+    desired: &DesiredHost,
+    resource: &crate::desired::ResourceRef,
+    revision: &str,
+    opts: &ApplyOptions,
+) -> Result<ResourceReport, ApplyError> {
+    let mut observed = docker::observe(host).await?;
+    let images: BTreeSet<String> = desired
+        .stacks
+        .iter()
+        .filter(|s| resource.kind == crate::desired::Kind::Stack && s.name == resource.name)
+        .flat_map(|s| s.containers.iter().map(|c| c.image.clone()))
+        .collect();
+    for image in images {
+        let id = docker::images::ensure_image(host, &observed.images, &image).await?;
+        observed.images.insert(image, id);
+    }
+    let plan = plan::plan_host(desired, &observed, &opts.plan).only(resource);
+    if !plan.errors.is_empty() {
+        return Err(ApplyError::Blocked { host: desired.host.name.clone(), problems: plan.error_messages() });
+    }
+    let mut failures = Vec::new();
+    if !plan.is_noop() {
+        let who = labels::Ctx {
+            host: desired.host.name.clone(),
+            instance: opts.plan.instance.clone(),
+            revision: revision.to_string(),
+        };
+        failures.extend(execute::run(host, desired, &plan, &who, opts).await);
+        observed = docker::observe(host).await?;
+    }
+    if failures.is_empty() {
+        Ok(ResourceReport { plan, observed })
+    } else {
+        let report = HostReport {
+            host: desired.host.name.clone(),
+            api_version: host.api_version(),
+            revision: revision.to_string(),
+            plan,
+            api_calls: host.api_calls(),
+        };
+        Err(ApplyError::Steps { host: desired.host.name.clone(), failures, report: Box::new(report) })
+    }
 }

@@ -1,0 +1,129 @@
+//! `aegis controller`: the long-running control loop.
+//!
+//! The wiring of the one-way data path: the [`source`] poller turns the source directory into
+//! a [`Snapshot`] of desired state; the [`crate::runtime`] work queue runs the
+//! [`reconciler::AegisReconciler`] once per key (host + kind + name); [`events`] watchers turn
+//! Docker events into requeues (drift repair); results land in the [`crate::status`] store,
+//! which the [`crate::api`] serves. The API only reads status and sends triggers
+//! ([`trigger::Triggers`]).
+
+mod events;
+mod hosts;
+mod reconciler;
+mod snapshot;
+mod source;
+mod trigger;
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use tokio_util::sync::CancellationToken;
+
+pub use snapshot::{Shared, Snapshot};
+
+use crate::{
+    api::{self, ApiConfig, ApiState},
+    apply::ApplyOptions,
+    runtime::{self, Runtime},
+    status::StatusStore,
+};
+
+/// Everything `aegis controller` is configured with.
+#[derive(Debug, Clone)]
+pub struct ControllerOptions {
+    pub source: PathBuf,
+    pub state_dir: PathBuf,
+    pub apply: ApplyOptions,
+    /// How often the source is checked for a new revision.
+    pub poll: Duration,
+    pub runtime: runtime::Config,
+    pub api: ApiConfig,
+}
+
+/// Runs until SIGINT/SIGTERM, then shuts down gracefully: no new work, running reconciles
+/// get the runtime's grace period, the API stops, and status is flushed to disk.
+pub async fn run(opts: ControllerOptions) -> anyhow::Result<()> {
+    let store = StatusStore::load(&opts.state_dir)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot load status from {}: {e}", opts.state_dir.display()))?;
+    let snapshot = Shared::default();
+    let pool = hosts::Pool::default();
+    let reconciler = Arc::new(reconciler::AegisReconciler::new(
+        snapshot.clone(),
+        store.clone(),
+        pool.clone(),
+        opts.apply.clone(),
+    ));
+    let (rt, handle) = Runtime::new(reconciler, opts.runtime.clone());
+    let stop = CancellationToken::new();
+
+    // Source → snapshot → requeues; the first valid revision also starts the event watchers.
+    let src = source::Poller {
+        root: opts.source.clone(),
+        interval: opts.poll,
+        snapshot: snapshot.clone(),
+        store: store.clone(),
+        handle: handle.clone(),
+        pool: pool.clone(),
+        instance: opts.apply.plan.instance.clone(),
+        stop: stop.clone(),
+    };
+    let source_task = tokio::spawn(src.run());
+
+    // Forget keys whose resource left the desired state once their prune pass succeeded.
+    let forget_task = tokio::spawn(trigger::forget_removed(handle.clone(), snapshot.clone(), stop.clone()));
+
+    let triggers = Arc::new(trigger::Triggers::new(handle.clone(), snapshot.clone(), store.clone()));
+    let api_state = ApiState::new(store.clone(), triggers);
+    let api_stop = stop.clone();
+    let api_task = tokio::spawn(api::serve(opts.api.clone(), api_state, async move { api_stop.cancelled().await }));
+
+    let rt_stop = stop.clone();
+    let rt_task = tokio::spawn(rt.run(async move { rt_stop.cancelled().await }));
+
+    tracing::info!(source = %opts.source.display(), "aegis controller started");
+    let reason = tokio::select! {
+        s = shutdown_signal() => s,
+        r = api_task => {
+            stop.cancel();
+            let _ = rt_task.await;
+            let _ = store.flush().await;
+            return match r {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(anyhow::anyhow!("{e}")),
+                Err(e) => Err(anyhow::anyhow!("the API task failed: {e}")),
+            };
+        }
+    };
+    tracing::info!("{reason}: shutting down");
+    stop.cancel();
+    let _ = rt_task.await;
+    let _ = source_task.await;
+    let _ = forget_task.await;
+    store.flush().await.map_err(|e| anyhow::anyhow!("cannot save status: {e}"))?;
+    Ok(())
+}
+
+async fn shutdown_signal() -> &'static str {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                ctrl_c.await;
+                return "SIGINT";
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        ctrl_c.await;
+        "SIGINT"
+    }
+}

@@ -1,0 +1,217 @@
+//! The reconcile of one key: one resource on one host. Level-triggered: it never knows why it
+//! was called, it compares desired with actual state and acts.
+
+use std::time::Duration;
+
+use crate::{
+    apply::{self, ApplyError, ApplyOptions},
+    desired::{Kind, ResourceRef},
+    labels,
+    observed::{ContainerState, Health, ObservedHost},
+    plan::Action as PlanAction,
+    runtime::{Action, Reconciler},
+    status::{
+        conditions::{reason, ConditionStatus, ConditionType},
+        EventReason, EventType, InventoryItem, InventoryKind, StatusKey, StatusStore,
+    },
+};
+
+use super::{hosts::Pool, snapshot::Shared};
+
+/// How soon to look again at a resource that is converged but not Ready yet (a container
+/// starting, restarting or unhealthy), so its status follows reality.
+const NOT_READY_RECHECK: Duration = Duration::from_secs(5);
+/// How soon to retry a resource whose `dependsOn` is not Ready.
+const DEPENDENCY_RECHECK: Duration = Duration::from_secs(3);
+
+pub struct AegisReconciler {
+    snapshot: Shared,
+    store: StatusStore,
+    pool: Pool,
+    opts: ApplyOptions,
+}
+
+impl AegisReconciler {
+    pub fn new(snapshot: Shared, store: StatusStore, pool: Pool, opts: ApplyOptions) -> Self {
+        Self { snapshot, store, pool, opts }
+    }
+}
+
+impl Reconciler for AegisReconciler {
+    type Key = StatusKey;
+    type Error = String;
+
+    fn group(&self, key: &StatusKey) -> String {
+        key.host.clone()
+    }
+
+    async fn reconcile(&self, key: StatusKey) -> Result<Action, String> {
+        let Some(snap) = self.snapshot.get() else {
+            return Ok(Action::Requeue(Duration::from_secs(1)));
+        };
+        if self.store.get(&key).is_some_and(|s| s.suspended) {
+            return Ok(Action::AwaitChange);
+        }
+        let span = tracing::info_span!("reconcile", key = %key, revision = snap.revision());
+        let _g = span.enter();
+        let Some(desired) = snap.host(&key.host) else {
+            // The host itself left the desired state: nothing to reach it with.
+            self.store.remove(&key);
+            return Ok(Action::AwaitChange);
+        };
+        let host = match self.pool.get(&desired.host).await {
+            Ok(h) => h,
+            Err(e) => {
+                self.pool.invalidate(&key.host);
+                let msg = e.to_string();
+                self.fail(&key, reason::HOST_UNREACHABLE, &msg, false);
+                return Err(msg);
+            }
+        };
+        let in_desired = snap.keys.contains(&key);
+        match key.kind {
+            Kind::Host => {
+                let r = crate::docker::events::ping(&host).await;
+                return match r {
+                    Ok(()) => {
+                        self.store.update(&key, |s| s.mark_succeeded(snap.revision(), Vec::new(), false));
+                        Ok(Action::AwaitChange)
+                    }
+                    Err(e) => {
+                        self.pool.invalidate(&key.host);
+                        self.fail(&key, reason::HOST_UNREACHABLE, &e.to_string(), false);
+                        Err(e.to_string())
+                    }
+                };
+            }
+            Kind::DnsGuard | Kind::TunnelClient => {
+                self.store.update(&key, |s| {
+                    s.set_condition(
+                        ConditionType::Ready,
+                        ConditionStatus::Unknown,
+                        "NotImplemented",
+                        "validated; its agent is not built yet",
+                    )
+                });
+                return Ok(Action::AwaitChange);
+            }
+            Kind::Network | Kind::Stack => {}
+        }
+        if in_desired {
+            if let Some(waiting) = self.unready_dependency(&snap, &key) {
+                self.store.update(&key, |s| {
+                    s.set_condition(ConditionType::Ready, ConditionStatus::False, "DependencyNotReady", waiting.clone());
+                    s.mark_reconciling(waiting.clone());
+                });
+                return Ok(Action::Requeue(DEPENDENCY_RECHECK));
+            }
+        }
+        let resource = ResourceRef::new(key.kind, &key.name);
+        match apply::apply_resource(&host, desired, &resource, snap.revision(), &self.opts).await {
+            Ok(report) => {
+                if !in_desired {
+                    // Its objects are pruned; the key goes away with them.
+                    self.store.remove(&key);
+                    return Ok(Action::AwaitChange);
+                }
+                let inventory = inventory(&report.observed, &resource, &key.host, &self.opts.plan.instance);
+                let changed = !report.plan.is_noop();
+                let revision = snap.revision().to_string();
+                let ready = self.store.update(&key, |s| {
+                    let drift = s.observed_revision.as_deref() == Some(revision.as_str());
+                    for step in &report.plan.steps {
+                        let (reason, verb) = match (&step.action, drift) {
+                            (PlanAction::RemoveContainer { .. } | PlanAction::RemoveNetwork { .. }, _)
+                            | (PlanAction::RemoveVolume { .. }, _) => (EventReason::Pruned, "pruned"),
+                            (_, true) => (EventReason::DriftRepaired, "repaired"),
+                            (PlanAction::ReplaceContainer { .. } | PlanAction::RecreateNetwork { .. }, false) => {
+                                (EventReason::Recreated, "recreated")
+                            }
+                            (PlanAction::StartContainer { .. }, false) => (EventReason::Started, "started"),
+                            _ => (EventReason::Created, "created"),
+                        };
+                        s.record_event(EventType::Normal, reason, format!("{verb} {}", step.action.object()));
+                    }
+                    s.labels = snap.manifest(&key).map(manifest_labels).unwrap_or_default();
+                    s.mark_succeeded(&revision, inventory, changed);
+                    s.ready() == ConditionStatus::True
+                });
+                Ok(if ready { Action::AwaitChange } else { Action::Requeue(NOT_READY_RECHECK) })
+            }
+            Err(e) => {
+                let (why, stalled) = match &e {
+                    ApplyError::Blocked { .. } => (reason::RECONCILIATION_FAILED, true),
+                    ApplyError::Docker(d) if matches!(d, crate::docker::DockerError::Connect { .. }) => {
+                        self.pool.invalidate(&key.host);
+                        (reason::HOST_UNREACHABLE, false)
+                    }
+                    _ => (reason::RECONCILIATION_FAILED, false),
+                };
+                let msg = e.to_string();
+                self.fail(&key, why, &msg, stalled);
+                Err(msg)
+            }
+        }
+    }
+}
+
+impl AegisReconciler {
+    fn fail(&self, key: &StatusKey, why: &str, msg: &str, stalled: bool) {
+        self.store.update(key, |s| s.mark_failed(why, msg, stalled));
+    }
+
+    /// The first `dependsOn` resource of a Stack that is not Ready, as a message.
+    fn unready_dependency(&self, snap: &super::Snapshot, key: &StatusKey) -> Option<String> {
+        let desired = snap.host(&key.host)?;
+        let stack = desired.stacks.iter().find(|s| key.kind == Kind::Stack && s.name == key.name)?;
+        stack.depends_on.iter().find_map(|dep| {
+            let dep_key = snap.find(dep.kind, &dep.name)?;
+            let ready = self.store.get(dep_key).is_some_and(|s| s.ready() == ConditionStatus::True);
+            (!ready).then(|| format!("waiting for {dep} to be Ready"))
+        })
+    }
+}
+
+fn manifest_labels(m: &crate::manifest::AnyManifest) -> std::collections::BTreeMap<String, String> {
+    use crate::manifest::AnyManifest as M;
+    match m {
+        M::Host(x) => x.metadata.labels.clone(),
+        M::Network(x) => x.metadata.labels.clone(),
+        M::Stack(x) => x.metadata.labels.clone(),
+        M::DnsGuard(x) => x.metadata.labels.clone(),
+        M::TunnelClient(x) => x.metadata.labels.clone(),
+    }
+}
+
+/// The Docker objects of `resource` on the host, as the status shows them.
+fn inventory(observed: &ObservedHost, resource: &ResourceRef, host: &str, instance: &str) -> Vec<InventoryItem> {
+    let label = resource.to_string();
+    let mine = |l: &std::collections::BTreeMap<String, String>| {
+        labels::owned_by(l, host, instance) && l.get(labels::RESOURCE) == Some(&label)
+    };
+    let mut items: Vec<InventoryItem> = observed
+        .containers
+        .iter()
+        .filter(|c| mine(&c.labels) && !c.labels.contains_key(labels::HELPER))
+        .map(|c| {
+            let state = match (c.state, c.exit_code) {
+                (ContainerState::Exited, Some(code)) => format!("exited ({code})"),
+                (s, _) => format!("{s:?}").to_lowercase(),
+            };
+            let health = c.health.map(|h| match h {
+                Health::Healthy => "healthy",
+                Health::Unhealthy => "unhealthy",
+                Health::Starting => "starting",
+            });
+            InventoryItem::container(&c.name, state, health)
+        })
+        .collect();
+    items.extend(observed.networks.iter().filter(|n| mine(&n.labels)).map(|n| InventoryItem {
+        kind: InventoryKind::Network,
+        name: n.name.clone(),
+        state: "present".into(),
+        health: None,
+    }));
+    items.sort_by(|a, b| (a.kind as u8, &a.name).cmp(&(b.kind as u8, &b.name)));
+    items
+}
