@@ -12,7 +12,7 @@
 
 use std::{
     collections::HashMap,
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::{Command, Output},
     sync::{
         atomic::{AtomicBool, Ordering},
@@ -226,7 +226,7 @@ impl Engine2 {
     }
 
     /// A `Host` manifest for engine 2 over TLS, with the given CA, client certificate and key.
-    pub fn host_manifest_with(&self, name: &str, ca: &PathBuf, cert: &PathBuf, key: &PathBuf) -> String {
+    pub fn host_manifest_with(&self, name: &str, ca: &Path, cert: &Path, key: &Path) -> String {
         format!(
             "{MANIFEST_HEAD}\nkind: Host\nmetadata: {{name: {name}}}\nspec:\n  endpoint: {}\n  tls:\n    ca: {}\n    cert: {}\n    key: {}\n",
             self.endpoint,
