@@ -25,8 +25,12 @@
 #   * its own --data-root, --exec-root (hence its own containerd), --pidfile, containerd
 #     namespace, and `--config-file` (else /etc/docker/daemon.json, meant for the first
 #     engine, would be read too);
-#   * its own address pool (10.231.0.0/16) for networks made on it, disjoint from the first
-#     engine's pools, so the two never race for a subnet;
+#   * NO --default-address-pool(s): when a daemon restarts with one set, moby's
+#     "clear stale bridge network" step deletes the interface named docker0, whatever -b
+#     says (daemon_unix.go, removeDefaultBridgeInterface). That is the first engine's bridge.
+#     Networks made on this engine come from Docker's default pools, which skip subnets
+#     already routed on the machine;
+#   * after every start and stop, a check that docker0 still exists if it did before;
 #   * stop kills only the pid in its pidfile, after checking that it is this dockerd.
 #
 # Exit status 3 from `start` means this machine cannot run a second engine (not root, no
@@ -37,7 +41,6 @@ DIR=${AEGIS_E2_DIR:-/tmp/aegis-engine2}
 PORT=${AEGIS_E2_PORT:-23760}
 BRIDGE=aegis-e2
 BRIDGE_ADDR=172.31.250.1/24
-ADDRESS_POOL=base=10.231.0.0/16,size=24
 IMAGE=busybox:1.36
 START_TIMEOUT=60
 
@@ -182,6 +185,18 @@ storage_driver() {
     fi
 }
 
+# The first engine's bridge. Nothing here may remove it; if it vanished across one of our
+# starts or stops, say so loudly (and fail) rather than let its containers break silently.
+docker0_before=
+note_docker0() {
+    if ip link show docker0 >/dev/null 2>&1; then docker0_before=1; fi
+}
+check_docker0() {
+    if [ -n "$docker0_before" ] && ! ip link show docker0 >/dev/null 2>&1; then
+        die "the first engine's bridge docker0 disappeared while $1 engine 2; this must never happen (see the safety notes at the top of $0)"
+    fi
+}
+
 # ---------------------------------------------------------------------------------------
 # Commands
 
@@ -199,7 +214,6 @@ launch() {
         --data-root "$DIR/data" --exec-root "$DIR/exec" --pidfile "$PIDFILE" \
         --containerd-namespace aegis-e2 --containerd-plugins-namespace aegis-e2-plugins \
         -b "$BRIDGE" --iptables=false --ip-forward=false \
-        --default-address-pool "$ADDRESS_POOL" \
         </dev/null >>"$LOG" 2>&1 9>&- &
 }
 
@@ -237,6 +251,7 @@ cmd_start() {
     lock
     make_certs
     make_bridge
+    note_docker0
     local t0=$SECONDS
     if running_pid >/dev/null; then
         wait_up || die "dockerd (pid $(running_pid)) runs but does not answer on $SOCK; see $LOG"
@@ -261,6 +276,7 @@ cmd_start() {
         echo "$driver" >"$DIR/storage-driver"
         log "dockerd up in $((SECONDS - t0))s (pid $(running_pid))"
     fi
+    check_docker0 starting
     load_image
     # The TLS endpoint with the client certificate: what aegis will use.
     d2_tls version -f '{{.Server.Version}}' >/dev/null ||
@@ -277,6 +293,7 @@ cmd_stop() {
     esac
     [ -d "$DIR" ] || { [ "$purge" = 1 ] && drop_bridge; return 0; }
     lock
+    note_docker0
     local pid
     if pid=$(running_pid); then
         log "stopping dockerd (pid $pid)"
@@ -293,6 +310,7 @@ cmd_stop() {
         fi
     fi
     rm -f "$PIDFILE"
+    check_docker0 stopping
     if [ "$purge" = 1 ]; then
         # Anything dockerd left mounted under the state dir (it unmounts on a clean exit).
         local m
