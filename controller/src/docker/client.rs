@@ -11,7 +11,7 @@ use std::{
 use bollard::{Docker, API_DEFAULT_VERSION};
 
 use super::error::{connect_reason, DockerError, Result};
-use crate::desired::{Endpoint, HostSpec};
+use crate::desired::{Endpoint, HostSpec, TlsFiles};
 
 /// Seconds before a single (non-streaming) request gives up.
 const REQUEST_TIMEOUT_SECS: u64 = 120;
@@ -33,25 +33,51 @@ impl DockerHost {
     /// engine fails here, with a message naming the endpoint.
     pub async fn connect(spec: &HostSpec) -> Result<DockerHost> {
         let endpoint = describe(&spec.endpoint);
-        let fail = |e: bollard::errors::Error| DockerError::Connect {
-            host: spec.name.clone(),
-            endpoint: endpoint.clone(),
-            reason: connect_reason(&e),
-            source: Some(e),
+        let fail = |e: bollard::errors::Error| {
+            let reason = connect_reason(&e);
+            let tls = match &spec.endpoint {
+                Endpoint::Tcp { tls: Some(tls), .. } => tls_problem(&reason, tls),
+                _ => None,
+            };
+            match tls {
+                Some(problem) => DockerError::Tls {
+                    host: spec.name.clone(),
+                    endpoint: endpoint.clone(),
+                    problem,
+                    source: Some(e),
+                },
+                None => DockerError::Connect {
+                    host: spec.name.clone(),
+                    endpoint: endpoint.clone(),
+                    reason,
+                    source: Some(e),
+                },
+            }
         };
         let docker = match &spec.endpoint {
             Endpoint::Default => Docker::connect_with_defaults(),
             Endpoint::Unix(path) => {
                 Docker::connect_with_unix(&path.to_string_lossy(), REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
             }
-            Endpoint::Tcp { addr, tls: Some(tls) } => Docker::connect_with_ssl(
-                addr,
-                &tls.key,
-                &tls.cert,
-                &tls.ca,
-                REQUEST_TIMEOUT_SECS,
-                API_DEFAULT_VERSION,
-            ),
+            Endpoint::Tcp { addr, tls: Some(tls) } => {
+                // bollard reads the client certificate and key only during the handshake and,
+                // if that fails, silently sends none: the engine then answers "BadCertificate",
+                // which hides the real problem. So check the files first.
+                check_tls_files(tls).map_err(|problem| DockerError::Tls {
+                    host: spec.name.clone(),
+                    endpoint: endpoint.clone(),
+                    problem,
+                    source: None,
+                })?;
+                Docker::connect_with_ssl(
+                    addr,
+                    &tls.key,
+                    &tls.cert,
+                    &tls.ca,
+                    REQUEST_TIMEOUT_SECS,
+                    API_DEFAULT_VERSION,
+                )
+            }
             Endpoint::Tcp { addr, tls: None } => {
                 Docker::connect_with_http(addr, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
             }
@@ -123,5 +149,120 @@ fn describe(e: &Endpoint) -> String {
             let bare = bare.trim_start_matches("http://").trim_start_matches("https://");
             format!("tcp://{bare} ({scheme})")
         }
+    }
+}
+
+/// Checks that the TLS files of a host can be read and hold what they should: a PEM
+/// certificate in `ca` and `cert`, a PEM private key in `key`. The message names the field.
+fn check_tls_files(tls: &TlsFiles) -> Result<(), String> {
+    let files = [
+        ("tls.ca", &tls.ca, "CERTIFICATE", "certificate"),
+        ("tls.cert", &tls.cert, "CERTIFICATE", "certificate"),
+        ("tls.key", &tls.key, "PRIVATE KEY", "private key"),
+    ];
+    for (field, path, tag, what) in files {
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("{field} `{}` cannot be read: {e}", path.display()))?;
+        let text = String::from_utf8_lossy(&bytes);
+        let found = text.lines().any(|l| {
+            let l = l.trim_end();
+            l.starts_with("-----BEGIN ") && l.ends_with(&format!("{tag}-----"))
+        });
+        if !found {
+            return Err(format!("{field} `{}` holds no PEM {what}", path.display()));
+        }
+    }
+    Ok(())
+}
+
+/// A failed TLS handshake, said in terms of the host's `tls` fields, or `None` when `reason`
+/// (the innermost error of a failed connect, see [`connect_reason`]) is not about TLS.
+///
+/// rustls gives no error type we can reach through bollard's chain without depending on
+/// rustls ourselves, so this matches its messages: `invalid peer certificate: …` (we do not
+/// trust the engine) and `received fatal alert: …` (the engine does not trust us).
+fn tls_problem(reason: &str, tls: &TlsFiles) -> Option<String> {
+    if reason.starts_with("invalid peer certificate") {
+        Some(format!(
+            "the server certificate could not be verified with tls.ca `{}` ({reason}) — is tls.ca \
+             the CA that signed the engine's certificate (dockerd --tlscert), and is that \
+             certificate valid for this address?",
+            tls.ca.display()
+        ))
+    } else if reason.starts_with("received fatal alert") {
+        Some(format!(
+            "the engine rejected the client certificate tls.cert `{}` ({reason}) — it must be \
+             signed by the CA the engine trusts (dockerd --tlscacert), match tls.key `{}`, and \
+             allow client authentication (extendedKeyUsage clientAuth)",
+            tls.cert.display(),
+            tls.key.display()
+        ))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn files(dir: &std::path::Path) -> TlsFiles {
+        TlsFiles {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+        }
+    }
+
+    #[test]
+    fn tls_files_are_checked_by_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let tls = files(dir.path());
+        let cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let err = check_tls_files(&tls).unwrap_err();
+        assert!(
+            err.starts_with("tls.ca `") && err.contains("cannot be read"),
+            "{err}"
+        );
+        std::fs::write(&tls.ca, cert).unwrap();
+        std::fs::write(&tls.cert, "not pem").unwrap();
+        let err = check_tls_files(&tls).unwrap_err();
+        assert!(
+            err.starts_with("tls.cert `") && err.contains("holds no PEM certificate"),
+            "{err}"
+        );
+        std::fs::write(&tls.cert, cert).unwrap();
+        std::fs::write(&tls.key, cert).unwrap();
+        let err = check_tls_files(&tls).unwrap_err();
+        assert!(
+            err.contains("tls.key") && err.contains("no PEM private key"),
+            "{err}"
+        );
+        for key in ["PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY"] {
+            std::fs::write(
+                &tls.key,
+                format!("-----BEGIN {key}-----\nMHc\n-----END {key}-----\n"),
+            )
+            .unwrap();
+            check_tls_files(&tls).unwrap();
+        }
+    }
+
+    #[test]
+    fn tls_handshake_failures_name_the_side_and_the_file() {
+        let tls = files(&PathBuf::from("/etc/aegis"));
+        let p = tls_problem("invalid peer certificate: UnknownIssuer", &tls).unwrap();
+        assert!(
+            p.contains("server certificate could not be verified") && p.contains("/etc/aegis/ca.pem"),
+            "{p}"
+        );
+        let p = tls_problem("received fatal alert: BadCertificate", &tls).unwrap();
+        assert!(
+            p.contains("rejected the client certificate") && p.contains("/etc/aegis/cert.pem"),
+            "{p}"
+        );
+        assert_eq!(tls_problem("Connection refused (os error 111)", &tls), None);
     }
 }

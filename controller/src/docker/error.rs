@@ -22,6 +22,17 @@ pub enum DockerError {
         source: Option<BollardError>,
     },
 
+    /// The TLS handshake failed, or the host's TLS files are unusable: `problem` says which
+    /// side distrusts the other and names the `tls.*` file involved.
+    #[error("cannot reach Docker at {endpoint} on host `{host}`: {problem}")]
+    Tls {
+        host: String,
+        endpoint: String,
+        problem: String,
+        #[source]
+        source: Option<BollardError>,
+    },
+
     /// A create call hit an existing object with the same name (HTTP 409) that aegis does not
     /// own.
     #[error("{kind} `{name}` already exists on host `{host}` and is not managed by aegis; {hint}")]
