@@ -4,6 +4,7 @@
 //! [`docker`] (driven by [`apply`]) → status. `plan` is pure (desired + observed → steps);
 //! side effects live in `docker` and `apply`.
 
+pub mod api;
 pub mod apply;
 pub mod cli;
 pub mod compose;
@@ -16,5 +17,6 @@ pub mod manifest;
 pub mod observed;
 pub mod plan;
 pub mod resolve;
+pub mod status;
 pub mod telemetry;
 pub mod yaml;
