@@ -1,7 +1,7 @@
 //! The HTTP client of `aegisctl`: one method per API route, and errors that tell the
 //! operator what to do.
 
-use std::{error::Error as _, time::Duration};
+use std::time::Duration;
 
 use futures::StreamExt;
 use reqwest::{Method, StatusCode, Url};
@@ -216,36 +216,49 @@ impl Client {
     /// Turns a failed send into the operator's words: refused, timed out, or TLS.
     fn transport_error(&self, e: &reqwest::Error) -> ClientError {
         let server = self.server.clone();
-        let mut source = e.source();
-        let mut last = e.to_string();
-        while let Some(err) = source {
-            if let Some(tls) = err.downcast_ref::<rustls::Error>() {
-                return ClientError::Tls {
-                    server,
-                    detail: tls.to_string(),
-                };
-            }
-            if let Some(io) = err.downcast_ref::<std::io::Error>() {
-                if let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                    return ClientError::Tls {
-                        server,
-                        detail: tls.to_string(),
-                    };
-                }
-                let detail = match io.kind() {
-                    std::io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
-                    std::io::ErrorKind::TimedOut => "connection timed out".to_owned(),
-                    _ => io.to_string(),
-                };
-                return ClientError::Unreachable { server, detail };
-            }
-            last = err.to_string();
-            source = err.source();
+        let chain = error_chain(e);
+        if let Some(tls) = chain.iter().find_map(|err| err.downcast_ref::<rustls::Error>()) {
+            return ClientError::Tls {
+                server,
+                detail: tls.to_string(),
+            };
         }
-        if e.is_timeout() {
-            last = "timed out".into();
+        if let Some(io) = chain.iter().find_map(|err| err.downcast_ref::<std::io::Error>()) {
+            let detail = match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
+                std::io::ErrorKind::TimedOut => "connection timed out".to_owned(),
+                _ => io.to_string(),
+            };
+            return ClientError::Unreachable { server, detail };
         }
-        ClientError::Unreachable { server, detail: last }
+        let detail = if e.is_timeout() {
+            "timed out".to_owned()
+        } else {
+            chain.last().map_or_else(|| e.to_string(), ToString::to_string)
+        };
+        ClientError::Unreachable { server, detail }
+    }
+}
+
+/// `e` and its sources. An `io::Error`'s `source()` skips the error it wraps, so this
+/// steps into `get_ref()` instead; that is where rustls puts its certificate errors.
+fn error_chain<'a>(e: &'a (dyn std::error::Error + 'static)) -> Vec<&'a (dyn std::error::Error + 'static)> {
+    let mut chain = vec![e];
+    let mut current = e;
+    loop {
+        let next = match current.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => current.source(),
+        };
+        match next {
+            Some(n) => {
+                chain.push(n);
+                current = n;
+            }
+            None => return chain,
+        }
     }
 }
 

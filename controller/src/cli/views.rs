@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::table::{short_age, Table};
-use crate::status::{kind_plural, ConditionStatus, ResourceStatus, Timestamp};
+use crate::status::{kind_plural, ConditionType, ResourceStatus, Timestamp};
 
 /// How `get` lays out its table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,7 +12,7 @@ pub struct GetLayout {
     pub wide: bool,
     /// `get all`: names carry their kind, `stack/demo`.
     pub kind_prefix: bool,
-    /// Show MESSAGE (always in wide; otherwise when some row is not ready).
+    /// Show MESSAGE (always in wide; otherwise when some row has something to say).
     pub message: bool,
 }
 
@@ -21,7 +21,7 @@ impl GetLayout {
         Self {
             wide,
             kind_prefix,
-            message: wide || rows.iter().any(|s| s.ready() != ConditionStatus::True),
+            message: wide || rows.iter().any(|s| !s.message().is_empty()),
         }
     }
 }
@@ -80,12 +80,14 @@ pub fn get_row(s: &ResourceStatus, layout: GetLayout, status_override: Option<&s
         row.push(s.last_applied.as_ref().map_or("-".into(), age));
     }
     if layout.message {
-        let show = layout.wide || s.ready() != ConditionStatus::True;
-        row.push(if show {
-            s.message().to_owned()
-        } else {
-            String::new()
-        });
+        let message = match s.message() {
+            // Wide shows why things are fine too, e.g. "2/2 containers ready".
+            "" if layout.wide => s
+                .condition(ConditionType::Ready)
+                .map_or("", |c| c.message.as_str()),
+            m => m,
+        };
+        row.push(message.to_owned());
     }
     row
 }
@@ -197,7 +199,7 @@ mod tests {
     use super::*;
     use crate::{
         desired::Kind,
-        status::{ConditionType, EventReason, EventType, InventoryItem, StatusKey},
+        status::{ConditionStatus, EventReason, EventType, InventoryItem, StatusKey},
     };
 
     fn ago(secs: u64) -> Timestamp {

@@ -237,8 +237,8 @@ impl ResourceStatus {
             .map_or("Pending", |c| c.reason.as_str())
     }
 
-    /// The MESSAGE column: why it is not ready (the first non-empty message of a true
-    /// `Stalled`, a non-true `Ready`, or the last error).
+    /// The MESSAGE column: why it is not ready or stalled (the first non-empty message of
+    /// a true `Stalled`, a non-true `Ready`, or the last error). Empty when all is well.
     pub fn message(&self) -> &str {
         let stalled = self
             .condition(ConditionType::Stalled)
@@ -246,6 +246,9 @@ impl ResourceStatus {
         let unready = self
             .condition(ConditionType::Ready)
             .filter(|c| c.status != ConditionStatus::True);
+        if stalled.is_none() && unready.is_none() {
+            return "";
+        }
         [stalled, unready]
             .into_iter()
             .flatten()
