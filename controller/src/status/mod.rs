@@ -16,6 +16,7 @@ mod readiness;
 mod selector;
 mod store;
 mod time;
+mod transitions;
 
 pub use conditions::{reason, set_condition, ConditionStatus, ConditionType};
 pub use kind_word::{kind_from_word, kind_plural};
