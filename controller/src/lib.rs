@@ -4,9 +4,11 @@
 //! [`docker`] (driven by [`apply`]) → status. `plan` is pure (desired + observed → steps);
 //! side effects live in `docker` and `apply`.
 
+pub mod api;
 pub mod apply;
 pub mod cli;
 pub mod compose;
+pub mod control;
 pub mod desired;
 pub mod diagnostic;
 pub mod docker;
@@ -17,5 +19,6 @@ pub mod observed;
 pub mod plan;
 pub mod resolve;
 pub mod runtime;
+pub mod status;
 pub mod telemetry;
 pub mod yaml;

@@ -169,7 +169,10 @@ pub async fn apply_resource(
     }
     let plan = plan::plan_host(desired, &observed, &opts.plan).only(resource);
     if !plan.errors.is_empty() {
-        return Err(ApplyError::Blocked { host: desired.host.name.clone(), problems: plan.error_messages() });
+        return Err(ApplyError::Blocked {
+            host: desired.host.name.clone(),
+            problems: plan.error_messages(),
+        });
     }
     let mut failures = Vec::new();
     if !plan.is_noop() {
@@ -191,6 +194,10 @@ pub async fn apply_resource(
             plan,
             api_calls: host.api_calls(),
         };
-        Err(ApplyError::Steps { host: desired.host.name.clone(), failures, report: Box::new(report) })
+        Err(ApplyError::Steps {
+            host: desired.host.name.clone(),
+            failures,
+            report: Box::new(report),
+        })
     }
 }

@@ -41,6 +41,33 @@ enum Command {
         #[arg(long)]
         prune_volumes: bool,
     },
+    /// Run the continuous control loop: watch the source, reconcile every resource, repair
+    /// drift from Docker events, and serve status and triggers to `aegisctl`.
+    Controller {
+        #[arg(long, default_value = ".")]
+        source: PathBuf,
+        /// Where status is kept across restarts (and the API token is generated if none is given).
+        #[arg(long, default_value = "/var/lib/aegis/state")]
+        state_dir: PathBuf,
+        #[arg(long, env = "AEGIS_INSTANCE", default_value = aegis::labels::DEFAULT_INSTANCE)]
+        instance: String,
+        /// Periodic resync of every resource, e.g. 5m.
+        #[arg(long, default_value = "5m", value_parser = parse_duration)]
+        resync: std::time::Duration,
+        /// How often the source directory is checked for changes.
+        #[arg(long, default_value = "2s", value_parser = parse_duration)]
+        poll: std::time::Duration,
+        /// Steps run at once per reconcile.
+        #[arg(long, default_value_t = 8)]
+        parallel: usize,
+        /// Reconciles run at once per host.
+        #[arg(long, default_value_t = 4)]
+        per_host: usize,
+        #[arg(long, default_value_t = 120)]
+        health_timeout: u64,
+        #[command(flatten)]
+        api: aegis::api::ApiArgs,
+    },
     /// Write the JSON Schemas of every kind.
     Schema {
         #[arg(long, default_value = "crds")]
@@ -140,6 +167,58 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
+        Command::Controller {
+            source,
+            state_dir,
+            instance,
+            resync,
+            poll,
+            parallel,
+            per_host,
+            health_timeout,
+            api,
+        } => {
+            let api = match api.into_config() {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let opts = aegis::control::ControllerOptions {
+                source,
+                state_dir,
+                apply: apply::ApplyOptions {
+                    parallel,
+                    health_timeout: std::time::Duration::from_secs(health_timeout),
+                    plan: aegis::plan::PlanOptions {
+                        instance,
+                        prune_volumes: false,
+                    },
+                },
+                poll,
+                runtime: aegis::runtime::Config {
+                    resync,
+                    per_group: per_host,
+                    ..Default::default()
+                },
+                api,
+            };
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match runtime.block_on(aegis::control::run(opts)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Schema { out_dir } => match manifest::schema::write_all(&out_dir) {
             Ok(()) => {
                 println!("wrote schemas to {}", out_dir.display());
@@ -151,4 +230,8 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    aegis::manifest::kinds::Duration::parse(s).map(|d| d.0)
 }

@@ -14,6 +14,8 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    connect: cli::connect::ConnectArgs,
 }
 
 #[derive(Subcommand)]
@@ -27,12 +29,15 @@ enum Command {
         #[arg(long, env = "AEGIS_INSTANCE", default_value = aegis::labels::DEFAULT_INSTANCE)]
         instance: String,
     },
+    #[command(flatten)]
+    Remote(cli::commands::RemoteCommand),
 }
 
 fn main() -> ExitCode {
     aegis::telemetry::init();
     let cli = Cli::parse();
     match cli.command {
+        Command::Remote(cmd) => run_remote(cmd, &cli.connect),
         Command::Diff { source, instance } => {
             let resolved = match resolve::load_source(&source) {
                 Ok(r) => r,
@@ -73,6 +78,25 @@ fn main() -> ExitCode {
             } else {
                 ExitCode::from(1)
             }
+        }
+    }
+}
+
+/// get/describe/reconcile/suspend/resume: exit 0 on success, 1 on any error.
+fn run_remote(cmd: cli::commands::RemoteCommand, connect: &cli::connect::ConnectArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(cli::commands::run(cmd, connect)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
         }
     }
 }

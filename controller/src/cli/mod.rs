@@ -1,5 +1,12 @@
-//! What the binaries print: pass summaries and diffs. Formatting only; no decisions.
+//! `aegisctl`: what the binaries print (pass summaries and diffs), and the client side of
+//! the controller's HTTP API (`get`, `describe`, `reconcile`, `suspend`, `resume`).
+//! Formatting and HTTP only; no decisions.
 
+pub mod client;
+pub mod commands;
+pub mod connect;
 mod report;
+pub mod table;
+pub mod views;
 
 pub use report::{print_diff, print_summary};

@@ -38,7 +38,11 @@ impl Watcher {
         let mut delay = RECONNECT_MIN;
         let mut first = true;
         while !self.stop.is_cancelled() {
-            let Some(spec) = self.snapshot.get().and_then(|s| s.host(&self.host).map(|h| h.host.clone())) else {
+            let Some(spec) = self
+                .snapshot
+                .get()
+                .and_then(|s| s.host(&self.host).map(|h| h.host.clone()))
+            else {
                 return; // the host left the desired state
             };
             match self.pool.get(&spec).await {
@@ -103,7 +107,9 @@ impl Watcher {
 
     /// The resources an event may concern.
     fn keys_for(&self, ev: &DockerEvent) -> Vec<StatusKey> {
-        let Some(snap) = self.snapshot.get() else { return Vec::new() };
+        let Some(snap) = self.snapshot.get() else {
+            return Vec::new();
+        };
         match ev.kind {
             EventKind::Container => {
                 let a = &ev.attributes;
@@ -120,8 +126,12 @@ impl Watcher {
                     .unwrap_or_default()
             }
             EventKind::Network => {
-                let Some(name) = ev.attributes.get("name") else { return Vec::new() };
-                let Some(desired) = snap.host(&self.host) else { return Vec::new() };
+                let Some(name) = ev.attributes.get("name") else {
+                    return Vec::new();
+                };
+                let Some(desired) = snap.host(&self.host) else {
+                    return Vec::new();
+                };
                 let mut keys = Vec::new();
                 if desired.networks.iter().any(|n| &n.name == name) {
                     keys.push(StatusKey::new(Kind::Network, &self.host, name));
@@ -129,7 +139,9 @@ impl Watcher {
                 // Stacks whose containers use the network (a disconnect hurts them).
                 for s in &desired.stacks {
                     let uses = s.networks.iter().any(|n| &n.name == name)
-                        || s.containers.iter().any(|c| c.networks.iter().any(|a| &a.network == name));
+                        || s.containers
+                            .iter()
+                            .any(|c| c.networks.iter().any(|a| &a.network == name));
                     if uses {
                         keys.push(StatusKey::new(Kind::Stack, &self.host, &s.name));
                     }

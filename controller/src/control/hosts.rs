@@ -28,7 +28,9 @@ impl Pool {
 
     fn cached(&self, spec: &HostSpec) -> Option<DockerHost> {
         let m = self.0.lock().ok()?;
-        m.get(&spec.name).filter(|(s, _)| s == spec).map(|(_, h)| h.clone())
+        m.get(&spec.name)
+            .filter(|(s, _)| s == spec)
+            .map(|(_, h)| h.clone())
     }
 
     /// Drops the connection after an error that may mean the engine went away, so the next

@@ -70,12 +70,22 @@ pub async fn run(opts: ControllerOptions) -> anyhow::Result<()> {
     let source_task = tokio::spawn(src.run());
 
     // Forget keys whose resource left the desired state once their prune pass succeeded.
-    let forget_task = tokio::spawn(trigger::forget_removed(handle.clone(), snapshot.clone(), stop.clone()));
+    let forget_task = tokio::spawn(trigger::forget_removed(
+        handle.clone(),
+        snapshot.clone(),
+        stop.clone(),
+    ));
 
-    let triggers = Arc::new(trigger::Triggers::new(handle.clone(), snapshot.clone(), store.clone()));
+    let triggers = Arc::new(trigger::Triggers::new(
+        handle.clone(),
+        snapshot.clone(),
+        store.clone(),
+    ));
     let api_state = ApiState::new(store.clone(), triggers);
     let api_stop = stop.clone();
-    let api_task = tokio::spawn(api::serve(opts.api.clone(), api_state, async move { api_stop.cancelled().await }));
+    let api_task = tokio::spawn(api::serve(opts.api.clone(), api_state, async move {
+        api_stop.cancelled().await
+    }));
 
     let rt_stop = stop.clone();
     let rt_task = tokio::spawn(rt.run(async move { rt_stop.cancelled().await }));
@@ -99,7 +109,10 @@ pub async fn run(opts: ControllerOptions) -> anyhow::Result<()> {
     let _ = rt_task.await;
     let _ = source_task.await;
     let _ = forget_task.await;
-    store.flush().await.map_err(|e| anyhow::anyhow!("cannot save status: {e}"))?;
+    store
+        .flush()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot save status: {e}"))?;
     Ok(())
 }
 

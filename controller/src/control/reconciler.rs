@@ -11,8 +11,8 @@ use crate::{
     plan::Action as PlanAction,
     runtime::{Action, Reconciler},
     status::{
-        conditions::{reason, ConditionStatus, ConditionType},
-        EventReason, EventType, InventoryItem, InventoryKind, StatusKey, StatusStore,
+        reason, ConditionStatus, ConditionType, EventReason, EventType, InventoryItem, InventoryKind,
+        StatusKey, StatusStore,
     },
 };
 
@@ -33,7 +33,12 @@ pub struct AegisReconciler {
 
 impl AegisReconciler {
     pub fn new(snapshot: Shared, store: StatusStore, pool: Pool, opts: ApplyOptions) -> Self {
-        Self { snapshot, store, pool, opts }
+        Self {
+            snapshot,
+            store,
+            pool,
+            opts,
+        }
     }
 }
 
@@ -74,7 +79,8 @@ impl Reconciler for AegisReconciler {
                 let r = crate::docker::events::ping(&host).await;
                 return match r {
                     Ok(()) => {
-                        self.store.update(&key, |s| s.mark_succeeded(snap.revision(), Vec::new(), false));
+                        self.store
+                            .update(&key, |s| s.mark_succeeded(snap.revision(), Vec::new(), false));
                         Ok(Action::AwaitChange)
                     }
                     Err(e) => {
@@ -100,7 +106,12 @@ impl Reconciler for AegisReconciler {
         if in_desired {
             if let Some(waiting) = self.unready_dependency(&snap, &key) {
                 self.store.update(&key, |s| {
-                    s.set_condition(ConditionType::Ready, ConditionStatus::False, "DependencyNotReady", waiting.clone());
+                    s.set_condition(
+                        ConditionType::Ready,
+                        ConditionStatus::False,
+                        "DependencyNotReady",
+                        waiting.clone(),
+                    );
                     s.mark_reconciling(waiting.clone());
                 });
                 return Ok(Action::Requeue(DEPENDENCY_RECHECK));
@@ -124,24 +135,33 @@ impl Reconciler for AegisReconciler {
                             (PlanAction::RemoveContainer { .. } | PlanAction::RemoveNetwork { .. }, _)
                             | (PlanAction::RemoveVolume { .. }, _) => (EventReason::Pruned, "pruned"),
                             (_, true) => (EventReason::DriftRepaired, "repaired"),
-                            (PlanAction::ReplaceContainer { .. } | PlanAction::RecreateNetwork { .. }, false) => {
-                                (EventReason::Recreated, "recreated")
-                            }
+                            (
+                                PlanAction::ReplaceContainer { .. } | PlanAction::RecreateNetwork { .. },
+                                false,
+                            ) => (EventReason::Recreated, "recreated"),
                             (PlanAction::StartContainer { .. }, false) => (EventReason::Started, "started"),
                             _ => (EventReason::Created, "created"),
                         };
-                        s.record_event(EventType::Normal, reason, format!("{verb} {}", step.action.object()));
+                        s.record_event(
+                            EventType::Normal,
+                            reason,
+                            format!("{verb} {}", step.action.object()),
+                        );
                     }
                     s.labels = snap.manifest(&key).map(manifest_labels).unwrap_or_default();
                     s.mark_succeeded(&revision, inventory, changed);
                     s.ready() == ConditionStatus::True
                 });
-                Ok(if ready { Action::AwaitChange } else { Action::Requeue(NOT_READY_RECHECK) })
+                Ok(if ready {
+                    Action::AwaitChange
+                } else {
+                    Action::Requeue(NOT_READY_RECHECK)
+                })
             }
             Err(e) => {
                 let (why, stalled) = match &e {
                     ApplyError::Blocked { .. } => (reason::RECONCILIATION_FAILED, true),
-                    ApplyError::Docker(d) if matches!(d, crate::docker::DockerError::Connect { .. }) => {
+                    ApplyError::Docker(crate::docker::DockerError::Connect { .. }) => {
                         self.pool.invalidate(&key.host);
                         (reason::HOST_UNREACHABLE, false)
                     }
@@ -163,10 +183,16 @@ impl AegisReconciler {
     /// The first `dependsOn` resource of a Stack that is not Ready, as a message.
     fn unready_dependency(&self, snap: &super::Snapshot, key: &StatusKey) -> Option<String> {
         let desired = snap.host(&key.host)?;
-        let stack = desired.stacks.iter().find(|s| key.kind == Kind::Stack && s.name == key.name)?;
+        let stack = desired
+            .stacks
+            .iter()
+            .find(|s| key.kind == Kind::Stack && s.name == key.name)?;
         stack.depends_on.iter().find_map(|dep| {
             let dep_key = snap.find(dep.kind, &dep.name)?;
-            let ready = self.store.get(dep_key).is_some_and(|s| s.ready() == ConditionStatus::True);
+            let ready = self
+                .store
+                .get(dep_key)
+                .is_some_and(|s| s.ready() == ConditionStatus::True);
             (!ready).then(|| format!("waiting for {dep} to be Ready"))
         })
     }
@@ -184,7 +210,12 @@ fn manifest_labels(m: &crate::manifest::AnyManifest) -> std::collections::BTreeM
 }
 
 /// The Docker objects of `resource` on the host, as the status shows them.
-fn inventory(observed: &ObservedHost, resource: &ResourceRef, host: &str, instance: &str) -> Vec<InventoryItem> {
+fn inventory(
+    observed: &ObservedHost,
+    resource: &ResourceRef,
+    host: &str,
+    instance: &str,
+) -> Vec<InventoryItem> {
     let label = resource.to_string();
     let mine = |l: &std::collections::BTreeMap<String, String>| {
         labels::owned_by(l, host, instance) && l.get(labels::RESOURCE) == Some(&label)
@@ -206,12 +237,18 @@ fn inventory(observed: &ObservedHost, resource: &ResourceRef, host: &str, instan
             InventoryItem::container(&c.name, state, health)
         })
         .collect();
-    items.extend(observed.networks.iter().filter(|n| mine(&n.labels)).map(|n| InventoryItem {
-        kind: InventoryKind::Network,
-        name: n.name.clone(),
-        state: "present".into(),
-        health: None,
-    }));
+    items.extend(
+        observed
+            .networks
+            .iter()
+            .filter(|n| mine(&n.labels))
+            .map(|n| InventoryItem {
+                kind: InventoryKind::Network,
+                name: n.name.clone(),
+                state: "present".into(),
+                health: None,
+            }),
+    );
     items.sort_by(|a, b| (a.kind as u8, &a.name).cmp(&(b.kind as u8, &b.name)));
     items
 }

@@ -22,6 +22,12 @@ pub struct Snapshot {
 impl Snapshot {
     pub fn new(resolved: Resolved) -> Self {
         let set = &resolved.manifests;
+        // Every host has a key, including the implicit `local` of a source without Host manifests.
+        let host_keys = resolved
+            .state
+            .hosts
+            .iter()
+            .map(|h| StatusKey::new(Kind::Host, &h.host.name, &h.host.name));
         let keys = set
             .items
             .iter()
@@ -32,6 +38,7 @@ impl Snapshot {
                 };
                 Some(StatusKey::new(m.value.kind(), host, m.value.name()))
             })
+            .chain(host_keys)
             .collect();
         Self { resolved, keys }
     }
@@ -50,7 +57,10 @@ impl Snapshot {
     }
 
     pub fn manifest(&self, key: &StatusKey) -> Option<&AnyManifest> {
-        self.resolved.manifests.get(&ResourceRef::new(key.kind, &key.name)).map(|m| &m.value)
+        self.resolved
+            .manifests
+            .get(&ResourceRef::new(key.kind, &key.name))
+            .map(|m| &m.value)
     }
 
     /// Keys of every resource on `host`.
@@ -66,7 +76,10 @@ pub struct Shared(Arc<RwLock<Option<Arc<Snapshot>>>>);
 
 impl Shared {
     pub fn get(&self) -> Option<Arc<Snapshot>> {
-        self.0.read().map(|g| g.clone()).unwrap_or_else(|p| p.into_inner().clone())
+        self.0
+            .read()
+            .map(|g| g.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
     }
 
     pub fn set(&self, s: Snapshot) {

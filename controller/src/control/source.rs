@@ -13,8 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::{events::Watcher, hosts::Pool, snapshot::Shared, Snapshot};
 use crate::{
     desired::ResourceRef,
-    docker, labels,
-    resolve,
+    docker, labels, resolve,
     runtime::{Handle, Reason},
     status::{StatusKey, StatusStore},
 };
@@ -37,7 +36,9 @@ impl Poller {
         let mut rejected_digest = String::new();
         loop {
             let root = self.root.clone();
-            let digest = tokio::task::spawn_blocking(move || resolve::dir_revision(&root)).await.unwrap_or_default();
+            let digest = tokio::task::spawn_blocking(move || resolve::dir_revision(&root))
+                .await
+                .unwrap_or_default();
             if !digest.is_empty() && digest != last_digest && digest != rejected_digest {
                 let root = self.root.clone();
                 match tokio::task::spawn_blocking(move || resolve::load_source(&root)).await {
@@ -46,11 +47,22 @@ impl Poller {
                             tracing::warn!("{w}");
                         }
                         let snap = Snapshot::new(resolved);
-                        tracing::info!(revision = snap.revision(), resources = snap.keys.len(), "accepted revision");
-                        let hosts: Vec<String> = snap.resolved.state.hosts.iter().map(|h| h.host.name.clone()).collect();
+                        tracing::info!(
+                            revision = snap.revision(),
+                            resources = snap.keys.len(),
+                            "accepted revision"
+                        );
+                        let hosts: Vec<String> = snap
+                            .resolved
+                            .state
+                            .hosts
+                            .iter()
+                            .map(|h| h.host.name.clone())
+                            .collect();
                         let keys: Vec<StatusKey> = snap.keys.iter().cloned().collect();
                         self.snapshot.set(snap);
-                        self.store.retain(|k| keys.contains(k) || k.kind != crate::desired::Kind::Host);
+                        self.store
+                            .retain(|k| keys.contains(k) || k.kind != crate::desired::Kind::Host);
                         for k in &keys {
                             self.handle.enqueue(k.clone(), Reason::Source);
                         }
@@ -74,7 +86,9 @@ impl Poller {
                         rejected_digest.clear();
                     }
                     Ok(Err(diags)) => {
-                        tracing::error!("revision {digest:.12} rejected; the last good revision keeps running:\n{diags}");
+                        tracing::error!(
+                            "revision {digest:.12} rejected; the last good revision keeps running:\n{diags}"
+                        );
                         rejected_digest = digest;
                     }
                     Err(e) => tracing::error!("loading the source failed: {e}"),
@@ -92,8 +106,12 @@ impl Poller {
     async fn enqueue_orphans(&self, keys: &[StatusKey]) {
         let Some(snap) = self.snapshot.get() else { return };
         for h in &snap.resolved.state.hosts {
-            let Ok(host) = self.pool.get(&h.host).await else { continue };
-            let Ok(observed) = docker::observe(&host).await else { continue };
+            let Ok(host) = self.pool.get(&h.host).await else {
+                continue;
+            };
+            let Ok(observed) = docker::observe(&host).await else {
+                continue;
+            };
             let owners: BTreeSet<String> = observed
                 .containers
                 .iter()
@@ -103,7 +121,9 @@ impl Poller {
                 .filter_map(|l| l.get(labels::RESOURCE).cloned())
                 .collect();
             for owner in owners {
-                let Ok(r) = owner.parse::<ResourceRef>() else { continue };
+                let Ok(r) = owner.parse::<ResourceRef>() else {
+                    continue;
+                };
                 let key = StatusKey::new(r.kind, &h.host.name, r.name);
                 if !keys.contains(&key) {
                     self.handle.enqueue(key, Reason::Source);

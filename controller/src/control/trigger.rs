@@ -27,16 +27,29 @@ pub struct Triggers {
 
 impl Triggers {
     pub fn new(handle: Handle<StatusKey>, snapshot: Shared, store: StatusStore) -> Self {
-        Self { handle, snapshot, store }
+        Self {
+            handle,
+            snapshot,
+            store,
+        }
     }
 
     fn key(&self, kind: Kind, name: &str) -> Result<StatusKey, ControlError> {
-        let snap = self.snapshot.get().ok_or_else(|| ControlError::Unavailable("no revision accepted yet".into()))?;
-        snap.find(kind, name).cloned().ok_or(ControlError::NotFound { kind, name: name.to_string() })
+        let snap = self
+            .snapshot
+            .get()
+            .ok_or_else(|| ControlError::Unavailable("no revision accepted yet".into()))?;
+        snap.find(kind, name).cloned().ok_or(ControlError::NotFound {
+            kind,
+            name: name.to_string(),
+        })
     }
 
     /// Enqueues `keys` now and waits for one outcome of each.
-    fn run_and_wait(&self, keys: Vec<StatusKey>) -> BoxFuture<'static, Result<Vec<ReconcileResult>, ControlError>> {
+    fn run_and_wait(
+        &self,
+        keys: Vec<StatusKey>,
+    ) -> BoxFuture<'static, Result<Vec<ReconcileResult>, ControlError>> {
         let mut rx = self.handle.subscribe();
         for k in &keys {
             self.handle.enqueue(k.clone(), Reason::Manual);
@@ -50,8 +63,14 @@ impl Triggers {
                 let outcome: Outcome<StatusKey> = match tokio::time::timeout_at(deadline, rx.recv()).await {
                     Ok(Ok(o)) => o,
                     Ok(Err(RecvError::Lagged(_))) => continue,
-                    Ok(Err(RecvError::Closed)) => return Err(ControlError::Unavailable("shutting down".into())),
-                    Err(_) => return Err(ControlError::Internal("timed out waiting for the reconcile".into())),
+                    Ok(Err(RecvError::Closed)) => {
+                        return Err(ControlError::Unavailable("shutting down".into()))
+                    }
+                    Err(_) => {
+                        return Err(ControlError::Internal(
+                            "timed out waiting for the reconcile".into(),
+                        ))
+                    }
                 };
                 if !waiting.remove(&outcome.key) {
                     continue;
@@ -76,7 +95,11 @@ impl Triggers {
 }
 
 impl Control for Triggers {
-    fn reconcile(&self, kind: Kind, name: String) -> BoxFuture<'static, Result<ReconcileResult, ControlError>> {
+    fn reconcile(
+        &self,
+        kind: Kind,
+        name: String,
+    ) -> BoxFuture<'static, Result<ReconcileResult, ControlError>> {
         let key = match self.key(kind, &name) {
             Ok(k) => k,
             Err(e) => return Box::pin(async move { Err(e) }),
@@ -95,11 +118,21 @@ impl Control for Triggers {
         let Some(snap) = self.snapshot.get() else {
             return Box::pin(async { Err(ControlError::Unavailable("no revision accepted yet".into())) });
         };
-        let keys = snap.keys.iter().filter(|k| !self.store.get(k).is_some_and(|s| s.suspended)).cloned().collect();
+        let keys = snap
+            .keys
+            .iter()
+            .filter(|k| !self.store.get(k).is_some_and(|s| s.suspended))
+            .cloned()
+            .collect();
         self.run_and_wait(keys)
     }
 
-    fn suspend(&self, kind: Kind, name: String, suspended: bool) -> BoxFuture<'static, Result<(), ControlError>> {
+    fn suspend(
+        &self,
+        kind: Kind,
+        name: String,
+        suspended: bool,
+    ) -> BoxFuture<'static, Result<(), ControlError>> {
         let r = self.key(kind, &name).map(|key| {
             self.store.update(&key, |s| s.mark_suspended(suspended));
             if !suspended {

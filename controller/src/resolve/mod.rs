@@ -65,10 +65,46 @@ pub fn load_source(root: &Path) -> Result<Resolved, Diagnostics> {
     if !diags.is_empty() {
         return Err(diags);
     }
-    let revision = set.content_hash.chars().take(12).collect();
+    // Hidden files (`.env`) count too: interpolation reads them.
+    let revision = dir_revision(root).chars().take(12).collect();
     Ok(Resolved {
         state: DesiredState { revision, hosts },
         manifests: set,
         warnings,
     })
+}
+
+/// Digest of every file under `root` (paths, modes and contents; hidden directories such as
+/// `.git` skipped): a directory source's revision. Unlike the manifest digest it covers files
+/// that aren't YAML (env files, bind-mounted config), so a change to any of them is a new
+/// revision. Empty when the directory can't be read.
+pub fn dir_revision(root: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return String::new();
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let hidden = e.file_name().to_string_lossy().starts_with('.');
+            match e.file_type() {
+                Ok(t) if t.is_dir() && !hidden => stack.push(path),
+                Ok(t) if t.is_file() => files.push(path),
+                _ => {}
+            }
+        }
+    }
+    files.sort();
+    let mut h = Sha256::new();
+    for f in files {
+        h.update(f.strip_prefix(root).unwrap_or(&f).to_string_lossy().as_bytes());
+        h.update([0]);
+        if let Ok(bytes) = std::fs::read(&f) {
+            h.update(&bytes);
+        }
+        h.update([0]);
+    }
+    hex::encode(h.finalize())
 }

@@ -1,0 +1,43 @@
+//! The controller's HTTP API (axum): status for `aegisctl get/describe`, triggers for
+//! `reconcile/suspend/resume`, and a change stream for `get -w`.
+//!
+//! Wiring: build an [`ApiState`] from the [`StatusStore`](crate::status::StatusStore) and
+//! an implementation of [`Control`], then `serve(config, state, shutdown)`.
+//!
+//! Routes (JSON; all but `/healthz` and `/readyz` need `Authorization: Bearer <token>`):
+//!
+//! | method | path | answer |
+//! |---|---|---|
+//! | GET | `/api/v1/resources?kind=&host=&selector=k=v` | `[ResourceStatus]` |
+//! | GET | `/api/v1/resources/{kind}/{name}` | `ResourceStatus`, 404 if none |
+//! | POST | `/api/v1/resources/{kind}/{name}/reconcile` | `ReconcileResult`, when done |
+//! | POST | `/api/v1/resources/{kind}/{name}/suspend`, `/resume` | `SuspendResponse` |
+//! | POST | `/api/v1/reconcile` | `[ReconcileResult]`, when all are done |
+//! | GET | `/api/v1/watch?kind=&host=&selector=` | NDJSON stream of `Change` |
+//! | GET | `/healthz` | 200 always |
+//! | GET | `/readyz` | 200 when [`Control::ready`], else 503 |
+//!
+//! `{kind}` is any of `Stack`, `stack`, `stacks`. Errors are `{"error": "..."}`.
+
+mod auth;
+mod config;
+mod control;
+mod error;
+mod routes;
+mod server;
+mod tls;
+mod watch;
+
+pub use config::{ApiArgs, ApiConfig, TlsFiles, DEFAULT_BIND};
+pub use control::{Control, ControlError, ReconcileResult};
+pub use error::ErrorBody;
+pub use routes::{ApiState, SuspendResponse};
+pub use server::{serve, ApiServer, ServeError};
+
+/// The router without a server, for tests that drive it with `tower::ServiceExt::oneshot`.
+pub fn router(state: ApiState, token: &str) -> axum::Router {
+    routes::router(state, token, None)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,185 @@
+//! The routes of `/api/v1`, `/healthz` and `/readyz`.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{Path, Query, State},
+    http::StatusCode,
+    middleware,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use super::{
+    auth::{require_token, TokenDigest},
+    control::{Control, ReconcileResult},
+    error::ApiError,
+    watch::watch_changes,
+};
+use crate::{
+    desired::Kind,
+    status::{kind_from_word, ListFilter, ResourceStatus, StatusStore},
+};
+
+/// What the API serves from and acts through.
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: StatusStore,
+    pub control: Arc<dyn Control>,
+}
+
+impl ApiState {
+    pub fn new(store: StatusStore, control: Arc<dyn Control>) -> Self {
+        Self { store, control }
+    }
+}
+
+/// Per-router state: the caller's [`ApiState`] and the shutdown signal that ends watches.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub api: ApiState,
+    /// Turns true when the server shuts down. A dropped sender means "never".
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// The answer to suspend and resume.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SuspendResponse {
+    pub kind: Kind,
+    pub name: String,
+    pub suspended: bool,
+}
+
+/// Query of `GET /api/v1/resources` and `GET /api/v1/watch`.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ListQuery {
+    kind: Option<String>,
+    host: Option<String>,
+    selector: Option<String>,
+}
+
+impl ListQuery {
+    pub fn filter(self) -> Result<ListFilter, ApiError> {
+        Ok(ListFilter {
+            kind: self.kind.as_deref().map(parse_kind).transpose()?,
+            host: self.host.filter(|h| !h.is_empty()),
+            selector: self
+                .selector
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse())
+                .transpose()
+                .map_err(|e| ApiError::bad_request(format!("{e}")))?,
+        })
+    }
+}
+
+fn parse_kind(word: &str) -> Result<Kind, ApiError> {
+    kind_from_word(word).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "unknown kind `{word}` (expected one of Host, Network, Stack, DnsGuard, TunnelClient)"
+        ))
+    })
+}
+
+/// The whole API. `/healthz` and `/readyz` are open; everything else needs the token.
+/// `shutdown` turning true ends open watch streams so that graceful shutdown can finish;
+/// `None` means they run until the client leaves.
+pub(crate) fn router(state: ApiState, token: &str, shutdown: Option<watch::Receiver<bool>>) -> Router {
+    let shutdown = shutdown.unwrap_or_else(|| watch::channel(false).1);
+    let app = AppState { api: state, shutdown };
+    let protected = Router::new()
+        .route("/api/v1/resources", get(list))
+        .route("/api/v1/resources/{kind}/{name}", get(get_one))
+        .route("/api/v1/resources/{kind}/{name}/reconcile", post(reconcile_one))
+        .route("/api/v1/resources/{kind}/{name}/suspend", post(suspend))
+        .route("/api/v1/resources/{kind}/{name}/resume", post(resume))
+        .route("/api/v1/reconcile", post(reconcile_all))
+        .route("/api/v1/watch", get(watch_changes))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(middleware::from_fn_with_state(
+            TokenDigest::new(token),
+            require_token,
+        ));
+    let open = Router::new()
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .route("/readyz", get(readyz));
+    protected.merge(open).with_state(app)
+}
+
+async fn readyz(State(app): State<AppState>) -> Response {
+    if app.api.control.ready() {
+        Json(serde_json::json!({"status": "ready"})).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "not ready"})),
+        )
+            .into_response()
+    }
+}
+
+async fn list(
+    State(app): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<ResourceStatus>>, ApiError> {
+    Ok(Json(app.api.store.list(&q.filter()?)))
+}
+
+async fn get_one(
+    State(app): State<AppState>,
+    Path((kind, name)): Path<(String, String)>,
+) -> Result<Json<ResourceStatus>, ApiError> {
+    let kind = parse_kind(&kind)?;
+    app.api
+        .store
+        .get_by_name(kind, &name)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no {kind} named `{name}`")))
+}
+
+async fn reconcile_one(
+    State(app): State<AppState>,
+    Path((kind, name)): Path<(String, String)>,
+) -> Result<Json<ReconcileResult>, ApiError> {
+    let kind = parse_kind(&kind)?;
+    Ok(Json(app.api.control.reconcile(kind, name).await?))
+}
+
+async fn reconcile_all(State(app): State<AppState>) -> Result<Json<Vec<ReconcileResult>>, ApiError> {
+    Ok(Json(app.api.control.reconcile_all().await?))
+}
+
+async fn suspend(
+    State(app): State<AppState>,
+    Path((kind, name)): Path<(String, String)>,
+) -> Result<Json<SuspendResponse>, ApiError> {
+    set_suspended(app, &kind, name, true).await
+}
+
+async fn resume(
+    State(app): State<AppState>,
+    Path((kind, name)): Path<(String, String)>,
+) -> Result<Json<SuspendResponse>, ApiError> {
+    set_suspended(app, &kind, name, false).await
+}
+
+async fn set_suspended(
+    app: AppState,
+    kind: &str,
+    name: String,
+    suspended: bool,
+) -> Result<Json<SuspendResponse>, ApiError> {
+    let kind = parse_kind(kind)?;
+    app.api.control.suspend(kind, name.clone(), suspended).await?;
+    Ok(Json(SuspendResponse {
+        kind,
+        name,
+        suspended,
+    }))
+}

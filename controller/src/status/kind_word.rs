@@ -1,0 +1,38 @@
+//! The words operators type for a kind: `stack`, `stacks`, `Stack`, like `kubectl get pods`.
+
+use crate::desired::Kind;
+
+/// `stack`, `stacks`, `Stack` and `STACKS` all name [`Kind::Stack`]; likewise for the
+/// other kinds. `None` for anything else.
+pub fn kind_from_word(word: &str) -> Option<Kind> {
+    let lower = word.to_ascii_lowercase();
+    Kind::ALL.into_iter().find(|k| {
+        let singular = k.as_str().to_ascii_lowercase();
+        lower == singular || lower == kind_plural(*k)
+    })
+}
+
+/// The lower-case plural, as in `aegisctl get stacks`.
+pub fn kind_plural(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Host => "hosts",
+        Kind::Network => "networks",
+        Kind::Stack => "stacks",
+        Kind::DnsGuard => "dnsguards",
+        Kind::TunnelClient => "tunnelclients",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn singular_plural_and_case() {
+        assert_eq!(kind_from_word("stacks"), Some(Kind::Stack));
+        assert_eq!(kind_from_word("Stack"), Some(Kind::Stack));
+        assert_eq!(kind_from_word("dnsguard"), Some(Kind::DnsGuard));
+        assert_eq!(kind_from_word("TunnelClients"), Some(Kind::TunnelClient));
+        assert_eq!(kind_from_word("pods"), None);
+    }
+}

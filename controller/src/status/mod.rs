@@ -1,0 +1,30 @@
+//! The status model (M11): what aegis last observed and did, per resource.
+//!
+//! Plain data ([`ResourceStatus`], [`Condition`], [`Event`], [`InventoryItem`]) plus a
+//! [`StatusStore`] that the control loop writes and the API reads. Conditions follow
+//! kstatus: `Ready`, `Reconciling` and `Stalled`, and a condition's `last_transition`
+//! moves only when its status flips.
+//!
+//! Status never holds secret values: write names, states and messages here, never env
+//! values or file contents.
+
+mod conditions;
+mod kind_word;
+mod model;
+mod persist;
+mod readiness;
+mod selector;
+mod store;
+mod time;
+mod transitions;
+
+pub use conditions::{reason, set_condition, ConditionStatus, ConditionType};
+pub use kind_word::{kind_from_word, kind_plural};
+pub use model::{
+    Condition, Event, EventReason, EventType, InventoryItem, InventoryKind, ResourceStatus, StatusKey,
+    EVENTS_MAX,
+};
+pub use readiness::{stack_readiness, Readiness};
+pub use selector::{LabelSelector, SelectorError};
+pub use store::{Change, ChangeType, ListFilter, StatusError, StatusStore, PERSIST_DEBOUNCE};
+pub use time::Timestamp;
