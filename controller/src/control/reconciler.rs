@@ -125,7 +125,7 @@ impl Reconciler for AegisReconciler {
                     self.store.remove(&key);
                     return Ok(Action::AwaitChange);
                 }
-                let inventory = inventory(&report.observed, &resource, &key.host, &self.opts.plan.instance);
+                let inventory = inventory(&report.observed, desired, &resource, &self.opts.plan.instance);
                 let changed = !report.plan.is_noop();
                 let revision = snap.revision().to_string();
                 let ready = self.store.update(&key, |s| {
@@ -212,11 +212,19 @@ fn manifest_labels(m: &crate::manifest::AnyManifest) -> std::collections::BTreeM
 /// The Docker objects of `resource` on the host, as the status shows them.
 fn inventory(
     observed: &ObservedHost,
+    desired: &crate::desired::DesiredHost,
     resource: &ResourceRef,
-    host: &str,
     instance: &str,
 ) -> Vec<InventoryItem> {
+    let host = desired.host.name.as_str();
     let label = resource.to_string();
+    let spec_of = |name: &str| {
+        desired
+            .stacks
+            .iter()
+            .flat_map(|s| &s.containers)
+            .find(|c| c.name == name)
+    };
     let mine = |l: &std::collections::BTreeMap<String, String>| {
         labels::owned_by(l, host, instance) && l.get(labels::RESOURCE) == Some(&label)
     };
@@ -225,7 +233,9 @@ fn inventory(
         .iter()
         .filter(|c| mine(&c.labels) && !c.labels.contains_key(labels::HELPER))
         .map(|c| {
+            let finished = spec_of(&c.name).is_some_and(|s| crate::plan::is_finished_job(s, c));
             let state = match (c.state, c.exit_code) {
+                _ if finished => "completed".to_string(),
                 (ContainerState::Exited, Some(code)) => format!("exited ({code})"),
                 (s, _) => format!("{s:?}").to_lowercase(),
             };

@@ -75,6 +75,17 @@ pub(super) fn decide(
                         changes,
                     })
                 }
+                Some(o) if !detached_from(spec, o).is_empty() => Some(Action::ReplaceContainer {
+                    spec: Box::new(spec.clone()),
+                    hash: h,
+                    spec_json: json,
+                    old_id: o.id.clone(),
+                    changes: vec![super::Change {
+                        field: "networks".into(),
+                        old: Some(format!("detached from {}", detached_from(spec, o).join(", "))),
+                        new: Some("attached".into()),
+                    }],
+                }),
                 Some(o) if needs_start(spec, o) => Some(Action::StartContainer {
                     name: o.name.clone(),
                     id: o.id.clone(),
@@ -134,11 +145,31 @@ fn needs_start(spec: &ContainerSpec, o: &ObservedContainer) -> bool {
         | ContainerState::Restarting
         | ContainerState::Paused
         | ContainerState::Removing => false,
-        ContainerState::Exited => {
-            !(o.exit_code == Some(0) && matches!(spec.restart, RestartPolicy::No | RestartPolicy::ExplicitNo))
-        }
+        ContainerState::Exited => !is_finished_job(spec, o),
         ContainerState::Created | ContainerState::Dead | ContainerState::Unknown => true,
     }
+}
+
+/// Networks a running container should be on but isn't (someone ran `docker network
+/// disconnect`). Its hash is unchanged, so only this check notices; recreating it restores the
+/// attachment with its aliases and address exactly as at create.
+fn detached_from(spec: &ContainerSpec, o: &ObservedContainer) -> Vec<String> {
+    if spec.network_mode != NetworkMode::Networks || o.state != ContainerState::Running {
+        return Vec::new();
+    }
+    spec.networks
+        .iter()
+        .filter(|a| !o.networks.contains(&a.network))
+        .map(|a| a.network.clone())
+        .collect()
+}
+
+/// A one-shot job that finished: exited 0 with `restart: no` (or none). It is left alone, and
+/// its status counts it as done, not as "not running".
+pub fn is_finished_job(spec: &ContainerSpec, o: &ObservedContainer) -> bool {
+    o.state == ContainerState::Exited
+        && o.exit_code == Some(0)
+        && matches!(spec.restart, RestartPolicy::No | RestartPolicy::ExplicitNo)
 }
 
 /// A container sharing another's network namespace (`service:X`) is recreated whenever X is.

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 pub use action::{Action, Gate, HostPlan, Reconnect, ResourceCounts, Step, StepId};
 pub use changes::Change;
+pub use containers::is_finished_job;
 
 use crate::{desired::DesiredHost, observed::ObservedHost};
 

@@ -440,3 +440,16 @@ fn a_plan_restricted_to_one_resource_keeps_its_internal_order() {
         ["create web"]
     );
 }
+
+#[test]
+fn a_container_detached_from_its_network_is_recreated() {
+    let d = desired(vec![ctr("demo", "web")]);
+    let mut o = converged(&d);
+    o.containers[0].networks.clear();
+    let p = plan_host(&d, &o, &PlanOptions::default());
+    assert_eq!(verbs(&p), ["recreate demo-web-1"]);
+    let Action::ReplaceContainer { changes, .. } = &p.steps[0].action else {
+        panic!("not a replace")
+    };
+    assert_eq!(changes[0].to_string(), "networks: detached from web -> attached");
+}

@@ -42,6 +42,10 @@ fn problem(item: &InventoryItem) -> Option<(Problem, String)> {
     if item.state.starts_with("restarting") {
         return Some((Problem::Restarting, format!("container {name} is restarting")));
     }
+    // A one-shot job that exited 0 is done, not down.
+    if item.state == "completed" {
+        return None;
+    }
     if item.state != "running" {
         return Some((
             Problem::NotRunning,
@@ -114,6 +118,17 @@ mod tests {
         assert_eq!(r.status, ConditionStatus::True);
         assert_eq!(r.reason, "ReconciliationSucceeded");
         assert_eq!(r.message, "2/2 containers ready");
+    }
+
+    #[test]
+    fn a_finished_job_counts_as_ready() {
+        let r = stack_readiness(&[
+            c("demo-migrate-1", "completed", None),
+            c("demo-web-1", "running", None),
+        ]);
+        assert_eq!(r.status, ConditionStatus::True);
+        let r = stack_readiness(&[c("demo-migrate-1", "exited (1)", None)]);
+        assert_eq!(r.status, ConditionStatus::False);
     }
 
     #[test]
