@@ -55,9 +55,10 @@ impl DockerHost {
             }
         };
         let docker = match &spec.endpoint {
-            Endpoint::Default => Docker::connect_with_defaults(),
+            Endpoint::Default => Docker::connect_with_defaults().map_err(fail)?,
             Endpoint::Unix(path) => {
                 Docker::connect_with_unix(&path.to_string_lossy(), REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
+                    .map_err(fail)?
             }
             Endpoint::Tcp { addr, tls: Some(tls) } => {
                 // bollard reads the client certificate and key only during the handshake and,
@@ -69,20 +70,19 @@ impl DockerHost {
                     problem,
                     source: None,
                 })?;
-                Docker::connect_with_ssl(
-                    addr,
-                    &tls.key,
-                    &tls.cert,
-                    &tls.ca,
-                    REQUEST_TIMEOUT_SECS,
-                    API_DEFAULT_VERSION,
-                )
+                super::tls::connect(addr, tls, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION).map_err(
+                    |problem| DockerError::Tls {
+                        host: spec.name.clone(),
+                        endpoint: endpoint.clone(),
+                        problem,
+                        source: None,
+                    },
+                )?
             }
             Endpoint::Tcp { addr, tls: None } => {
-                Docker::connect_with_http(addr, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
+                Docker::connect_with_http(addr, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION).map_err(fail)?
             }
         }
-        .map_err(fail)?
         .with_timeout(Duration::from_secs(REQUEST_TIMEOUT_SECS));
         let docker = docker.negotiate_version().await.map_err(fail)?;
         Ok(DockerHost {

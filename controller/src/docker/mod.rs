@@ -14,6 +14,7 @@ pub mod files;
 pub mod images;
 pub mod networks;
 pub mod observe;
+mod tls;
 pub mod volumes;
 pub mod wait;
 
