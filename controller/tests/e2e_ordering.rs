@@ -48,7 +48,15 @@ spec:
         started.elapsed().as_secs_f64() >= 3.0,
         "apply returned before db could be healthy: {out}"
     );
-    let logs = docker(&["logs", &format!("{stack}-app-1")]);
+    // The container may not have printed yet when apply returns (it only has to be started).
+    let mut logs = String::new();
+    for _ in 0..100 {
+        logs = docker(&["logs", &format!("{stack}-app-1")]);
+        if !logs.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     assert_eq!(logs, "READY-AT-START", "app started before db was healthy");
     assert_eq!(
         inspect(&format!("{stack}-db-1"), "{{.State.Health.Status}}"),
