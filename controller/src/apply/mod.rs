@@ -90,20 +90,9 @@ pub async fn apply_host(
         observed.images.insert(image, id);
     }
     let plan = plan::plan_host(desired, &observed, &opts.plan);
-    let who = labels::Ctx {
-        host: desired.host.name.clone(),
-        instance: opts.plan.instance.clone(),
-        revision: revision.to_string(),
-    };
     let mut failures = plan.error_messages();
-    failures.extend(execute::run(&host, desired, &plan, &who, opts).await);
-    let report = HostReport {
-        host: desired.host.name.clone(),
-        api_version: host.api_version(),
-        revision: revision.to_string(),
-        plan,
-        api_calls: host.api_calls(),
-    };
+    failures.extend(execute::run(&host, desired, &plan, &who(desired, revision, opts), opts).await);
+    let report = HostReport::new(&host, desired, revision, plan);
     if failures.is_empty() {
         Ok(report)
     } else {
@@ -127,6 +116,27 @@ async fn plan_only(desired: &DesiredHost, opts: &PlanOptions) -> Result<HostPlan
         }
     }
     Ok(plan::plan_host(desired, &observed, opts))
+}
+
+impl HostReport {
+    fn new(host: &DockerHost, desired: &DesiredHost, revision: &str, plan: HostPlan) -> Self {
+        Self {
+            host: desired.host.name.clone(),
+            api_version: host.api_version(),
+            revision: revision.to_string(),
+            plan,
+            api_calls: host.api_calls(),
+        }
+    }
+}
+
+/// Who is applying: the labels context of a pass.
+fn who(desired: &DesiredHost, revision: &str, opts: &ApplyOptions) -> labels::Ctx {
+    labels::Ctx {
+        host: desired.host.name.clone(),
+        instance: opts.plan.instance.clone(),
+        revision: revision.to_string(),
+    }
 }
 
 fn images_of(desired: &DesiredHost) -> BTreeSet<String> {
@@ -176,24 +186,13 @@ pub async fn apply_resource(
     }
     let mut failures = Vec::new();
     if !plan.is_noop() {
-        let who = labels::Ctx {
-            host: desired.host.name.clone(),
-            instance: opts.plan.instance.clone(),
-            revision: revision.to_string(),
-        };
-        failures.extend(execute::run(host, desired, &plan, &who, opts).await);
+        failures.extend(execute::run(host, desired, &plan, &who(desired, revision, opts), opts).await);
         observed = docker::observe(host).await?;
     }
     if failures.is_empty() {
         Ok(ResourceReport { plan, observed })
     } else {
-        let report = HostReport {
-            host: desired.host.name.clone(),
-            api_version: host.api_version(),
-            revision: revision.to_string(),
-            plan,
-            api_calls: host.api_calls(),
-        };
+        let report = HostReport::new(host, desired, revision, plan);
         Err(ApplyError::Steps {
             host: desired.host.name.clone(),
             failures,
