@@ -18,6 +18,8 @@ step() {
 # rustup installs into ~/.cargo/bin, which non-login shells (CI) may not have on PATH.
 if [ -d "$HOME/.cargo/bin" ]; then PATH="$HOME/.cargo/bin:$PATH"; fi
 
+scripts/ensure-build-deps.sh
+
 for tool in cargo rustfmt cargo-clippy git; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         echo "test.sh: error: '$tool' is not installed (install Rust with rustup: https://rustup.rs, components rustfmt and clippy)" >&2

@@ -4,7 +4,7 @@
 //! Wiring: build an [`ApiState`] from the [`StatusStore`](crate::status::StatusStore) and
 //! an implementation of [`Control`], then `serve(config, state, shutdown)`.
 //!
-//! Routes (JSON; all but `/healthz` and `/readyz` need `Authorization: Bearer <token>`):
+//! Routes (JSON; all but `/healthz`, `/readyz` and the webhook need `Authorization: Bearer <token>`):
 //!
 //! | method | path | answer |
 //! |---|---|---|
@@ -14,6 +14,7 @@
 //! | POST | `/api/v1/resources/{kind}/{name}/suspend`, `/resume` | `SuspendResponse` |
 //! | POST | `/api/v1/reconcile` | `[ReconcileResult]`, when all are done |
 //! | GET | `/api/v1/watch?kind=&host=&selector=` | NDJSON stream of `Change` |
+//! | POST | `/api/v1/webhook` | GitHub/GitLab push hook, own signature check: 202 triggered, 200 ignored, 401 |
 //! | GET | `/healthz` | 200 always |
 //! | GET | `/readyz` | 200 when [`Control::ready`], else 503 |
 //!

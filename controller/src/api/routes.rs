@@ -21,6 +21,7 @@ use super::{
 };
 use crate::{
     desired::Kind,
+    source::webhook::{Outcome, Webhook},
     status::{kind_from_word, ListFilter, ResourceStatus, StatusStore},
 };
 
@@ -29,11 +30,23 @@ use crate::{
 pub struct ApiState {
     pub store: StatusStore,
     pub control: Arc<dyn Control>,
+    /// Serves `POST /api/v1/webhook` when set; without it that route answers 404.
+    pub webhook: Option<Arc<Webhook>>,
 }
 
 impl ApiState {
     pub fn new(store: StatusStore, control: Arc<dyn Control>) -> Self {
-        Self { store, control }
+        Self {
+            store,
+            control,
+            webhook: None,
+        }
+    }
+
+    #[must_use]
+    pub fn with_webhook(mut self, webhook: Arc<Webhook>) -> Self {
+        self.webhook = Some(webhook);
+        self
     }
 }
 
@@ -84,7 +97,8 @@ fn parse_kind(word: &str) -> Result<Kind, ApiError> {
     })
 }
 
-/// The whole API. `/healthz` and `/readyz` are open; everything else needs the token.
+/// The whole API. `/healthz`, `/readyz` and the webhook (which checks its own signature) are
+/// open; everything else needs the token.
 /// `shutdown` turning true ends open watch streams so that graceful shutdown can finish;
 /// `None` means they run until the client leaves.
 pub(crate) fn router(state: ApiState, token: &str, shutdown: Option<watch::Receiver<bool>>) -> Router {
@@ -108,7 +122,8 @@ pub(crate) fn router(state: ApiState, token: &str, shutdown: Option<watch::Recei
             "/healthz",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
         )
-        .route("/readyz", get(readyz));
+        .route("/readyz", get(readyz))
+        .route("/api/v1/webhook", post(webhook));
     protected.merge(open).with_state(app)
 }
 
@@ -121,6 +136,37 @@ async fn readyz(State(app): State<AppState>) -> Response {
             Json(serde_json::json!({"status": "not ready"})),
         )
             .into_response()
+    }
+}
+
+/// A push webhook: 202 when it triggers a fetch (which runs after the answer), 200 with
+/// `{"status":"ignored","reason":...}` for pushes to other refs and other events, 401 for a
+/// bad signature or token, 404 when no `--webhook-secret-file` was given.
+async fn webhook(
+    State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(hook) = app.api.webhook.as_ref() else {
+        return ApiError::not_found("the webhook is off: start the controller with --webhook-secret-file")
+            .into_response();
+    };
+    match hook.handle(&headers, &body) {
+        Outcome::Triggered { git_ref } => (
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({"status": "triggered", "ref": git_ref})),
+        )
+            .into_response(),
+        Outcome::Ignored { reason } => {
+            Json(serde_json::json!({"status": "ignored", "reason": reason})).into_response()
+        }
+        Outcome::Pong => Json(serde_json::json!({"status": "pong"})).into_response(),
+        Outcome::Unauthorized => (
+            StatusCode::UNAUTHORIZED,
+            Json(serde_json::json!({"error": "missing or invalid webhook signature"})),
+        )
+            .into_response(),
+        Outcome::BadRequest(m) => ApiError::bad_request(m).into_response(),
     }
 }
 

@@ -299,3 +299,48 @@ fn empty_token_is_refused() {
     .unwrap();
     assert!(matches!(err, ServeError::EmptyToken));
 }
+
+fn hook_req(sig: Option<&str>, body: &'static str) -> Request<Body> {
+    let mut b = Request::builder()
+        .method("POST")
+        .uri("/api/v1/webhook")
+        .header("x-github-event", "push");
+    if let Some(s) = sig {
+        b = b.header("x-hub-signature-256", s);
+    }
+    b.body(Body::from(body)).unwrap()
+}
+
+#[tokio::test]
+async fn webhook_needs_no_token_but_its_signature_and_is_off_by_default() {
+    use crate::source::{
+        webhook::{github_signature, Webhook},
+        Tracked, TrackedRef,
+    };
+    const BODY: &str = r#"{"ref":"refs/heads/main"}"#;
+    let sig = github_signature(b"hook-secret", BODY.as_bytes());
+    assert_eq!(
+        call(app(), hook_req(Some(&sig), BODY)).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    let tracked = TrackedRef::default();
+    tracked.set(Tracked::Ref("refs/heads/main".into()));
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let state = ApiState::new(store(), Arc::new(FakeControl::default()))
+        .with_webhook(Arc::new(Webhook::new("hook-secret", tracked, wake.clone())));
+    let app = router(state, TOKEN);
+    let (status, body) = call(app.clone(), hook_req(Some(&sig), BODY)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["status"], "triggered");
+    wake.notified().await;
+    let (status, _) = call(app.clone(), hook_req(Some("sha256=00"), BODY)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(app.clone(), hook_req(None, BODY)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    const DEV: &str = r#"{"ref":"refs/heads/dev"}"#;
+    let dev_sig = github_signature(b"hook-secret", DEV.as_bytes());
+    let (status, body) = call(app, hook_req(Some(&dev_sig), DEV)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "ignored");
+}

@@ -2,7 +2,10 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use aegis::{apply, cli, manifest, resolve};
+use aegis::{
+    apply, cli, manifest,
+    source::{self, LoadError, Location, SourceArgs},
+};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -18,15 +21,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check a source directory: exit 0 when valid, otherwise print every error.
+    /// Check a source (directory or git revision): exit 0 when valid, otherwise print every error.
     Validate {
-        #[arg(long, default_value = ".")]
-        source: PathBuf,
+        #[command(flatten)]
+        source: SourceArgs,
     },
     /// One reconcile pass over every host, then exit (0 when converged).
     Apply {
-        #[arg(long, default_value = ".")]
-        source: PathBuf,
+        #[command(flatten)]
+        source: SourceArgs,
         /// Containers created or started in parallel per host.
         #[arg(long, default_value_t = 8)]
         parallel: usize,
@@ -44,9 +47,10 @@ enum Command {
     /// Run the continuous control loop: watch the source, reconcile every resource, repair
     /// drift from Docker events, and serve status and triggers to `aegisctl`.
     Controller {
-        #[arg(long, default_value = ".")]
-        source: PathBuf,
-        /// Where status is kept across restarts (and the API token is generated if none is given).
+        #[command(flatten)]
+        source: SourceArgs,
+        /// Where status is kept across restarts, and a git source's mirror (git/) and
+        /// checkouts (checkouts/).
         #[arg(long, default_value = "/var/lib/aegis/state")]
         state_dir: PathBuf,
         #[arg(long, env = "AEGIS_INSTANCE", default_value = aegis::labels::DEFAULT_INSTANCE)]
@@ -54,9 +58,14 @@ enum Command {
         /// Periodic resync of every resource, e.g. 5m.
         #[arg(long, default_value = "5m", value_parser = parse_duration)]
         resync: std::time::Duration,
-        /// How often the source directory is checked for changes.
-        #[arg(long, default_value = "2s", value_parser = parse_duration)]
-        poll: std::time::Duration,
+        /// How often the source is checked for a new revision [default: 2s for a directory,
+        /// 60s for git].
+        #[arg(long, value_parser = parse_duration)]
+        poll: Option<std::time::Duration>,
+        /// Enables `POST /api/v1/webhook` (GitHub `X-Hub-Signature-256` or GitLab
+        /// `X-Gitlab-Token`), verified with the secret in this file.
+        #[arg(long, env = "AEGIS_WEBHOOK_SECRET_FILE")]
+        webhook_secret_file: Option<PathBuf>,
         /// Steps run at once per reconcile.
         #[arg(long, default_value_t = 8)]
         parallel: usize,
@@ -79,34 +88,44 @@ fn main() -> ExitCode {
     aegis::telemetry::init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Validate { source } => match resolve::load_source(&source) {
-            Ok(r) => {
-                for w in &r.warnings {
-                    eprintln!("warning: {w}");
+        Command::Validate { source } => {
+            let (location, name) = match location(&source) {
+                Ok(l) => l,
+                Err(code) => return code,
+            };
+            match source::load_once(&location) {
+                Ok((_checkout, r)) => {
+                    for w in &r.warnings {
+                        eprintln!("warning: {w}");
+                    }
+                    let containers: usize = r
+                        .state
+                        .hosts
+                        .iter()
+                        .flat_map(|h| &h.stacks)
+                        .map(|s| s.containers.len())
+                        .sum();
+                    println!(
+                        "{}: valid ({} manifests, {} hosts, {} containers, revision {})",
+                        name,
+                        r.manifests.items.len(),
+                        r.state.hosts.len(),
+                        containers,
+                        r.state.revision
+                    );
+                    ExitCode::SUCCESS
                 }
-                let containers: usize = r
-                    .state
-                    .hosts
-                    .iter()
-                    .flat_map(|h| &h.stacks)
-                    .map(|s| s.containers.len())
-                    .sum();
-                println!(
-                    "{}: valid ({} manifests, {} hosts, {} containers, revision {})",
-                    source.display(),
-                    r.manifests.items.len(),
-                    r.state.hosts.len(),
-                    containers,
-                    r.state.revision
-                );
-                ExitCode::SUCCESS
+                Err(LoadError::Invalid(diags)) => {
+                    eprintln!("{diags}");
+                    eprintln!("{} error(s) in {}", diags.len(), name);
+                    ExitCode::from(1)
+                }
+                Err(LoadError::Source(e)) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
             }
-            Err(diags) => {
-                eprintln!("{diags}");
-                eprintln!("{} error(s) in {}", diags.len(), source.display());
-                ExitCode::from(1)
-            }
-        },
+        }
         Command::Apply {
             source,
             parallel,
@@ -114,12 +133,20 @@ fn main() -> ExitCode {
             instance,
             prune_volumes,
         } => {
-            let resolved = match resolve::load_source(&source) {
+            let location = match location(&source) {
+                Ok((l, _)) => l,
+                Err(code) => return code,
+            };
+            let (_checkout, resolved) = match source::load_once(&location) {
                 Ok(r) => r,
-                Err(diags) => {
+                Err(LoadError::Invalid(diags)) => {
                     eprintln!("{diags}");
                     eprintln!("{} error(s): nothing was applied", diags.len());
                     return ExitCode::from(1);
+                }
+                Err(LoadError::Source(e)) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
                 }
             };
             for w in &resolved.warnings {
@@ -173,11 +200,31 @@ fn main() -> ExitCode {
             instance,
             resync,
             poll,
+            webhook_secret_file,
             parallel,
             per_host,
             health_timeout,
             api,
         } => {
+            let source = match location(&source) {
+                Ok((l, _)) => l,
+                Err(code) => return code,
+            };
+            let webhook_secret = match webhook_secret_file
+                .as_deref()
+                .map(source::webhook::Webhook::read_secret)
+                .transpose()
+            {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let poll = poll.unwrap_or(match source {
+                Location::Dir(_) => std::time::Duration::from_secs(2),
+                Location::Git(_) => std::time::Duration::from_secs(60),
+            });
             let api = match api.into_config() {
                 Ok(c) => c,
                 Err(e) => {
@@ -197,6 +244,7 @@ fn main() -> ExitCode {
                     },
                 },
                 poll,
+                webhook_secret,
                 runtime: aegis::runtime::Config {
                     resync,
                     per_group: per_host,
@@ -229,6 +277,20 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+    }
+}
+
+/// The checked source flags and a name for messages, or the exit code for a usage error.
+fn location(args: &SourceArgs) -> Result<(Location, String), ExitCode> {
+    match args.location() {
+        Ok(l) => {
+            let name = source::describe(&l);
+            Ok((l, name))
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::from(2))
+        }
     }
 }
 

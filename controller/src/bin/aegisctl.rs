@@ -1,8 +1,11 @@
 //! `aegisctl`: the operator's CLI.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::process::ExitCode;
 
-use aegis::{apply, cli, resolve};
+use aegis::{
+    apply, cli,
+    source::{self, LoadError, SourceArgs},
+};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -23,8 +26,8 @@ enum Command {
     /// Show what `aegis apply` would change against the live hosts.
     /// Exit 0: nothing to change; 1: changes; 2 or more: error (like `flux diff`).
     Diff {
-        #[arg(long, default_value = ".")]
-        source: PathBuf,
+        #[command(flatten)]
+        source: SourceArgs,
         /// The aegis instance whose objects to compare against.
         #[arg(long, env = "AEGIS_INSTANCE", default_value = aegis::labels::DEFAULT_INSTANCE)]
         instance: String,
@@ -39,10 +42,21 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Remote(cmd) => run_remote(cmd, &cli.connect),
         Command::Diff { source, instance } => {
-            let resolved = match resolve::load_source(&source) {
+            let location = match source.location() {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let (_checkout, resolved) = match source::load_once(&location) {
                 Ok(r) => r,
-                Err(diags) => {
+                Err(LoadError::Invalid(diags)) => {
                     eprintln!("{diags}");
+                    return ExitCode::from(2);
+                }
+                Err(LoadError::Source(e)) => {
+                    eprintln!("error: {e}");
                     return ExitCode::from(2);
                 }
             };

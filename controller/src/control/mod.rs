@@ -1,7 +1,7 @@
 //! `aegis controller`: the long-running control loop.
 //!
-//! The wiring of the one-way data path: the [`source`] poller turns the source directory into
-//! a [`Snapshot`] of desired state; the [`crate::runtime`] work queue runs the
+//! The wiring of the one-way data path: the [`source`] poller turns the
+//! [`crate::source::Source`] (a directory or a git repository) into a [`Snapshot`] of desired state; the [`crate::runtime`] work queue runs the
 //! [`reconciler::AegisReconciler`] once per key (host + kind + name); [`events`] watchers turn
 //! Docker events into requeues (drift repair); results land in the [`crate::status`] store,
 //! which the [`crate::api`] serves. The API only reads status and sends triggers
@@ -16,6 +16,8 @@ mod trigger;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
+use tokio::sync::Notify;
+
 use tokio_util::sync::CancellationToken;
 
 pub use snapshot::{Shared, Snapshot};
@@ -24,17 +26,21 @@ use crate::{
     api::{self, ApiConfig, ApiState},
     apply::ApplyOptions,
     runtime::{self, Runtime},
+    source::{webhook::Webhook, Location},
     status::StatusStore,
 };
 
 /// Everything `aegis controller` is configured with.
 #[derive(Debug, Clone)]
 pub struct ControllerOptions {
-    pub source: PathBuf,
+    pub source: Location,
+    /// Status, and for a git source its mirror (`git/`) and checkouts (`checkouts/`).
     pub state_dir: PathBuf,
     pub apply: ApplyOptions,
     /// How often the source is checked for a new revision.
     pub poll: Duration,
+    /// Enables `POST /api/v1/webhook`, verified with this secret.
+    pub webhook_secret: Option<String>,
     pub runtime: runtime::Config,
     pub api: ApiConfig,
 }
@@ -57,9 +63,18 @@ pub async fn run(opts: ControllerOptions) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
 
     // Source → snapshot → requeues; the first valid revision also starts the event watchers.
+    let source = crate::source::open(&opts.source, &opts.state_dir)
+        .map_err(|e| anyhow::anyhow!("cannot open the source: {e}"))?;
+    let wake = Arc::new(Notify::new());
+    let webhook = opts
+        .webhook_secret
+        .clone()
+        .map(|secret| Arc::new(Webhook::new(secret, source.tracked(), wake.clone())));
+    let described = source.describe();
     let src = source::Poller {
-        root: opts.source.clone(),
+        source,
         interval: opts.poll,
+        wake,
         snapshot: snapshot.clone(),
         store: store.clone(),
         handle: handle.clone(),
@@ -81,7 +96,10 @@ pub async fn run(opts: ControllerOptions) -> anyhow::Result<()> {
         snapshot.clone(),
         store.clone(),
     ));
-    let api_state = ApiState::new(store.clone(), triggers);
+    let mut api_state = ApiState::new(store.clone(), triggers);
+    if let Some(hook) = webhook {
+        api_state = api_state.with_webhook(hook);
+    }
     let api_stop = stop.clone();
     let api_task = tokio::spawn(api::serve(opts.api.clone(), api_state, async move {
         api_stop.cancelled().await
@@ -90,7 +108,7 @@ pub async fn run(opts: ControllerOptions) -> anyhow::Result<()> {
     let rt_stop = stop.clone();
     let rt_task = tokio::spawn(rt.run(async move { rt_stop.cancelled().await }));
 
-    tracing::info!(source = %opts.source.display(), "aegis controller started");
+    tracing::info!(source = %described, "aegis controller started");
     let reason = tokio::select! {
         s = shutdown_signal() => s,
         r = api_task => {

@@ -1,26 +1,33 @@
-//! The source directory → accepted revisions.
+//! The [`Source`] → accepted revisions.
 //!
-//! Polls the directory's content digest; a new digest is loaded and validated whole. A valid
-//! revision replaces the snapshot and requeues every key (level-triggered: unchanged resources
-//! cost a no-op pass), plus the keys of objects this instance still owns but no longer
-//! declares, so they get pruned. An invalid revision is rejected whole and the last good one
-//! keeps running.
+//! Fetches the source on an interval, or at once when woken (the webhook). A revision id not
+//! judged before is loaded and validated whole. A valid revision replaces the snapshot and
+//! requeues every key (level-triggered: unchanged resources cost a no-op pass), plus the keys
+//! of objects this instance still owns but no longer declares, so they get pruned. An
+//! invalid revision is rejected whole: the last good one keeps running, and every resource's
+//! status says so (`Stalled=True`, `RevisionRejected`) until a good revision is accepted.
+//! A failed fetch (the remote is down) changes nothing.
 
-use std::{collections::BTreeSet, path::PathBuf, time::Duration};
+use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{events::Watcher, hosts::Pool, snapshot::Shared, Snapshot};
 use crate::{
     desired::ResourceRef,
+    diagnostic::{Diagnostic, Diagnostics},
     docker, labels, resolve,
     runtime::{Handle, Reason},
-    status::{StatusKey, StatusStore},
+    source::{Revision, Source},
+    status::{ListFilter, StatusKey, StatusStore},
 };
 
 pub struct Poller {
-    pub root: PathBuf,
+    pub source: Arc<dyn Source>,
     pub interval: Duration,
+    /// Woken by the webhook: fetch now instead of at the next tick.
+    pub wake: Arc<Notify>,
     pub snapshot: Shared,
     pub store: StatusStore,
     pub handle: Handle<StatusKey>,
@@ -29,74 +36,130 @@ pub struct Poller {
     pub stop: CancellationToken,
 }
 
+/// What the poller remembers between fetches.
+#[derive(Default)]
+struct Judged {
+    accepted: String,
+    rejected: String,
+    watched: BTreeSet<String>,
+    fetch_error: String,
+}
+
 impl Poller {
     pub async fn run(self) {
-        let mut last_digest = String::new();
-        let mut watched: BTreeSet<String> = BTreeSet::new();
-        let mut rejected_digest = String::new();
+        tracing::info!(source = %self.source.describe(), interval = ?self.interval, "watching the source");
+        let mut judged = Judged::default();
         loop {
-            let root = self.root.clone();
-            let digest = tokio::task::spawn_blocking(move || resolve::dir_revision(&root))
-                .await
-                .unwrap_or_default();
-            if !digest.is_empty() && digest != last_digest && digest != rejected_digest {
-                let root = self.root.clone();
-                match tokio::task::spawn_blocking(move || resolve::load_source(&root)).await {
-                    Ok(Ok(resolved)) => {
-                        for w in &resolved.warnings {
-                            tracing::warn!("{w}");
-                        }
-                        let snap = Snapshot::new(resolved);
-                        tracing::info!(
-                            revision = snap.revision(),
-                            resources = snap.keys.len(),
-                            "accepted revision"
-                        );
-                        let hosts: Vec<String> = snap
-                            .resolved
-                            .state
-                            .hosts
-                            .iter()
-                            .map(|h| h.host.name.clone())
-                            .collect();
-                        let keys: Vec<StatusKey> = snap.keys.iter().cloned().collect();
-                        self.snapshot.set(snap);
-                        self.store
-                            .retain(|k| keys.contains(k) || k.kind != crate::desired::Kind::Host);
-                        for k in &keys {
-                            self.handle.enqueue(k.clone(), Reason::Source);
-                        }
-                        self.enqueue_orphans(&keys).await;
-                        for h in hosts {
-                            if watched.insert(h.clone()) {
-                                tokio::spawn(
-                                    Watcher {
-                                        host: h,
-                                        instance: self.instance.clone(),
-                                        snapshot: self.snapshot.clone(),
-                                        handle: self.handle.clone(),
-                                        pool: self.pool.clone(),
-                                        stop: self.stop.clone(),
-                                    }
-                                    .run(),
-                                );
-                            }
-                        }
-                        last_digest = digest;
-                        rejected_digest.clear();
+            let src = self.source.clone();
+            match tokio::task::spawn_blocking(move || src.fetch()).await {
+                Ok(Ok(rev)) => {
+                    judged.fetch_error.clear();
+                    if rev.id != judged.accepted && rev.id != judged.rejected {
+                        self.judge(rev, &mut judged).await;
                     }
-                    Ok(Err(diags)) => {
-                        tracing::error!(
-                            "revision {digest:.12} rejected; the last good revision keeps running:\n{diags}"
-                        );
-                        rejected_digest = digest;
-                    }
-                    Err(e) => tracing::error!("loading the source failed: {e}"),
                 }
+                Ok(Err(e)) => {
+                    let msg = e.to_string();
+                    // Once per distinct error, not once per poll.
+                    if msg != judged.fetch_error {
+                        tracing::error!(
+                            "fetching the source failed; the last good revision keeps running: {msg}"
+                        );
+                        judged.fetch_error = msg;
+                    }
+                }
+                Err(e) => tracing::error!("the source fetch task failed: {e}"),
             }
             tokio::select! {
                 _ = self.stop.cancelled() => return,
                 _ = tokio::time::sleep(self.interval) => {}
+                _ = self.wake.notified() => tracing::debug!("woken by the webhook"),
+            }
+        }
+    }
+
+    /// Loads `rev` and accepts or rejects it.
+    async fn judge(&self, rev: Revision, judged: &mut Judged) {
+        let root = rev.root.clone();
+        let short = rev.short().to_owned();
+        let loaded = {
+            let short = short.clone();
+            tokio::task::spawn_blocking(move || resolve::load_source_at(&root, &short)).await
+        };
+        match loaded {
+            Ok(Ok(resolved)) => {
+                for w in &resolved.warnings {
+                    tracing::warn!("{w}");
+                }
+                self.accept(Snapshot::new(resolved), &mut judged.watched).await;
+                judged.accepted = rev.id;
+                judged.rejected.clear();
+            }
+            Ok(Err(diags)) => {
+                tracing::error!("revision {short} rejected; the last good revision keeps running:\n{diags}");
+                let message = rejection_message(&short, &diags);
+                for s in self.store.list(&ListFilter::default()) {
+                    self.store
+                        .update(&s.key(), |s| s.mark_revision_rejected(&message));
+                }
+                judged.rejected = rev.id;
+            }
+            Err(e) => {
+                tracing::error!("loading the source failed: {e}");
+                return;
+            }
+        }
+        // Keep the running revision's files and the newest (possibly rejected) one.
+        let src = self.source.clone();
+        let keep = [judged.accepted.clone(), judged.rejected.clone()];
+        let _ = tokio::task::spawn_blocking(move || {
+            let keep: Vec<&str> = keep
+                .iter()
+                .map(String::as_str)
+                .filter(|k| !k.is_empty())
+                .collect();
+            src.retain(&keep);
+        })
+        .await;
+    }
+
+    async fn accept(&self, snap: Snapshot, watched: &mut BTreeSet<String>) {
+        let revision = snap.revision().to_owned();
+        tracing::info!(revision = %revision, resources = snap.keys.len(), "accepted revision");
+        let hosts: Vec<String> = snap
+            .resolved
+            .state
+            .hosts
+            .iter()
+            .map(|h| h.host.name.clone())
+            .collect();
+        let keys: Vec<StatusKey> = snap.keys.iter().cloned().collect();
+        self.snapshot.set(snap);
+        self.store
+            .retain(|k| keys.contains(k) || k.kind != crate::desired::Kind::Host);
+        for s in self.store.list(&ListFilter::default()) {
+            if s.revision_rejected() {
+                self.store
+                    .update(&s.key(), |s| s.clear_revision_rejected(&revision));
+            }
+        }
+        for k in &keys {
+            self.handle.enqueue(k.clone(), Reason::Source);
+        }
+        self.enqueue_orphans(&keys).await;
+        for h in hosts {
+            if watched.insert(h.clone()) {
+                tokio::spawn(
+                    Watcher {
+                        host: h,
+                        instance: self.instance.clone(),
+                        snapshot: self.snapshot.clone(),
+                        handle: self.handle.clone(),
+                        pool: self.pool.clone(),
+                        stop: self.stop.clone(),
+                    }
+                    .run(),
+                );
             }
         }
     }
@@ -130,5 +193,48 @@ impl Poller {
                 }
             }
         }
+    }
+}
+
+/// `revision 1a2b3c4d5e6f rejected: stack.yaml:7: spec.dependsOn[0]: ... (and 2 more)`: the
+/// first error without its hint, so the line stays readable in `aegisctl get`.
+fn rejection_message(short: &str, diags: &Diagnostics) -> String {
+    let Some(first) = diags.0.first() else {
+        return format!("revision {short} rejected");
+    };
+    let first = Diagnostic {
+        hint: None,
+        ..first.clone()
+    };
+    let more = match diags.0.len() - 1 {
+        0 => String::new(),
+        n => format!(" (and {n} more)"),
+    };
+    format!("revision {short} rejected: {first}{more}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::FieldPath;
+
+    #[test]
+    fn rejection_names_commit_file_line_and_count() {
+        let d = |line| {
+            Diagnostic::new(
+                "stack.yaml",
+                Some(line),
+                FieldPath::root(),
+                "Network/nope is not declared",
+            )
+            .with_hint("declare it")
+        };
+        let one = Diagnostics(vec![d(7)]);
+        assert_eq!(
+            rejection_message("1a2b3c4d5e6f", &one),
+            "revision 1a2b3c4d5e6f rejected: stack.yaml:7: Network/nope is not declared"
+        );
+        let three = Diagnostics(vec![d(7), d(9), d(11)]);
+        assert!(rejection_message("1a2b3c4d5e6f", &three).ends_with("declared (and 2 more)"));
     }
 }

@@ -24,7 +24,15 @@ pub struct Resolved {
 }
 
 /// Loads the source directory `root` into a desired state, or every reason it is invalid.
+/// The revision is the digest of the directory's content ([`dir_revision`]).
 pub fn load_source(root: &Path) -> Result<Resolved, Diagnostics> {
+    // Hidden files (`.env`) count too: interpolation reads them.
+    let revision: String = dir_revision(root).chars().take(12).collect();
+    load_source_at(root, &revision)
+}
+
+/// [`load_source`] for a revision whose id the caller knows (a git commit, shown short).
+pub fn load_source_at(root: &Path, revision: &str) -> Result<Resolved, Diagnostics> {
     let (set, mut diags) = manifest::load_dir(root);
     diags.extend(manifest::validate(&set));
     if !diags.is_empty() {
@@ -65,10 +73,11 @@ pub fn load_source(root: &Path) -> Result<Resolved, Diagnostics> {
     if !diags.is_empty() {
         return Err(diags);
     }
-    // Hidden files (`.env`) count too: interpolation reads them.
-    let revision = dir_revision(root).chars().take(12).collect();
     Ok(Resolved {
-        state: DesiredState { revision, hosts },
+        state: DesiredState {
+            revision: revision.to_owned(),
+            hosts,
+        },
         manifests: set,
         warnings,
     })

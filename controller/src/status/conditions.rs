@@ -67,6 +67,9 @@ pub mod reason {
     pub const CONTAINER_STARTING: &str = "ContainerStarting";
     pub const HOST_UNREACHABLE: &str = "HostUnreachable";
     pub const SUSPENDED: &str = "Suspended";
+    /// On `Stalled`: the newest source revision is invalid, so the last good one keeps
+    /// running. Set on every resource by the source poller, not by a reconcile pass.
+    pub const REVISION_REJECTED: &str = "RevisionRejected";
 }
 
 /// Sets condition `type_` in `conditions`, adding it if absent.

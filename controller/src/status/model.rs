@@ -78,6 +78,8 @@ pub enum EventReason {
     Started,
     Suspended,
     Resumed,
+    /// A source revision was rejected whole; the last good one keeps running.
+    Rejected,
 }
 
 impl fmt::Display for EventReason {

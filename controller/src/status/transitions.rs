@@ -53,7 +53,9 @@ impl ResourceStatus {
         self.last_error = None;
         self.set_condition(ConditionType::Ready, status, why, message);
         self.set_condition(ConditionType::Reconciling, ConditionStatus::False, why, "");
-        self.set_condition(ConditionType::Stalled, ConditionStatus::False, why, "");
+        if !self.revision_rejected() {
+            self.set_condition(ConditionType::Stalled, ConditionStatus::False, why, "");
+        }
     }
 
     /// A pass failed. `reason` is e.g. [`reason::RECONCILIATION_FAILED`] or
@@ -71,8 +73,47 @@ impl ResourceStatus {
             error.clone(),
         );
         self.set_condition(ConditionType::Reconciling, ConditionStatus::False, reason, "");
-        self.set_condition(ConditionType::Stalled, stalled.into(), reason, error.clone());
+        if !self.revision_rejected() {
+            self.set_condition(ConditionType::Stalled, stalled.into(), reason, error.clone());
+        }
         self.last_error = Some(error);
+    }
+
+    /// Whether `Stalled` says the newest source revision was rejected. Passes of the last
+    /// good revision leave that alone: only the next accepted revision clears it.
+    pub fn revision_rejected(&self) -> bool {
+        self.condition(ConditionType::Stalled)
+            .is_some_and(|c| c.status == ConditionStatus::True && c.reason == reason::REVISION_REJECTED)
+    }
+
+    /// The source's newest revision was rejected: `Stalled=True` (`RevisionRejected`) with
+    /// `message` (commit, first error with file:line). `Ready` stays as it is, since the last
+    /// good revision keeps running. Records a `Warning` event when the message is new.
+    pub fn mark_revision_rejected(&mut self, message: &str) {
+        let same = self
+            .condition(ConditionType::Stalled)
+            .is_some_and(|c| c.reason == reason::REVISION_REJECTED && c.message == message);
+        if !same {
+            self.record_event(EventType::Warning, EventReason::Rejected, message);
+        }
+        self.set_condition(
+            ConditionType::Stalled,
+            ConditionStatus::True,
+            reason::REVISION_REJECTED,
+            message,
+        );
+    }
+
+    /// A good revision was accepted: clears a `RevisionRejected` stall.
+    pub fn clear_revision_rejected(&mut self, revision: &str) {
+        if self.revision_rejected() {
+            self.set_condition(
+                ConditionType::Stalled,
+                ConditionStatus::False,
+                reason::REVISION_REJECTED,
+                format!("revision {revision} accepted"),
+            );
+        }
     }
 
     /// Suspends or resumes; records an event when it changes. Returns whether it did.
@@ -137,6 +178,27 @@ mod tests {
         );
         assert_eq!(s.ready(), ConditionStatus::False);
         assert_eq!(s.status_word(), "ContainerUnhealthy");
+    }
+
+    #[test]
+    fn a_rejection_stalls_until_a_good_revision_and_survives_passes() {
+        let mut s = ResourceStatus::new(&StatusKey::new(Kind::Stack, "local", "demo"));
+        s.mark_succeeded("aaa", vec![], true);
+        let msg = "revision bbb rejected: stack.yaml:7: spec.dependsOn[0]: Network/nope is not declared";
+        s.mark_revision_rejected(msg);
+        s.mark_revision_rejected(msg);
+        assert_eq!(s.events.len(), 1);
+        assert_eq!(s.ready(), ConditionStatus::True, "Ready stays as it is");
+        assert_eq!(s.status_word(), "RevisionRejected");
+        assert_eq!(s.message(), msg);
+        s.mark_succeeded("aaa", vec![], false);
+        s.mark_failed(reason::RECONCILIATION_FAILED, "boom", false);
+        assert!(s.revision_rejected(), "passes of the old revision keep the stall");
+        s.clear_revision_rejected("ccc");
+        assert!(!s.revision_rejected());
+        s.mark_succeeded("ccc", vec![], true);
+        assert_eq!(s.status_word(), "ReconciliationSucceeded");
+        assert_eq!(s.message(), "");
     }
 
     #[test]
