@@ -35,7 +35,9 @@ fn yaml_file_as_json(path: &Path) -> serde_json::Value {
 
 #[test]
 fn getsops_examples_byte_exact_with_either_identity() {
-    let Some(root) = vectors_dir("getsops_examples_byte_exact_with_either_identity") else { return };
+    let Some(root) = vectors_dir("getsops_examples_byte_exact_with_either_identity") else {
+        return;
+    };
     let dir = root.join("getsops-sops-pr1031");
     let all = ids(&dir, "keys.txt");
     let singles = each_identity(&dir, "keys.txt");
@@ -51,14 +53,20 @@ fn getsops_examples_byte_exact_with_either_identity() {
         for ids in std::iter::once(&all).chain(&singles) {
             let d = decrypt_file(&dir.join(enc), None, ids).unwrap_or_else(|e| panic!("{enc}: {e}"));
             let got = d.to_plaintext(format).unwrap();
-            assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&expected), "{enc}");
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&expected),
+                "{enc}"
+            );
         }
     }
 }
 
 #[test]
 fn humphd_three_recipients_only_first_key_published() {
-    let Some(root) = vectors_dir("humphd_three_recipients_only_first_key_published") else { return };
+    let Some(root) = vectors_dir("humphd_three_recipients_only_first_key_published") else {
+        return;
+    };
     let dir = root.join("humphd-sops-age");
     let ids = ids(&dir, "key.txt");
     let expected: serde_json::Value =
@@ -73,34 +81,55 @@ fn humphd_three_recipients_only_first_key_published() {
     assert!(json_eq(&tree(&yaml), &without_0word), "{}", tree(&yaml));
 
     let env = decrypt_file(&dir.join("secret.enc.env"), None, &ids).unwrap();
-    assert_eq!(env.to_plaintext(Format::Dotenv).unwrap(), b"secret=this is a secret\nanother_secret=7\n");
-    let Decrypted::Env(env) = env else { panic!("dotenv gives Env") };
+    assert_eq!(
+        env.to_plaintext(Format::Dotenv).unwrap(),
+        b"secret=this is a secret\nanother_secret=7\n"
+    );
+    let Decrypted::Env(env) = env else {
+        panic!("dotenv gives Env")
+    };
     assert_eq!(env.get("another_secret").unwrap().expose(), b"7");
 }
 
 #[test]
 fn isindir_mac_only_encrypted_with_encrypted_suffix() {
-    let Some(root) = vectors_dir("isindir_mac_only_encrypted_with_encrypted_suffix") else { return };
+    let Some(root) = vectors_dir("isindir_mac_only_encrypted_with_encrypted_suffix") else {
+        return;
+    };
     let dir = root.join("isindir-sops-secrets-operator");
-    let d = decrypt_file(&dir.join("04-test-secrets-mac-only.yaml"), None, &ids(&dir, "key-file.txt")).unwrap();
+    let d = decrypt_file(
+        &dir.join("04-test-secrets-mac-only.yaml"),
+        None,
+        &ids(&dir, "key-file.txt"),
+    )
+    .unwrap();
     let expected = yaml_file_as_json(&dir.join("04-raw-test-secrets-mac-only.yaml"));
     assert!(json_eq(&tree(&d), &expected), "{} vs {}", tree(&d), expected);
 }
 
 #[test]
 fn gibbz00_rops_without_version_key() {
-    let Some(root) = vectors_dir("gibbz00_rops_without_version_key") else { return };
+    let Some(root) = vectors_dir("gibbz00_rops_without_version_key") else {
+        return;
+    };
     let dir = root.join("gibbz00-rops");
     // Go sops 3.11 refuses this file ("Version string empty"); the version is not
     // authenticated, so aegis accepts it and the MAC still verifies.
-    let d = decrypt_file(&dir.join("age_mac_only_encrypted.yaml"), None, &ids(&dir, "key.txt")).unwrap();
+    let d = decrypt_file(
+        &dir.join("age_mac_only_encrypted.yaml"),
+        None,
+        &ids(&dir, "key.txt"),
+    )
+    .unwrap();
     let expected = yaml_file_as_json(&dir.join("age_mac_only_encrypted_plaintext.yaml"));
     assert!(json_eq(&tree(&d), &expected), "{} vs {}", tree(&d), expected);
 }
 
 #[test]
 fn fluxcd_encrypted_regex_kubernetes_secret() {
-    let Some(root) = vectors_dir("fluxcd_encrypted_regex_kubernetes_secret") else { return };
+    let Some(root) = vectors_dir("fluxcd_encrypted_regex_kubernetes_secret") else {
+        return;
+    };
     let dir = root.join("fluxcd-kustomize-controller");
     let d = decrypt_file(&dir.join("age.yaml"), None, &ids(&dir, "age.txt")).unwrap();
     let t = tree(&d);
@@ -112,7 +141,9 @@ fn fluxcd_encrypted_regex_kubernetes_secret() {
 
 #[test]
 fn shamir_two_of_three_key_groups() {
-    let Some(root) = vectors_dir("shamir_two_of_three_key_groups") else { return };
+    let Some(root) = vectors_dir("shamir_two_of_three_key_groups") else {
+        return;
+    };
     let dir = root.join("generated-sops-3.11.0");
     let file = dir.join("shamir-2of3.enc.yaml");
     let expected = std::fs::read(dir.join("shamir-2of3.plain.yaml")).unwrap();
@@ -130,6 +161,9 @@ fn shamir_two_of_three_key_groups() {
     }
     for one in 0..3 {
         let err = decrypt_file(&file, None, &Identities::parse(&keys[one]).unwrap()).unwrap_err();
-        assert!(matches!(err, SopsError::NotEnoughKeyGroups { have: 1, need: 2, .. }), "{err}");
+        assert!(
+            matches!(err, SopsError::NotEnoughKeyGroups { have: 1, need: 2, .. }),
+            "{err}"
+        );
     }
 }

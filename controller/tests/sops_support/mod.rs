@@ -17,7 +17,10 @@ pub fn vectors_dir(test: &str) -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("SKIP {test}: {} is absent (the shared test vectors are not on this machine)", dir.display());
+        eprintln!(
+            "SKIP {test}: {} is absent (the shared test vectors are not on this machine)",
+            dir.display()
+        );
         None
     }
 }
@@ -26,7 +29,9 @@ fn find_tool(name: &str, env: &str) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(env).map(PathBuf::from).filter(|p| p.is_file()) {
         return Some(p);
     }
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
     if let Some(home) = std::env::var_os("HOME") {
         dirs.push(Path::new(&home).join(".local/bin"));
         dirs.push(Path::new(&home).join(".pyenv/shims"));
@@ -74,7 +79,11 @@ impl Tools {
         let out = Command::new(&self.age_keygen).output().expect("age-keygen runs");
         assert!(out.status.success(), "age-keygen failed");
         let text = String::from_utf8(out.stdout).expect("utf-8");
-        let identity = text.lines().find(|l| l.starts_with("AGE-SECRET-KEY-")).expect("a key").to_string();
+        let identity = text
+            .lines()
+            .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+            .expect("a key")
+            .to_string();
         let recipient = text
             .lines()
             .find_map(|l| l.strip_prefix("# public key: "))
@@ -94,7 +103,11 @@ impl Tools {
             .arg(file)
             .output()
             .expect("sops runs");
-        assert!(out.status.success(), "sops encrypt {file} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "sops encrypt {file} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out.stdout
     }
 
@@ -103,12 +116,19 @@ impl Tools {
         let keyfile = dir.join(format!("{file}.keys"));
         std::fs::write(&keyfile, identities).unwrap();
         let mut cmd = Command::new(&self.sops);
-        cmd.current_dir(dir).env("SOPS_AGE_KEY_FILE", &keyfile).env_remove("SOPS_AGE_KEY").arg("decrypt");
+        cmd.current_dir(dir)
+            .env("SOPS_AGE_KEY_FILE", &keyfile)
+            .env_remove("SOPS_AGE_KEY")
+            .arg("decrypt");
         if let Some(t) = input_type {
             cmd.args(["--input-type", t, "--output-type", t]);
         }
         let out = cmd.arg(file).output().expect("sops runs");
-        assert!(out.status.success(), "sops -d {file} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "sops -d {file} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out.stdout
     }
 }
@@ -144,7 +164,9 @@ pub fn to_json(entries: &[aegis::secrets::sops::Entry]) -> serde_json::Value {
             Node::Null => serde_json::Value::Null,
             Node::Bool(b) => (*b).into(),
             Node::Int(i) => (*i).into(),
-            Node::Float(f) => serde_json::Number::from_f64(*f).map(Into::into).unwrap_or(serde_json::Value::Null),
+            Node::Float(f) => serde_json::Number::from_f64(*f)
+                .map(Into::into)
+                .unwrap_or(serde_json::Value::Null),
             Node::Str(s) | Node::Bytes(s) | Node::Time(s) | Node::Comment(s) => {
                 String::from_utf8_lossy(s.expose()).into_owned().into()
             }

@@ -591,3 +591,52 @@ pub(crate) fn parse_go_float(s: &str) -> Option<f64> {
     }
     s.parse::<f64>().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEMPLATES: [(Format, &str); 5] = [
+        (Format::Dotenv, "A=ENC[AES256_GCM,data:AAAA,iv:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]\n#c\nsops_age__list_0__map_enc=x\nsops_age__list_0__map_recipient=age1x\nsops_lastmodified=2024-01-01T00:00:00Z\nsops_mac=ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]\nsops_version=3.8.1\n"),
+        (Format::Yaml, "a:\n    b: ENC[AES256_GCM,data:AAAA,iv:AA==,tag:AA==,type:int]\n    #ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:comment]\n    l:\n        - x\n        - &r {q: 1}\n        - *r\nsops:\n    age:\n        - recipient: age1x\n          enc: |\n            -----BEGIN AGE ENCRYPTED FILE-----\n            YWdl\n            -----END AGE ENCRYPTED FILE-----\n    lastmodified: \"2024-01-01T00:00:00Z\"\n    mac: x\n    key_groups: []\n    shamir_threshold: 2\n"),
+        (Format::Json, "{\"a\": [1, 2.5, true, null, {\"b\": \"ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:float]\"}], \"sops\": {\"age\": [{\"recipient\": \"age1\", \"enc\": \"x\"}], \"lastmodified\": \"x\", \"mac\": \"y\"}}"),
+        (Format::Ini, "; c\n[s]\nk = ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]\n[sops]\nage__list_0__map_enc = x\nage__list_0__map_recipient = age1\nlastmodified = x\nmac = y\nshamir_threshold = 9\n"),
+        (Format::Binary, "{\"data\": \"ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]\", \"sops\": {\"age\": [], \"mac\": \"m\", \"lastmodified\": \"l\"}}"),
+    ];
+
+    /// A throwaway key made for this test; it protects nothing.
+    fn test_ids() -> Identities {
+        Identities::parse("AGE-SECRET-KEY-1QQ7V0LCZTGTY6S5HPECMW6J7C7CHDRM9R30E0YW9WDH50RZKPJAQL2SJHM")
+            .unwrap()
+    }
+
+    /// ~2000 random inputs per format, and as many random mutations of sops-shaped files:
+    /// `decrypt` returns errors, never panics.
+    #[test]
+    fn random_bytes_never_panic() {
+        const SPECIAL: &[u8] = b"\n :-#[]{}\"'=&*|>!%@`,";
+        let ids = test_ids();
+        let mut rng = fastrand::Rng::with_seed(0x5095);
+        for (format, template) in TEMPLATES {
+            for _ in 0..2000 {
+                let len = rng.usize(0..256);
+                let bytes: Vec<u8> = (0..len).map(|_| rng.u8(..)).collect();
+                let _ = decrypt(&bytes, format, &ids);
+                let mut m = template.as_bytes().to_vec();
+                for _ in 0..rng.usize(1..6) {
+                    let i = rng.usize(0..m.len());
+                    match rng.u8(0..3) {
+                        0 => m[i] = rng.u8(..),
+                        1 => {
+                            m.remove(i);
+                        }
+                        _ => m.insert(i, SPECIAL[rng.usize(0..SPECIAL.len())]),
+                    }
+                }
+                if let Ok(d) = decrypt(&m, format, &ids) {
+                    let _ = d.to_plaintext(format);
+                }
+            }
+        }
+    }
+}
