@@ -19,6 +19,7 @@ pub mod observed;
 pub mod plan;
 pub mod resolve;
 pub mod runtime;
+pub mod secrets;
 pub mod source;
 pub mod status;
 pub mod telemetry;

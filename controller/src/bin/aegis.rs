@@ -77,11 +77,62 @@ enum Command {
         #[command(flatten)]
         api: aegis::api::ApiArgs,
     },
+    /// SOPS files (age): `aegis sops decrypt FILE` prints the plaintext like `sops -d`.
+    Sops {
+        #[command(subcommand)]
+        command: SopsCommand,
+    },
     /// Write the JSON Schemas of every kind.
     Schema {
         #[arg(long, default_value = "crds")]
         out_dir: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum SopsCommand {
+    /// Decrypt FILE and print the plaintext exactly as `sops -d` does. Identities come from
+    /// --age-key-file, SOPS_AGE_KEY_FILE and SOPS_AGE_KEY (or ~/.config/sops/age/keys.txt).
+    Decrypt {
+        file: PathBuf,
+        /// An age identity file (one AGE-SECRET-KEY-1… per line, `#` comments allowed).
+        #[arg(long)]
+        age_key_file: Option<PathBuf>,
+        /// The store, when the file name does not tell (`*.env`, `*.yaml`, `*.json`, `*.ini`;
+        /// anything else is binary).
+        #[arg(long, value_parser = ["dotenv", "yaml", "json", "ini", "binary"])]
+        input_type: Option<String>,
+    },
+}
+
+fn sops_decrypt(
+    file: &std::path::Path,
+    key_file: Option<&std::path::Path>,
+    input_type: Option<&str>,
+) -> ExitCode {
+    use aegis::secrets::sops::{decrypt_file, Format, Identities};
+    use std::io::Write;
+    let format = input_type
+        .and_then(Format::parse)
+        .unwrap_or_else(|| Format::from_path(file));
+    let result = Identities::from_env_and_file(key_file)
+        .and_then(|ids| decrypt_file(file, Some(format), &ids))
+        .and_then(|d| d.to_plaintext(format));
+    match result {
+        Ok(plain) => {
+            let plain = zeroize::Zeroizing::new(plain);
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = out.write_all(&plain).and_then(|()| out.flush()) {
+                eprintln!("error: cannot write the plaintext: {e}");
+                return ExitCode::from(1);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -267,6 +318,14 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Sops {
+            command:
+                SopsCommand::Decrypt {
+                    file,
+                    age_key_file,
+                    input_type,
+                },
+        } => sops_decrypt(&file, age_key_file.as_deref(), input_type.as_deref()),
         Command::Schema { out_dir } => match manifest::schema::write_all(&out_dir) {
             Ok(()) => {
                 println!("wrote schemas to {}", out_dir.display());
