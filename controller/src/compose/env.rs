@@ -5,6 +5,11 @@
 //! takes its value from the Stack's variables (compose would read the shell environment;
 //! aegis never does, so that a revision means the same thing on every run), and is left out
 //! when there is none.
+//!
+//! Secrets: the Stack's `spec.secrets` variables come first (lowest precedence); an
+//! `env_file:` named by a `spec.secrets` entry's `envFile` reads its decrypted variables, and
+//! an `env_file:` that is itself a SOPS dotenv file is decrypted in memory. Either way the
+//! values stay [`EnvValue::Secret`] and no plaintext touches the disk.
 
 use std::{collections::BTreeMap, fs, path::Path};
 
@@ -14,7 +19,7 @@ use super::{
     model::EnvFileLong,
     report::Report,
 };
-use crate::yaml::FieldPath;
+use crate::{desired::EnvValue, secrets::loader::is_sops_dotenv, yaml::FieldPath};
 
 pub fn resolve(
     report: &mut Report,
@@ -23,14 +28,19 @@ pub fn resolve(
     environment: ListOrMap,
     project_dir: &Path,
     lookup: &dyn Fn(&str) -> Option<String>,
-) -> BTreeMap<String, String> {
-    let mut env = BTreeMap::new();
+    secrets: &super::StackSecrets,
+) -> BTreeMap<String, EnvValue> {
+    let mut env: BTreeMap<String, EnvValue> = secrets.env.iter().cloned().collect();
     for (i, entry) in env_files.map(|f| f.0).unwrap_or_default().into_iter().enumerate() {
         let path = svc_path.key("env_file").index(i);
         let (file, required) = match entry {
             StrOr::Str(p) => (p, true),
             StrOr::Long(l) => (l.path, l.required.is_none_or(|b| b.0)),
         };
+        if let Some(vars) = secrets.env_files.get(&file) {
+            env.extend(vars.iter().cloned());
+            continue;
+        }
         let full = project_dir.join(&file);
         let src = match fs::read_to_string(&full) {
             Ok(s) => s,
@@ -44,6 +54,17 @@ pub fn resolve(
                 continue;
             }
         };
+        if is_sops_dotenv(&src) {
+            match secrets.loader.env_file(&full) {
+                Ok(vars) => env.extend(vars),
+                Err(e) => report.error_hint(
+                    &path,
+                    format!("env file `{file}` cannot be decrypted: {e}"),
+                    "check the age key (SOPS_AGE_KEY_FILE / --age-key-file) and that the file was encrypted for it",
+                ),
+            }
+            continue;
+        }
         match env_file::parse(&src, lookup) {
             Ok(parsed) => {
                 for var in &parsed.unset {
@@ -52,7 +73,7 @@ pub fn resolve(
                         format!("env file `{file}`: variable {var} is not set, defaulting to a blank string"),
                     );
                 }
-                env.extend(parsed.vars);
+                env.extend(parsed.vars.into_iter().map(|(k, v)| (k, EnvValue::Plain(v))));
             }
             Err(e) => report.error(&path, format!("env file `{file}` line {}: {}", e.line, e.message)),
         }
@@ -66,7 +87,7 @@ pub fn resolve(
             continue;
         }
         if let Some(v) = value.or_else(|| lookup(&key)) {
-            env.insert(key, v);
+            env.insert(key, EnvValue::Plain(v));
         }
     }
     env

@@ -42,6 +42,8 @@ mod tests_seed;
 
 use std::{collections::BTreeMap, path::Path};
 
+use crate::{desired::EnvValue, secrets::SecretLoader};
+
 use serde_json::Value;
 
 use self::{
@@ -73,6 +75,22 @@ pub struct ComposeInput<'a> {
     /// Interpolation variables (the Stack's `spec.environment`). The process environment is
     /// never read: see the module docs.
     pub vars: &'a BTreeMap<String, String>,
+    /// Secrets the Stack brings, and the decryptor for `env_file:` entries that are SOPS files.
+    pub secrets: &'a StackSecrets,
+}
+
+/// Decrypted secrets of a Stack (`spec.secrets`), and the loader for encrypted files the
+/// compose file itself names.
+#[derive(Default)]
+pub struct StackSecrets {
+    /// Variables of `spec.secrets` entries without `envFile`: every service gets them, below
+    /// its own `env_file:` and `environment:`.
+    pub env: Vec<(String, EnvValue)>,
+    /// `spec.secrets` entries with `envFile: NAME`: a compose `env_file: NAME` reads these
+    /// decrypted variables instead of a file (so `env_file: .env` beside a `.sops.env` works
+    /// unchanged, as with the seed's decrypt-to-.env hook, but with no plaintext on disk).
+    pub env_files: BTreeMap<String, Vec<(String, EnvValue)>>,
+    pub loader: SecretLoader,
 }
 
 /// What a compose file declares, resolved.
@@ -142,6 +160,7 @@ pub fn load(input: &ComposeInput) -> Result<ComposeStack, Diagnostics> {
 
     let scope = Scope {
         stack: input.stack,
+        secrets: input.secrets,
         project_dir: input.project_dir,
         lookup: &lookup,
         networks: &networks,

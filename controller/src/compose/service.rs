@@ -26,6 +26,7 @@ use crate::{
 /// What converting a service needs from the rest of the file.
 pub struct Scope<'a> {
     pub stack: &'a str,
+    pub secrets: &'a super::StackSecrets,
     pub project_dir: &'a Path,
     pub lookup: &'a dyn Fn(&str) -> Option<String>,
     pub networks: &'a BTreeMap<String, DeclaredNetwork>,
@@ -97,6 +98,7 @@ pub fn convert(
         svc.environment,
         scope.project_dir,
         scope.lookup,
+        scope.secrets,
     );
     if let Some(cmd) = svc.command {
         c.command = report.check(&at("command"), options::command(cmd));

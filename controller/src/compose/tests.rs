@@ -22,6 +22,7 @@ pub(super) fn load_in(dir: &Path, src: &str, vars: &[(&str, &str)]) -> Result<Co
         base: FieldPath::root(),
         project_dir: dir,
         vars: &vars,
+        secrets: &Default::default(),
     })
 }
 
@@ -139,9 +140,9 @@ volumes:
         matches!(&web.mounts[2].kind, MountKind::Bind { source: BindSource::Repo(f), .. } if f.content_hash.len() == 64)
     );
     assert_eq!(web.tmpfs.get("/run").map(String::as_str), Some("size=64m"));
-    assert_eq!(web.env.get("A").map(String::as_str), Some("from-file"));
-    assert_eq!(web.env.get("B").map(String::as_str), Some("2"));
-    assert_eq!(web.env.get("C").map(String::as_str), Some("true"));
+    assert_eq!(web.env.get("A").and_then(|v| v.as_plain()), Some("from-file"));
+    assert_eq!(web.env.get("B").and_then(|v| v.as_plain()), Some("2"));
+    assert_eq!(web.env.get("C").and_then(|v| v.as_plain()), Some("true"));
     assert_eq!(
         web.ports,
         vec![
@@ -281,8 +282,8 @@ services:
         app.command.as_deref().expect("command"),
         &["echo", "$HOME", "fallback", "", "from-dotenv/x"]
     );
-    assert_eq!(app.env.get("FROM_VARS").map(String::as_str), Some("s"));
-    assert_eq!(app.env.get("STACK_VAR").map(String::as_str), Some("s"));
+    assert_eq!(app.env.get("FROM_VARS").and_then(|v| v.as_plain()), Some("s"));
+    assert_eq!(app.env.get("STACK_VAR").and_then(|v| v.as_plain()), Some("s"));
     assert!(!app.env.contains_key("NOT_ANYWHERE"));
     assert_eq!(app.nano_cpus, Some(500_000_000));
     assert!(!app.privileged);

@@ -261,9 +261,9 @@ fn environment_overrides_env_files_in_order() {
     let src = "services:\n  a:\n    image: x\n    env_file: [one.env, two.env]\n    environment: [C=3, A]\n";
     let stack = load_in(dir.path(), src, &[]).unwrap_or_else(|e| panic!("{e}"));
     let env = &stack.containers[0].env;
-    assert_eq!(env.get("A").map(String::as_str), Some("1"));
-    assert_eq!(env.get("B").map(String::as_str), Some("2"));
-    assert_eq!(env.get("C").map(String::as_str), Some("3"));
+    assert_eq!(env.get("A").and_then(|v| v.as_plain()), Some("1"));
+    assert_eq!(env.get("B").and_then(|v| v.as_plain()), Some("2"));
+    assert_eq!(env.get("C").and_then(|v| v.as_plain()), Some("3"));
 }
 
 #[test]
@@ -279,6 +279,7 @@ fn inline_stack_services_use_the_base_path() {
         base: FieldPath::parse("spec"),
         project_dir: Path::new("."),
         vars: &vars,
+        secrets: &Default::default(),
     })
     .expect_err("fails")
     .to_string();

@@ -27,6 +27,7 @@ fn load_file(dir: &Path, name: &str, src: &str) -> Result<ComposeStack, Diagnost
         base: FieldPath::root(),
         project_dir: dir,
         vars: &vars,
+        secrets: &Default::default(),
     })
 }
 
@@ -56,7 +57,7 @@ fn periphery() {
         matches!(&c.mounts[1].kind, MountKind::Bind { source: BindSource::Host(p), .. } if p == "/var/run/docker.sock")
     );
     assert_eq!(
-        c.env.get("SOPS_AGE_KEY_FILE").map(String::as_str),
+        c.env.get("SOPS_AGE_KEY_FILE").and_then(|v| v.as_plain()),
         Some("/etc/sops/age/keys.txt")
     );
     assert!(s.networks.is_empty());

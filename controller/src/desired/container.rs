@@ -24,7 +24,7 @@ pub struct ContainerSpec {
     /// User labels (ownership labels are added by the docker layer).
     pub labels: BTreeMap<String, String>,
     /// Final environment after `env_file`, `environment` and interpolation.
-    pub env: BTreeMap<String, String>,
+    pub env: BTreeMap<String, super::EnvValue>,
     pub command: Option<Vec<String>>,
     pub entrypoint: Option<Vec<String>>,
     pub user: Option<String>,

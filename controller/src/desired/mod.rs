@@ -5,6 +5,7 @@
 //! `Serialize` with deterministic ordering, because the spec hash is computed from it.
 
 mod container;
+mod env;
 mod host;
 mod network;
 mod resource;
@@ -13,6 +14,7 @@ pub use container::{
     BindSource, ContainerSpec, DependsCondition, DependsOn, Device, Healthcheck, Logging, Mount, MountKind,
     NetworkAttachment, NetworkMode, PortBinding, PullPolicy, RepoFile, RestartPolicy, Ulimit,
 };
+pub use env::{EnvValue, SECRET_PREFIX};
 pub use host::{DesiredHost, DesiredState, Endpoint, HostSpec, StackSpec, TlsFiles};
 pub use network::{Ipam, NetworkSpec, VolumeSpec};
 pub use resource::{Kind, ResourceRef};

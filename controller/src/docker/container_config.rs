@@ -124,7 +124,8 @@ pub fn create_body(spec: &ContainerSpec, ctx: &CreateContext) -> ContainerCreate
         domainname: spec.domainname.clone(),
         user: spec.user.clone(),
         working_dir: spec.working_dir.clone(),
-        env: non_empty(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        // The only place a secret value leaves its wrapper: into the create call's env.
+        env: non_empty(spec.env.iter().map(|(k, v)| format!("{k}={}", v.expose())).collect()),
         cmd: spec.command.clone(),
         entrypoint: spec.entrypoint.clone(),
         labels: Some(container_labels(spec, ctx)),

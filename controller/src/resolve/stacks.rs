@@ -8,7 +8,7 @@ use std::{
 use serde_json::{Map, Value};
 
 use crate::{
-    compose::{self, ComposeInput},
+    compose::{self, ComposeInput, StackSecrets},
     desired::{DesiredHost, StackSpec},
     diagnostic::{Diagnostic, Diagnostics},
     manifest::{
@@ -24,6 +24,7 @@ pub(super) fn stack_spec(
     s: &Manifest<StackManifestSpec>,
 ) -> Result<(StackSpec, Vec<Diagnostic>), Diagnostics> {
     let name = &s.metadata.name;
+    let secrets = stack_secrets(m, s)?;
     let loaded = match (&s.spec.compose, &s.spec.services) {
         (Some(rel), _) => {
             let path = m.dir().join(rel);
@@ -63,6 +64,7 @@ pub(super) fn stack_spec(
                 base: FieldPath::root(),
                 project_dir: &project_dir,
                 vars: &s.spec.environment,
+                secrets: &secrets,
             })?
         }
         (None, Some(services)) => {
@@ -84,6 +86,7 @@ pub(super) fn stack_spec(
                 base: FieldPath::parse("spec"),
                 project_dir: m.dir(),
                 vars: &s.spec.environment,
+                secrets: &secrets,
             })?
         }
         (None, None) => {
@@ -101,6 +104,29 @@ pub(super) fn stack_spec(
         critical: s.spec.critical,
     };
     Ok((spec, loaded.warnings))
+}
+
+/// Decrypts the Stack's `spec.secrets` files (in memory).
+fn stack_secrets(m: &Located<AnyManifest>, s: &Manifest<StackManifestSpec>) -> Result<StackSecrets, Diagnostics> {
+    let mut out = StackSecrets::default();
+    let mut diags = Diagnostics::default();
+    for (i, entry) in s.spec.secrets.iter().enumerate() {
+        let path = m.dir().join(&entry.sops_env);
+        let at = FieldPath::parse("spec.secrets").index(i).key("sopsEnv");
+        match out.loader.env_file(&path) {
+            Ok(vars) => match &entry.env_file {
+                Some(name) => {
+                    out.env_files.entry(name.clone()).or_default().extend(vars);
+                }
+                None => out.env.extend(vars),
+            },
+            Err(e) => diags.push(
+                m.diag(at, format!("`{}` cannot be decrypted: {e}", entry.sops_env))
+                    .with_hint("the path is relative to the manifest; check the age key (SOPS_AGE_KEY_FILE / --age-key-file)"),
+            ),
+        }
+    }
+    diags.into_result(out)
 }
 
 /// Two stacks on one host may not claim the same container name, and a stack's compose network

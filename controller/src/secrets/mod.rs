@@ -5,7 +5,10 @@
 //! `<redacted>`, it has no `Serialize`, and its memory is zeroed on drop. A spec hash that must
 //! change when a secret changes takes [`value::digest`] (a keyed HMAC-SHA256), never the value.
 
+pub mod keys;
+pub mod loader;
 pub mod sops;
 pub mod value;
 
+pub use loader::SecretLoader;
 pub use value::{digest, Secret};

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 pub use dnsguard::{DnsGuardSpec, DnsProbe};
 pub use host::{HostManifestSpec, HostTls};
 pub use network::{NetworkIpam, NetworkManifestSpec};
-pub use stack::StackManifestSpec;
+pub use stack::{StackManifestSpec, StackSecret};
 pub use tunnelclient::{TunnelClientSpec, TunnelType};
 
 pub const API_VERSION: &str = "aegis.dev/v1alpha1";

@@ -36,4 +36,21 @@ pub struct StackManifestSpec {
     /// On the host's management path: applied last, one at a time.
     #[serde(default)]
     pub critical: bool,
+    /// SOPS-encrypted files whose variables the containers get as environment, decrypted in
+    /// memory (no plaintext on disk).
+    #[serde(default)]
+    pub secrets: Vec<StackSecret>,
+}
+
+/// One `spec.secrets` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct StackSecret {
+    /// A SOPS-encrypted dotenv file, relative to this manifest (e.g. `app/.sops.env`).
+    pub sops_env: String,
+    /// Serve the decrypted variables to compose `env_file:` entries with this name (e.g.
+    /// `.env`) instead of giving them to every service. Lets a compose file that reads
+    /// `env_file: .env` (written by a decrypt hook elsewhere) work unchanged.
+    #[serde(default)]
+    pub env_file: Option<String>,
 }
