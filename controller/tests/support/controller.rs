@@ -6,7 +6,9 @@
 //! controller (`RUST_LOG=aegis=debug`, stdout and stderr appended to a log file in its own
 //! scratch directory, outside the source directory so that the log never changes the
 //! source's revision) and waits for `/readyz`. On drop the process is SIGKILLed; when the
-//! test is failing, the tail of the log is printed so that a CI failure can be read.
+//! test is failing, the tail of the log is printed so that a CI failure can be read
+//! (`AEGIS_E2E_LOG=N` prints the last N lines of every test's log; `AEGIS_KEEP_LOGS=1`
+//! keeps a failing test's scratch directory).
 #![allow(dead_code)]
 
 use std::{
@@ -111,6 +113,7 @@ impl ControllerProc {
             .args(["--poll", "250ms"])
             .args(&self.extra)
             .env("RUST_LOG", "aegis=debug")
+            .env("NO_COLOR", "1")
             .env_remove("AEGIS_API")
             .env_remove("AEGIS_TOKEN_FILE")
             .env_remove("AEGIS_INSTANCE")
@@ -135,7 +138,13 @@ impl ControllerProc {
     pub fn wait_ready(&mut self) -> Duration {
         let t = Instant::now();
         loop {
-            if let Some(st) = self.child.as_mut().expect("controller running").try_wait().expect("try_wait") {
+            if let Some(st) = self
+                .child
+                .as_mut()
+                .expect("controller running")
+                .try_wait()
+                .expect("try_wait")
+            {
                 panic!(
                     "the controller exited ({st}) before it was ready\n{}",
                     self.log_tail(TAIL_LINES)
@@ -232,7 +241,10 @@ impl ControllerProc {
     pub fn sigterm(&mut self) -> Duration {
         let pid = self.pid().to_string();
         let t = Instant::now();
-        let st = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+        let st = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
         assert!(st.success(), "kill -TERM {pid} failed");
         let status = self.wait_exit(TERM_TIMEOUT);
         let took = t.elapsed();
@@ -327,15 +339,18 @@ impl ControllerProc {
 impl Drop for ControllerProc {
     fn drop(&mut self) {
         self.kill_now();
+        let show = std::env::var("AEGIS_E2E_LOG")
+            .ok()
+            .and_then(|n| n.parse::<usize>().ok());
+        if let Some(n) = show.filter(|_| !std::thread::panicking()) {
+            eprintln!("{}", self.log_tail(n));
+        }
         if std::thread::panicking() {
-            eprintln!("{}", self.log_tail(TAIL_LINES));
+            eprintln!("{}", self.log_tail(show.unwrap_or(TAIL_LINES).max(TAIL_LINES)));
             if std::env::var_os("AEGIS_KEEP_LOGS").is_some() {
                 let kept = self.scratch.path().to_path_buf();
                 // Leak the TempDir on purpose: the log stays for a post-mortem.
-                let dir = std::mem::replace(
-                    &mut self.scratch,
-                    tempfile::tempdir().expect("tempdir"),
-                );
+                let dir = std::mem::replace(&mut self.scratch, tempfile::tempdir().expect("tempdir"));
                 let _ = dir.keep();
                 eprintln!("controller scratch kept at {}", kept.display());
             }
