@@ -20,6 +20,7 @@ mod engine2;
 
 use std::{
     process::Command,
+    sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard},
     thread::sleep,
     time::{Duration, Instant},
 };
@@ -29,6 +30,23 @@ use controller::{event_reasons, ControllerProc};
 use support::*;
 
 const CONVERGE: Duration = Duration::from_secs(60);
+
+// ---------------------------------------------------------------------------------------
+// Scheduling
+
+/// The drift-repair timings measure the controller, not contention on the engine: the
+/// test that takes them holds this exclusively ([`alone`]) and every other test of this file
+/// holds it shared ([`beside_others`]), so it never runs beside 12 containers being replaced
+/// or a dockerd restarting. The others still run in parallel with each other.
+static TIMING: RwLock<()> = RwLock::new(());
+
+fn alone() -> RwLockWriteGuard<'static, ()> {
+    TIMING.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn beside_others() -> RwLockReadGuard<'static, ()> {
+    TIMING.read().unwrap_or_else(PoisonError::into_inner)
+}
 
 // ---------------------------------------------------------------------------------------
 // Manifests
@@ -245,6 +263,7 @@ fn time_until(timeout: Duration, mut f: impl FnMut() -> bool) -> Option<Duration
 /// runs in its place.
 #[test]
 fn drift_repair_after_rm_and_stop() {
+    let _timing = alone();
     ensure_image();
     let src = Source::new();
     let stack = unique("drift");
@@ -316,6 +335,7 @@ fn drift_repair_after_rm_and_stop() {
 /// so, and `resume` repairs it at once.
 #[test]
 fn suspend_and_resume() {
+    let _timing = beside_others();
     ensure_image();
     let src = Source::new();
     let stack = unique("susp");
@@ -366,6 +386,7 @@ fn suspend_and_resume() {
 /// SIGTERM is a clean shutdown (exit 0).
 #[test]
 fn status_survives_a_restart() {
+    let _timing = beside_others();
     ensure_image();
     let src = Source::new();
     let stack = unique("keep");
@@ -412,6 +433,7 @@ fn status_survives_a_restart() {
 /// containers are being replaced (and the `service_healthy` dependents wait for `db`).
 #[test]
 fn sigkill_mid_apply_leaves_no_orphans_or_duplicates() {
+    let _timing = beside_others();
     ensure_image();
     let src = Source::new();
     let stack = unique("kill");
@@ -524,6 +546,7 @@ fn sigkill_mid_apply_leaves_no_orphans_or_duplicates() {
 /// off." Then it comes back, and a change made while it was down is applied.
 #[test]
 fn one_host_down_others_keep_converging() {
+    let _timing = beside_others();
     let Some(e2) = engine2::acquire() else { return };
     ensure_image();
     let src = Source::new();
@@ -623,6 +646,7 @@ fn one_host_down_others_keep_converging() {
 /// only aegis can bring it back: the events stream breaks, the watcher reconnects and relists.
 #[test]
 fn docker_daemon_restart_under_a_running_controller() {
+    let _timing = beside_others();
     let Some(e2) = engine2::acquire() else { return };
     ensure_image();
     let src = Source::new();
