@@ -186,6 +186,18 @@ impl EventTap {
         while self.rx.try_recv().is_ok() {}
     }
 
+    /// The action of the next event of container `name` within `timeout`.
+    fn next_of(&mut self, name: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let (_, a, n) = self.rx.recv_timeout(left).ok()?;
+            if n == name {
+                return Some(a);
+            }
+        }
+    }
+
     /// The engine time (ns) of the next `action` of container `name`.
     fn wait(&mut self, name: &str, action: &str, timeout: Duration) -> Option<u64> {
         let deadline = Instant::now() + timeout;
@@ -208,6 +220,14 @@ impl Drop for EventTap {
 
 // ---------------------------------------------------------------------------------------
 // Figures
+
+/// Wall-clock nanoseconds since the epoch: the clock `docker events` stamps with.
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
 
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
@@ -347,6 +367,7 @@ fn suspend_and_resume() {
             &[service("a", "A: \"1\""), service("b", "B: \"1\"")],
         ),
     );
+    let mut tap = EventTap::new(&src.instance);
     let ctl = ControllerProc::start(&src);
     ctl.wait_ready_status("stacks", &stack, None, CONVERGE);
     let a = cname(&stack, "a");
@@ -354,15 +375,18 @@ fn suspend_and_resume() {
 
     ctl.aegisctl_ok(&["suspend", "stack", &stack]);
     docker(&["rm", "-f", &a]);
+    assert!(tap.wait(&a, "destroy", Duration::from_secs(5)).is_some());
+    // Four seconds in which aegis must not create (or start) anything named `a`.
     let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(4) {
-        assert!(
-            state_of(None, &a).is_none(),
-            "{a} came back while its stack was suspended\n{}",
-            ctl.log_tail(60)
-        );
-        sleep(Duration::from_millis(200));
+    while let Some(left) = Duration::from_secs(4).checked_sub(t.elapsed()) {
+        if let Some(action) = tap.next_of(&a, left) {
+            panic!(
+                "{a} saw `{action}` while its stack was suspended\n{}",
+                ctl.log_tail(60)
+            );
+        }
     }
+    assert!(state_of(None, &a).is_none(), "{a} came back while suspended");
     let table = ctl.aegisctl_ok(&["get", "stacks"]);
     let row = table
         .lines()
@@ -374,9 +398,19 @@ fn suspend_and_resume() {
     assert!(d.contains("Suspended:    true"), "{d}");
 
     ctl.aegisctl_ok(&["resume", "stack", &stack]);
-    let took = time_until(Duration::from_secs(3), || running(None, &a))
-        .unwrap_or_else(|| panic!("{a} did not come back within 3 s of resume\n{}", ctl.log_tail(80)));
+    // Timed from `resume` returning to the engine's `start` (same machine, same clock).
+    let resumed = now_ns();
+    let started = tap.wait(&a, "start", Duration::from_secs(10));
+    ctl.wait_for(Duration::from_secs(10), "the container to run again", || {
+        running(None, &a).then_some(())
+    });
+    let took = Duration::from_nanos(started.expect("a start event").saturating_sub(resumed));
     println!("resume-repair: {:.2} s", secs(took));
+    assert!(
+        took < Duration::from_secs(3),
+        "{a} took {took:?} to come back after resume\n{}",
+        ctl.log_tail(80)
+    );
     let s = ctl.wait_ready_status("stacks", &stack, None, Duration::from_secs(10));
     assert!(!s.suspended);
     assert_eq!(names_of(None, &src.instance), vec![a, cname(&stack, "b")]);
