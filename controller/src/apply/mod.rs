@@ -10,6 +10,7 @@ mod step;
 use std::{collections::BTreeSet, time::Duration};
 
 use futures::future::join_all;
+use tracing::Instrument as _;
 
 use crate::{
     desired::{DesiredHost, DesiredState},
@@ -82,7 +83,15 @@ pub async fn apply_host(
     opts: &ApplyOptions,
 ) -> Result<HostReport, ApplyError> {
     let span = tracing::info_span!("host", host = %desired.host.name);
-    let _g = span.enter();
+    // `instrument`, not `span.enter()` across `.await` (that leaks the span into other tasks).
+    apply_host_in(desired, revision, opts).instrument(span).await
+}
+
+async fn apply_host_in(
+    desired: &DesiredHost,
+    revision: &str,
+    opts: &ApplyOptions,
+) -> Result<HostReport, ApplyError> {
     let host = DockerHost::connect(&desired.host).await?;
     let mut observed = docker::observe(&host).await?;
     for image in images_of(desired) {

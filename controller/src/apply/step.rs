@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use tracing::Instrument as _;
+
 use super::labels;
 use crate::{
     desired::{BindSource, ContainerSpec, MountKind, NetworkMode, RepoFile, ResourceRef},
@@ -19,7 +21,19 @@ pub(super) async fn run(
 ) -> Result<(), String> {
     let span =
         tracing::info_span!("step", resource = %resource, verb = action.verb(), object = action.object());
-    let _g = span.enter();
+    // `instrument`, not `span.enter()` across `.await` (that leaks the span into other tasks).
+    run_step(host, who, resource, action, specs)
+        .instrument(span)
+        .await
+}
+
+async fn run_step(
+    host: &DockerHost,
+    who: &labels::Ctx,
+    resource: &ResourceRef,
+    action: &Action,
+    specs: &BTreeMap<String, ContainerSpec>,
+) -> Result<(), String> {
     let r = match action {
         Action::CreateNetwork { spec, hash } => {
             let json = serde_json::to_string(spec).unwrap_or_default();

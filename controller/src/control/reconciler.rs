@@ -1,7 +1,9 @@
 //! The reconcile of one key: one resource on one host. Level-triggered: it never knows why it
 //! was called, it compares desired with actual state and acts.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
+
+use tracing::Instrument as _;
 
 use crate::{
     apply::{self, ApplyError, ApplyOptions},
@@ -57,8 +59,15 @@ impl Reconciler for AegisReconciler {
         if self.store.get(&key).is_some_and(|s| s.suspended) {
             return Ok(Action::AwaitChange);
         }
+        // `instrument`, not `span.enter()`: an entered guard held across `.await` leaks the span
+        // into whatever task the thread runs next (the event watcher, other reconciles).
         let span = tracing::info_span!("reconcile", key = %key, revision = snap.revision());
-        let _g = span.enter();
+        self.reconcile_in(key, snap).instrument(span).await
+    }
+}
+
+impl AegisReconciler {
+    async fn reconcile_in(&self, key: StatusKey, snap: Arc<super::Snapshot>) -> Result<Action, String> {
         let Some(desired) = snap.host(&key.host) else {
             // The host itself left the desired state: nothing to reach it with.
             self.store.remove(&key);
@@ -173,9 +182,7 @@ impl Reconciler for AegisReconciler {
             }
         }
     }
-}
 
-impl AegisReconciler {
     fn fail(&self, key: &StatusKey, why: &str, msg: &str, stalled: bool) {
         self.store.update(key, |s| s.mark_failed(why, msg, stalled));
     }
@@ -261,4 +268,60 @@ fn inventory(
     );
     items.sort_by(|a, b| (a.kind as u8, &a.name).cmp(&(b.kind as u8, &b.name)));
     items
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        control::snapshot::Snapshot,
+        status::{StatusKey, StatusStore},
+    };
+
+    /// A reconcile that waits on Docker must not leave its span entered on the thread: the
+    /// next task polled there (the event watcher, another host's reconcile) would log and
+    /// trace inside it. Regression: `span.enter()` held across `.await`.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_waiting_reconcile_does_not_leak_its_span_into_other_tasks() {
+        let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry());
+        // An "engine" that accepts connections and never answers: connect() waits in the
+        // version negotiation.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = silent.local_addr().expect("addr").port();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let head = "apiVersion: aegis.dev/v1alpha1";
+        std::fs::write(
+            dir.path().join("a.yaml"),
+            format!(
+                "{head}\nkind: Host\nmetadata: {{name: h}}\nspec:\n  endpoint: tcp://127.0.0.1:{port}\n---\n\
+                 {head}\nkind: Stack\nmetadata: {{name: s}}\nspec:\n  host: h\n  services:\n    web: {{image: busybox:1.36}}\n"
+            ),
+        )
+        .expect("write");
+        let resolved = crate::resolve::load_source(dir.path()).expect("valid source");
+        let snapshot = Shared::default();
+        snapshot.set(Snapshot::new(resolved));
+        let r = AegisReconciler::new(
+            snapshot,
+            StatusStore::in_memory(),
+            Pool::default(),
+            ApplyOptions::default(),
+        );
+        let task = tokio::spawn(async move { r.reconcile(StatusKey::new(Kind::Stack, "h", "s")).await });
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !task.is_finished(),
+            "the reconcile should be waiting on the silent engine"
+        );
+        let current = tracing::Span::current();
+        task.abort();
+        assert!(
+            current.is_none(),
+            "another task runs inside the reconcile's span: {:?}",
+            current.metadata().map(|m| m.name())
+        );
+    }
 }
