@@ -71,6 +71,7 @@ async fn create(host: &DockerHost, spec: &ContainerSpec) -> String {
         &spec.name,
         create_body(spec, &ctx),
         &extra_networks(spec, &ctx),
+        &[],
     )
     .await
     .unwrap()
@@ -140,7 +141,7 @@ async fn replace_keeps_the_name_and_changes_the_id() {
 
     spec.env.insert("VERSION".into(), "2".into());
     let ctx = CreateContext::with_labels(owner_labels(&host));
-    let new = containers::replace_container(&host, &old, &name, create_body(&spec, &ctx), &[])
+    let new = containers::replace_container(&host, &old, &name, create_body(&spec, &ctx), &[], &[])
         .await
         .unwrap();
     assert_ne!(new, old);
@@ -169,6 +170,7 @@ async fn a_taken_name_is_a_conflict_with_a_helpful_message() {
         &host,
         &name,
         create_body(&sleeper(&name), &Default::default()),
+        &[],
         &[],
     )
     .await
@@ -298,7 +300,7 @@ async fn replace_works_with_a_fixed_published_port() {
     containers::start(&host, &old).await.unwrap();
     // The new container can only start once the old one has released the port.
     let ctx = CreateContext::with_labels(owner_labels(&host));
-    let new = containers::replace_container(&host, &old, &name, create_body(&spec, &ctx), &[])
+    let new = containers::replace_container(&host, &old, &name, create_body(&spec, &ctx), &[], &[])
         .await
         .unwrap();
     assert_eq!(

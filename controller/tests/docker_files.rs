@@ -42,7 +42,7 @@ async fn a_delivered_file_is_readable_in_a_started_container() {
         is_dir: true,
     };
     let before = host.api_calls();
-    files::deliver(&host, &stack, IMAGE, &[&file, &tree])
+    files::deliver(&host, &stack, IMAGE, &[&file, &tree], &Default::default())
         .await
         .unwrap();
     assert_eq!(
@@ -85,7 +85,7 @@ async fn a_delivered_file_is_readable_in_a_started_container() {
         ..Default::default()
     };
     let ctx = CreateContext::with_labels(owner_labels(&host));
-    let id = containers::create_container(&host, &name, create_body(&spec, &ctx), &[])
+    let id = containers::create_container(&host, &name, create_body(&spec, &ctx), &[], &[])
         .await
         .unwrap();
     containers::start(&host, &id).await.unwrap();

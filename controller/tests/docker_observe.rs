@@ -24,7 +24,7 @@ async fn observe_sees_labelled_containers_only_in_four_calls() {
         ..Default::default()
     };
     let body = create_body(&spec, &CreateContext::with_labels(owner_labels(&host)));
-    let id = containers::create_container(&host, &owned, body, &[])
+    let id = containers::create_container(&host, &owned, body, &[], &[])
         .await
         .unwrap();
     // Same image, no aegis labels: must stay invisible.

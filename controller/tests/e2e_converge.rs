@@ -103,7 +103,7 @@ fn converge_then_noop_then_recreate_only_what_changed_then_prune() {
     let d = aegisctl(&f.src.args("diff"));
     assert_eq!(d.status.code(), Some(1), "diff exits 1 on changes: {}", text(&d));
     assert!(
-        text(&d).contains("recreate") && text(&d).contains("env:"),
+        text(&d).contains("recreate") && text(&d).contains("env.A: \"1\" -> \"2\""),
         "{}",
         text(&d)
     );

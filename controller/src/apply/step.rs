@@ -69,16 +69,10 @@ async fn run_step(
             spec_json,
         } => {
             let ctx = context(who, resource, hash, spec_json, spec, specs);
-            deliver(host, spec).await?;
+            deliver(host, who, resource, spec).await?;
             let body = docker::create_body(spec, &ctx);
-            match containers::create_container(
-                host,
-                &spec.name,
-                body,
-                &docker::container_config::extra_networks(spec, &ctx),
-            )
-            .await
-            {
+            let extra = docker::container_config::extra_networks(spec, &ctx);
+            match containers::create_container(host, &spec.name, body, &extra, &spec.secret_files).await {
                 Ok(_) => containers::start(host, &spec.name).await,
                 Err(e) => Err(e),
             }
@@ -91,10 +85,10 @@ async fn run_step(
             ..
         } => {
             let ctx = context(who, resource, hash, spec_json, spec, specs);
-            deliver(host, spec).await?;
+            deliver(host, who, resource, spec).await?;
             let body = docker::create_body(spec, &ctx);
             let extra = docker::container_config::extra_networks(spec, &ctx);
-            containers::replace_container(host, old_id, &spec.name, body, &extra)
+            containers::replace_container(host, old_id, &spec.name, body, &extra, &spec.secret_files)
                 .await
                 .map(drop)
         }
@@ -129,7 +123,7 @@ fn context(
 }
 
 /// Puts the repository files a container bind-mounts onto its host.
-async fn deliver(host: &DockerHost, spec: &ContainerSpec) -> Result<(), String> {
+async fn deliver(host: &DockerHost, who: &labels::Ctx, resource: &ResourceRef, spec: &ContainerSpec) -> Result<(), String> {
     let repo: Vec<&RepoFile> = spec
         .mounts
         .iter()
@@ -144,7 +138,11 @@ async fn deliver(host: &DockerHost, spec: &ContainerSpec) -> Result<(), String> 
     if repo.is_empty() {
         return Ok(());
     }
-    files::deliver(host, &spec.stack, &spec.image, &repo)
+    let owner = BTreeMap::from([
+        (crate::labels::INSTANCE.to_string(), who.instance.clone()),
+        (crate::labels::RESOURCE.to_string(), resource.to_string()),
+    ]);
+    files::deliver(host, &spec.stack, &spec.image, &repo, &owner)
         .await
         .map_err(|e| format!("deliver repository files for {}: {e}", spec.name))
 }

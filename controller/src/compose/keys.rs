@@ -18,9 +18,7 @@ pub fn strip_extensions(map: &mut Map<String, Value>) {
 fn unsupported_service_key(key: &str) -> Option<&'static str> {
     Some(match key {
         "build" => "aegis does not build images; push the image to a registry and set `image:`",
-        "secrets" | "configs" => {
-            "not supported yet; pass values through the Stack's SOPS env files, or bind-mount a file from the repo"
-        }
+        "configs" => "not supported yet; bind-mount a file from the repo instead",
         "profiles" => "not supported: every service of a Stack runs; split optional services into their own Stack",
         "scale" => "not supported: a service runs exactly one container",
         "extends" => "not supported: use YAML anchors and `<<` merge keys instead",

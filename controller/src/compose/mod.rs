@@ -28,6 +28,7 @@ mod networks;
 mod options;
 mod ports;
 mod report;
+mod secrets;
 mod service;
 mod units;
 mod validate;
@@ -158,9 +159,17 @@ pub fn load(input: &ComposeInput) -> Result<ComposeStack, Diagnostics> {
         .map(|(k, v)| (k.clone(), v.spec.name.clone()))
         .collect();
 
+    let declared_secrets = secrets::declared(
+        &mut report,
+        &input.base.key("secrets"),
+        top.get("secrets"),
+        input.project_dir,
+        &input.secrets.loader,
+    );
     let scope = Scope {
         stack: input.stack,
         secrets: input.secrets,
+        declared_secrets: &declared_secrets,
         project_dir: input.project_dir,
         lookup: &lookup,
         networks: &networks,
@@ -226,7 +235,7 @@ fn check_top_level(input: &ComposeInput, report: &mut Report, top: &serde_json::
     for (key, v) in top {
         let path = input.base.key(key.clone());
         match key.as_str() {
-            "services" | "networks" | "volumes" => {}
+            "services" | "networks" | "volumes" | "secrets" => {}
             k if k.starts_with("x-") => {}
             "version" => report.warn(&path, "`version` is obsolete and ignored"),
             "name" => {
@@ -241,10 +250,10 @@ fn check_top_level(input: &ComposeInput, report: &mut Report, top: &serde_json::
                     );
                 }
             }
-            "secrets" | "configs" => report.error_hint(
+            "configs" => report.error_hint(
                 &path,
-                format!("top-level `{key}` is not supported yet"),
-                "pass values through the Stack's SOPS env files, or bind-mount a file from the repo",
+                "top-level `configs` is not supported yet",
+                "bind-mount a file from the repo instead",
             ),
             "include" => report.error_hint(
                 &path,

@@ -52,6 +52,8 @@ pub struct Service {
     #[serde(default)]
     pub extra_hosts: ExtraHosts,
     pub healthcheck: Option<HealthcheckDef>,
+    /// compose `secrets:` (names of top-level secrets, or the long form).
+    pub secrets: Option<Vec<StrOr<ServiceSecretLong>>>,
     #[serde(default)]
     pub depends_on: NamesOrMap<DependsOnLong>,
     pub privileged: Option<Bool>,
@@ -85,6 +87,7 @@ pub struct Service {
 /// The service keys [`Service`] accepts (checked against the struct by a test).
 pub const SERVICE_KEYS: &[&str] = &[
     "image",
+    "secrets",
     "container_name",
     "restart",
     "labels",
@@ -297,6 +300,27 @@ pub struct IpamConfigDef {
     pub subnet: Option<String>,
     pub gateway: Option<String>,
     pub ip_range: Option<String>,
+}
+
+/// A service's `secrets:` entry in long form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSecretLong {
+    pub source: String,
+    pub target: Option<String>,
+    pub uid: Option<Scalar>,
+    pub gid: Option<Scalar>,
+    pub mode: Option<Scalar>,
+}
+
+/// A top-level secret.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretDef {
+    pub file: Option<String>,
+    pub environment: Option<String>,
+    pub external: Option<Bool>,
+    pub name: Option<String>,
 }
 
 /// A top-level volume.

@@ -27,6 +27,7 @@ use crate::{
 pub struct Scope<'a> {
     pub stack: &'a str,
     pub secrets: &'a super::StackSecrets,
+    pub declared_secrets: &'a BTreeMap<String, super::secrets::Declared>,
     pub project_dir: &'a Path,
     pub lookup: &'a dyn Fn(&str) -> Option<String>,
     pub networks: &'a BTreeMap<String, DeclaredNetwork>,
@@ -100,6 +101,9 @@ pub fn convert(
         scope.lookup,
         scope.secrets,
     );
+    if let Some(entries) = svc.secrets {
+        c.secret_files = super::secrets::for_service(report, &at("secrets"), entries, scope.declared_secrets);
+    }
     if let Some(cmd) = svc.command {
         c.command = report.check(&at("command"), options::command(cmd));
     }

@@ -72,8 +72,8 @@ impl Watcher {
                         }
                     }
                     self.pool.invalidate(&self.host);
-                    // Whatever happened while we were not listening is found by a relist.
-                    self.relist();
+                    // Whatever happened while we were not listening is found by the relist
+                    // that follows the reconnect.
                 }
                 Err(e) => {
                     tracing::debug!(host = %self.host, "events: {e}");

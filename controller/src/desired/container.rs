@@ -36,6 +36,8 @@ pub struct ContainerSpec {
     /// Networks to join (only when `network_mode` is [`NetworkMode::Networks`]), by Docker name.
     pub networks: Vec<NetworkAttachment>,
     pub mounts: Vec<Mount>,
+    /// Compose `secrets:`: files written into the container before it starts.
+    pub secret_files: Vec<super::SecretFile>,
     /// Service-level `tmpfs:` entries: target → options (e.g. `size=64m`), as compose maps them
     /// to `HostConfig.Tmpfs`.
     pub tmpfs: BTreeMap<String, String>,

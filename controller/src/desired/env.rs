@@ -77,3 +77,18 @@ mod tests {
         assert_eq!(v.expose(), "hunter2");
     }
 }
+
+/// A compose `secrets:` entry: a file the container sees at `target` (default
+/// `/run/secrets/<name>`), holding a SOPS file's plaintext. It is written into the created
+/// container before it starts (its own writable layer, which goes away with the container),
+/// never onto the controller's disk. Serializes without the value: only its digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretFile {
+    pub target: String,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    #[serde(skip)]
+    pub value: Secret,
+    pub digest: String,
+}

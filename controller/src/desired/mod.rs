@@ -14,7 +14,7 @@ pub use container::{
     BindSource, ContainerSpec, DependsCondition, DependsOn, Device, Healthcheck, Logging, Mount, MountKind,
     NetworkAttachment, NetworkMode, PortBinding, PullPolicy, RepoFile, RestartPolicy, Ulimit,
 };
-pub use env::{EnvValue, SECRET_PREFIX};
+pub use env::{EnvValue, SecretFile, SECRET_PREFIX};
 pub use host::{DesiredHost, DesiredState, Endpoint, HostSpec, StackSpec, TlsFiles};
 pub use network::{Ipam, NetworkSpec, VolumeSpec};
 pub use resource::{Kind, ResourceRef};

@@ -1,6 +1,7 @@
 //! Container actions: create (multi-network on API 1.41), start, stop, remove, rename,
 //! inspect, and compose-style replace.
 
+use crate::desired::SecretFile;
 use bollard::{
     errors::Error as BollardError,
     models::ContainerCreateBody,
@@ -53,6 +54,7 @@ pub async fn create_container(
     name: &str,
     body: ContainerCreateBody,
     extra_networks: &[NetworkAttachment],
+    files: &[SecretFile],
 ) -> Result<String> {
     let opts = CreateContainerOptionsBuilder::new().name(name).build();
     let resp = host
@@ -67,7 +69,44 @@ pub async fn create_container(
             return Err(e);
         }
     }
+    if let Err(e) = upload_secret_files(host, name, &resp.id, files).await {
+        let _ = remove(host, &resp.id, true).await;
+        return Err(e);
+    }
     Ok(resp.id)
+}
+
+/// Writes compose `secrets:` files into a created, not yet started container: they live in
+/// its writable layer (under Docker's root-only data directory) and go away with it, so no
+/// plaintext is left on any disk of ours. One API call whatever the number of files.
+async fn upload_secret_files(host: &DockerHost, name: &str, id: &str, files: &[SecretFile]) -> Result<()> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let fail = |reason: String| DockerError::Files {
+        host: host.host().into(),
+        stack: name.into(),
+        path: "secrets".into(),
+        reason,
+    };
+    let mut b = tar::Builder::new(Vec::new());
+    for f in files {
+        let rel = f.target.trim_start_matches('/');
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(f.mode);
+        h.set_uid(f.uid.into());
+        h.set_gid(f.gid.into());
+        h.set_size(f.value.len() as u64);
+        h.set_mtime(0);
+        b.append_data(&mut h, rel, f.value.expose()).map_err(|e| fail(format!("packing {}: {e}", f.target)))?;
+    }
+    let tar = zeroize::Zeroizing::new(b.into_inner().map_err(|e| fail(e.to_string()))?);
+    let opts = bollard::query_parameters::UploadToContainerOptionsBuilder::new().path("/").build();
+    host.call()
+        .upload_to_container(id, Some(opts), bollard::body_full(tar.to_vec().into()))
+        .await
+        .map_err(|e| fail(format!("cannot write the secret files into the container (a read_only container can't take them): {}", super::error::engine_message(&e))))
 }
 
 /// Starts a container; already running is fine.
@@ -172,12 +211,13 @@ pub async fn replace_container(
     name: &str,
     body: ContainerCreateBody,
     extra_networks: &[NetworkAttachment],
+    files: &[SecretFile],
 ) -> Result<String> {
     let temp = format!("{name}{REPLACEMENT_SUFFIX}");
-    let new_id = match create_container(host, &temp, body.clone(), extra_networks).await {
+    let new_id = match create_container(host, &temp, body.clone(), extra_networks, files).await {
         Err(DockerError::Conflict { .. }) if is_owned(host, &temp).await? => {
             remove(host, &temp, true).await?;
-            create_container(host, &temp, body, extra_networks).await?
+            create_container(host, &temp, body, extra_networks, files).await?
         }
         other => other?,
     };

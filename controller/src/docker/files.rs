@@ -43,7 +43,17 @@ pub fn host_path(stack: &str, file: &RepoFile) -> String {
 /// Copies `files` of `stack` to their [`host_path`]s on the host, using a helper container
 /// made from `image` (which must already be on the host). File modes are kept; owner is root.
 /// Costs three API calls (create, upload, remove) whatever the number of files.
-pub async fn deliver(host: &DockerHost, stack: &str, image: &str, files: &[&RepoFile]) -> Result<()> {
+///
+/// `owner` are the ownership labels of the Stack the files are for: a helper left behind by a
+/// crash between create and remove is then an owned, undeclared container of that Stack, and
+/// its next pass prunes it.
+pub async fn deliver(
+    host: &DockerHost,
+    stack: &str,
+    image: &str,
+    files: &[&RepoFile],
+    owner: &std::collections::BTreeMap<String, String>,
+) -> Result<()> {
     if files.is_empty() {
         return Ok(());
     }
@@ -66,14 +76,13 @@ pub async fn deliver(host: &DockerHost, stack: &str, image: &str, files: &[&Repo
         image: Some(image.to_string()),
         // Never run: only needed because an image without CMD cannot be created.
         entrypoint: Some(vec!["/aegis-files-helper-never-started".into()]),
-        labels: Some(HashMap::from([
-            (
-                labels::MANAGED_BY.to_string(),
-                labels::MANAGED_BY_VALUE.to_string(),
-            ),
-            (labels::HOST.to_string(), host.host().to_string()),
-            (labels::HELPER.to_string(), HELPER_KIND.to_string()),
-        ])),
+        labels: Some({
+            let mut l: HashMap<String, String> = owner.clone().into_iter().collect();
+            l.insert(labels::MANAGED_BY.to_string(), labels::MANAGED_BY_VALUE.to_string());
+            l.insert(labels::HOST.to_string(), host.host().to_string());
+            l.insert(labels::HELPER.to_string(), HELPER_KIND.to_string());
+            l
+        }),
         network_disabled: Some(true),
         host_config: Some(HostConfig {
             binds: Some(vec![format!("{FILES_ROOT}:{HELPER_MOUNT}:rw")]),
@@ -82,7 +91,7 @@ pub async fn deliver(host: &DockerHost, stack: &str, image: &str, files: &[&Repo
         }),
         ..Default::default()
     };
-    let id = containers::create_container(host, &helper, body, &[]).await?;
+    let id = containers::create_container(host, &helper, body, &[], &[]).await?;
     let opts = UploadToContainerOptionsBuilder::new().path(HELPER_MOUNT).build();
     let upload = host
         .call()

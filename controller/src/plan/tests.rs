@@ -173,7 +173,7 @@ fn env_change_recreates_only_that_container_and_names_the_field() {
     };
     assert_eq!(old_id, "id-demo-api-1");
     assert_eq!(changes.len(), 1);
-    assert_eq!(changes[0].field, "env");
+    assert_eq!(changes[0].field, "env.MODE");
 }
 
 #[test]

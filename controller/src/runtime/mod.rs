@@ -106,12 +106,16 @@ pub enum Reason {
 impl Reason {
     /// Whether a request with this reason may run a key before its error backoff delay ends.
     ///
-    /// Only [`Reason::Manual`]: an operator who asks for a run gets it at once, while automatic
-    /// triggers (events, new revisions, relists) wait, so an event storm about a failing key
+    /// [`Reason::Manual`]: an operator who asks for a run gets it at once. [`Reason::Relist`]:
+    /// it follows a reconnect to the host, so the trouble behind the backoff is over. Other
+    /// automatic triggers (events, new revisions) wait, so an event storm about a failing key
     /// cannot turn its backoff into a hot loop.
     #[must_use]
     pub fn bypasses_backoff(self) -> bool {
-        matches!(self, Self::Manual)
+        // A relist follows a reconnect to a host's engine: the host is back, so the errors
+        // the backoff was spacing out are over; waiting out a long backoff would only delay
+        // recovery.
+        matches!(self, Self::Manual | Self::Relist)
     }
 }
 

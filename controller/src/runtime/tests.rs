@@ -403,7 +403,7 @@ async fn events_wait_for_the_backoff_but_manual_cuts_it_short() {
     });
     h.enqueue("a/1", Reason::Source);
     sleep(secs(1)).await;
-    for reason in [Reason::DockerEvent, Reason::Source, Reason::Relist] {
+    for reason in [Reason::DockerEvent, Reason::Source, Reason::Requeue] {
         h.enqueue("a/1", reason);
     }
     sleep(secs(2)).await;
@@ -708,4 +708,19 @@ async fn an_event_during_a_run_follows_the_backoff_left_by_that_run() {
     let runs = h.fake.runs_of("a/1");
     assert_eq!(runs.len(), 4, "{runs:?}");
     assert_within(runs[3], run3 + secs(5), run3 + secs(5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_relist_after_a_reconnect_cuts_the_backoff_short() {
+    let config = Config {
+        backoff_min: secs(60),
+        ..config()
+    };
+    let h = Harness::start(config, |_, nth| if nth == 1 { Step::Err(Duration::ZERO) } else { QUICK });
+    h.enqueue("a/1", Reason::Source);
+    sleep(secs(1)).await;
+    assert_eq!(h.fake.runs_of("a/1").len(), 1);
+    h.enqueue("a/1", Reason::Relist);
+    sleep(secs(1)).await;
+    assert_eq!(h.fake.runs_of("a/1").len(), 2, "the host is back: no need to wait out the backoff");
 }

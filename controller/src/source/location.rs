@@ -30,6 +30,10 @@ pub struct SourceArgs {
     /// Git over ssh: accept any host key (no protection against a man in the middle).
     #[arg(long)]
     pub insecure_skip_host_key_check: bool,
+    /// age identities for SOPS-encrypted files in the source (in addition to
+    /// SOPS_AGE_KEY_FILE / SOPS_AGE_KEY, read as sops reads them).
+    #[arg(long, env = "AEGIS_AGE_KEY_FILE")]
+    pub age_key_file: Option<PathBuf>,
 }
 
 /// Where desired state comes from.
@@ -88,6 +92,9 @@ impl SourceArgs {
     /// Checks the flags and reads the credential files. Errors are for the operator:
     /// they name the flag to fix.
     pub fn location(&self) -> Result<Location, SourceError> {
+        if let Some(f) = &self.age_key_file {
+            crate::secrets::keys::set_key_file(f.clone());
+        }
         let sub = self.path.clone().unwrap_or_default();
         if sub.is_absolute() || sub.components().any(|c| c == std::path::Component::ParentDir) {
             return Err(SourceError::Config(format!(
@@ -200,6 +207,7 @@ mod tests {
             ssh_key: None,
             known_hosts: None,
             insecure_skip_host_key_check: false,
+            age_key_file: None,
         }
     }
 
