@@ -123,7 +123,12 @@ fn context(
 }
 
 /// Puts the repository files a container bind-mounts onto its host.
-async fn deliver(host: &DockerHost, who: &labels::Ctx, resource: &ResourceRef, spec: &ContainerSpec) -> Result<(), String> {
+async fn deliver(
+    host: &DockerHost,
+    who: &labels::Ctx,
+    resource: &ResourceRef,
+    spec: &ContainerSpec,
+) -> Result<(), String> {
     let repo: Vec<&RepoFile> = spec
         .mounts
         .iter()

@@ -43,7 +43,11 @@ pub fn declared(
     };
     for (key, v) in map {
         let path = section.key(key.clone());
-        let def: SecretDef = match serde_json::from_value(if v.is_null() { Value::Object(Default::default()) } else { v.clone() }) {
+        let def: SecretDef = match serde_json::from_value(if v.is_null() {
+            Value::Object(Default::default())
+        } else {
+            v.clone()
+        }) {
             Ok(d) => d,
             Err(e) => {
                 report.error(&path, e.to_string());
@@ -59,7 +63,11 @@ pub fn declared(
             continue;
         }
         let Some(file) = def.file else {
-            report.error_hint(&path, "a secret needs `file:`", "e.g. `file: ./db-password.sops.yaml`");
+            report.error_hint(
+                &path,
+                "a secret needs `file:`",
+                "e.g. `file: ./db-password.sops.yaml`",
+            );
             continue;
         };
         let full = project_dir.join(&file);
@@ -77,10 +85,12 @@ pub fn declared(
         let result = if looks_encrypted(&bytes) {
             loader.file(&full)
         } else {
-            loader.env_value(Secret::from_bytes(bytes.to_vec())).map(|v| match v {
-                crate::desired::EnvValue::Secret { value, digest } => (value, digest),
-                crate::desired::EnvValue::Plain(_) => (Secret::default(), String::new()),
-            })
+            loader
+                .env_value(Secret::from_bytes(bytes.to_vec()))
+                .map(|v| match v {
+                    crate::desired::EnvValue::Secret { value, digest } => (value, digest),
+                    crate::desired::EnvValue::Plain(_) => (Secret::default(), String::new()),
+                })
         };
         match result {
             Ok((value, digest)) => {
@@ -107,7 +117,10 @@ pub fn for_service(
     for (i, entry) in entries.into_iter().enumerate() {
         let at = path.index(i);
         let long = match entry {
-            StrOr::Str(source) => ServiceSecretLong { source, ..Default::default() },
+            StrOr::Str(source) => ServiceSecretLong {
+                source,
+                ..Default::default()
+            },
             StrOr::Long(l) => l,
         };
         let Some(d) = declared.get(&long.source) else {
@@ -125,7 +138,11 @@ pub fn for_service(
         };
         let mut number = |s: &Option<Scalar>, what: &str, octal: bool| -> Option<u32> {
             let text = s.as_ref()?.0.clone();
-            let parsed = if octal { u32::from_str_radix(text.trim_start_matches("0o"), 8) } else { text.parse() };
+            let parsed = if octal {
+                u32::from_str_radix(text.trim_start_matches("0o"), 8)
+            } else {
+                text.parse()
+            };
             match parsed {
                 Ok(n) => Some(n),
                 Err(_) => {

@@ -60,16 +60,29 @@ fn independent_bad_services_are_all_reported() {
 #[test]
 fn unsupported_keys_have_hints() {
     let text = load_err("services:\n  a:\n    image: x\n    configs: [c]\n    profiles: [debug]\nconfigs:\n  c: {file: ./c}\n");
-    assert!(text.contains("services.a.configs: `configs` is not supported (hint: not supported yet"), "{text}");
+    assert!(
+        text.contains("services.a.configs: `configs` is not supported (hint: not supported yet"),
+        "{text}"
+    );
     assert!(text.contains("services.a.profiles"), "{text}");
-    assert!(text.contains("compose.yaml:6: configs: top-level `configs` is not supported yet"), "{text}");
+    assert!(
+        text.contains("compose.yaml:6: configs: top-level `configs` is not supported yet"),
+        "{text}"
+    );
 }
 
 #[test]
 fn secrets_must_be_declared_files() {
-    let text = load_err("services:\n  a:\n    image: x\n    secrets: [nope]\nsecrets:\n  e: {environment: X}\n");
-    assert!(text.contains("services.a.secrets[0]: secret `nope` is not declared"), "{text}");
-    assert!(text.contains("secrets.e: only file secrets are supported"), "{text}");
+    let text =
+        load_err("services:\n  a:\n    image: x\n    secrets: [nope]\nsecrets:\n  e: {environment: X}\n");
+    assert!(
+        text.contains("services.a.secrets[0]: secret `nope` is not declared"),
+        "{text}"
+    );
+    assert!(
+        text.contains("secrets.e: only file secrets are supported"),
+        "{text}"
+    );
 }
 
 #[test]

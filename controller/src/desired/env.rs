@@ -71,7 +71,10 @@ mod tests {
 
     #[test]
     fn a_secret_serializes_as_its_digest_and_never_prints() {
-        let v = EnvValue::Secret { value: Secret::new("hunter2"), digest: "abcd".into() };
+        let v = EnvValue::Secret {
+            value: Secret::new("hunter2"),
+            digest: "abcd".into(),
+        };
         assert_eq!(serde_json::to_string(&v).unwrap_or_default(), "\"secret:abcd\"");
         assert!(!format!("{v:?}").contains("hunter2"));
         assert_eq!(v.expose(), "hunter2");

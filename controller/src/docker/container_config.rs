@@ -125,7 +125,12 @@ pub fn create_body(spec: &ContainerSpec, ctx: &CreateContext) -> ContainerCreate
         user: spec.user.clone(),
         working_dir: spec.working_dir.clone(),
         // The only place a secret value leaves its wrapper: into the create call's env.
-        env: non_empty(spec.env.iter().map(|(k, v)| format!("{k}={}", v.expose())).collect()),
+        env: non_empty(
+            spec.env
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.expose()))
+                .collect(),
+        ),
         cmd: spec.command.clone(),
         entrypoint: spec.entrypoint.clone(),
         labels: Some(container_labels(spec, ctx)),

@@ -28,7 +28,10 @@ fn spec() -> ContainerSpec {
         service: "web".into(),
         image: "busybox:1.36".into(),
         labels: map(&[("my.label", "v")]),
-        env: map(&[("B", "two"), ("A", "1")]).into_iter().map(|(k, v)| (k, v.into())).collect(),
+        env: map(&[("B", "two"), ("A", "1")])
+            .into_iter()
+            .map(|(k, v)| (k, v.into()))
+            .collect(),
         command: Some(vec!["sleep".into(), "300".into()]),
         entrypoint: Some(vec!["/bin/sh".into(), "-c".into()]),
         user: Some("1000:1000".into()),

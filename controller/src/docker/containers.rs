@@ -99,10 +99,13 @@ async fn upload_secret_files(host: &DockerHost, name: &str, id: &str, files: &[S
         h.set_gid(f.gid.into());
         h.set_size(f.value.len() as u64);
         h.set_mtime(0);
-        b.append_data(&mut h, rel, f.value.expose()).map_err(|e| fail(format!("packing {}: {e}", f.target)))?;
+        b.append_data(&mut h, rel, f.value.expose())
+            .map_err(|e| fail(format!("packing {}: {e}", f.target)))?;
     }
     let tar = zeroize::Zeroizing::new(b.into_inner().map_err(|e| fail(e.to_string()))?);
-    let opts = bollard::query_parameters::UploadToContainerOptionsBuilder::new().path("/").build();
+    let opts = bollard::query_parameters::UploadToContainerOptionsBuilder::new()
+        .path("/")
+        .build();
     host.call()
         .upload_to_container(id, Some(opts), bollard::body_full(tar.to_vec().into()))
         .await

@@ -78,7 +78,10 @@ pub async fn deliver(
         entrypoint: Some(vec!["/aegis-files-helper-never-started".into()]),
         labels: Some({
             let mut l: HashMap<String, String> = owner.clone().into_iter().collect();
-            l.insert(labels::MANAGED_BY.to_string(), labels::MANAGED_BY_VALUE.to_string());
+            l.insert(
+                labels::MANAGED_BY.to_string(),
+                labels::MANAGED_BY_VALUE.to_string(),
+            );
             l.insert(labels::HOST.to_string(), host.host().to_string());
             l.insert(labels::HELPER.to_string(), HELPER_KIND.to_string());
             l

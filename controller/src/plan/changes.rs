@@ -14,15 +14,21 @@ pub struct Change {
 
 impl std::fmt::Display for Change {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}: {} -> {}",
-            self.field,
-            self.old.as_deref().unwrap_or("(none)"),
-            self.new.as_deref().unwrap_or("(none)")
-        )
+        match (&self.old, &self.new) {
+            // A changed secret: there is nothing to show on either side.
+            (None, Some(n)) if n == SECRET_CHANGED => write!(f, "{}: {SECRET_CHANGED}", self.field),
+            (o, n) => write!(
+                f,
+                "{}: {} -> {}",
+                self.field,
+                o.as_deref().unwrap_or("(none)"),
+                n.as_deref().unwrap_or("(none)")
+            ),
+        }
     }
 }
+
+const SECRET_CHANGED: &str = "(secret changed)";
 
 /// Field-level differences between two spec JSON documents. An unreadable old spec (e.g. an
 /// object created by an older aegis) yields a single `spec` change.
@@ -48,7 +54,11 @@ pub fn between(old_json: Option<&str>, new_json: &str) -> Vec<Change> {
         }
         match k.as_str() {
             "env" => out.extend(env_changes(o, n)),
-            _ => out.push(Change { field: k.clone(), old: o.map(Value::to_string), new: n.map(Value::to_string) }),
+            _ => out.push(Change {
+                field: k.clone(),
+                old: o.map(Value::to_string),
+                new: n.map(Value::to_string),
+            }),
         }
     }
     out
@@ -63,8 +73,17 @@ fn env_changes(old: Option<&Value>, new: Option<&Value>) -> Vec<Change> {
     let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
     keys.sort();
     keys.dedup();
-    let is_secret = |v: &Value| v.as_str().is_some_and(|s| s.starts_with(crate::desired::SECRET_PREFIX));
-    let show = |v: &Value| if is_secret(v) { "(secret)".to_string() } else { v.to_string() };
+    let is_secret = |v: &Value| {
+        v.as_str()
+            .is_some_and(|s| s.starts_with(crate::desired::SECRET_PREFIX))
+    };
+    let show = |v: &Value| {
+        if is_secret(v) {
+            "(secret)".to_string()
+        } else {
+            v.to_string()
+        }
+    };
     keys.into_iter()
         .filter_map(|k| {
             let (o, n) = (old.get(k), new.get(k));
@@ -72,10 +91,16 @@ fn env_changes(old: Option<&Value>, new: Option<&Value>) -> Vec<Change> {
                 return None;
             }
             let (o_text, n_text) = match (o, n) {
-                (Some(a), Some(b)) if is_secret(a) && is_secret(b) => (None, Some("(secret changed)".to_string())),
+                (Some(a), Some(b)) if is_secret(a) && is_secret(b) => {
+                    (None, Some(SECRET_CHANGED.to_string()))
+                }
                 _ => (o.map(show), n.map(show)),
             };
-            Some(Change { field: format!("env.{k}"), old: o_text, new: n_text })
+            Some(Change {
+                field: format!("env.{k}"),
+                old: o_text,
+                new: n_text,
+            })
         })
         .collect()
 }
@@ -112,6 +137,13 @@ mod tests {
             r#"{"env":{"PW":"secret:bbbb","TOKEN":"secret:cccc"}}"#,
         );
         let text: Vec<String> = c.iter().map(ToString::to_string).collect();
-        assert_eq!(text, ["env.NEW: \"x\" -> (none)", "env.PW: (none) -> (secret changed)", "env.TOKEN: (none) -> (secret)"]);
+        assert_eq!(
+            text,
+            [
+                "env.NEW: \"x\" -> (none)",
+                "env.PW: (secret changed)",
+                "env.TOKEN: (none) -> (secret)"
+            ]
+        );
     }
 }

@@ -107,7 +107,10 @@ pub(super) fn stack_spec(
 }
 
 /// Decrypts the Stack's `spec.secrets` files (in memory).
-fn stack_secrets(m: &Located<AnyManifest>, s: &Manifest<StackManifestSpec>) -> Result<StackSecrets, Diagnostics> {
+fn stack_secrets(
+    m: &Located<AnyManifest>,
+    s: &Manifest<StackManifestSpec>,
+) -> Result<StackSecrets, Diagnostics> {
     let mut out = StackSecrets::default();
     let mut diags = Diagnostics::default();
     for (i, entry) in s.spec.secrets.iter().enumerate() {

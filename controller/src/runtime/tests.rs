@@ -716,11 +716,21 @@ async fn a_relist_after_a_reconnect_cuts_the_backoff_short() {
         backoff_min: secs(60),
         ..config()
     };
-    let h = Harness::start(config, |_, nth| if nth == 1 { Step::Err(Duration::ZERO) } else { QUICK });
+    let h = Harness::start(config, |_, nth| {
+        if nth == 1 {
+            Step::Err(Duration::ZERO)
+        } else {
+            QUICK
+        }
+    });
     h.enqueue("a/1", Reason::Source);
     sleep(secs(1)).await;
     assert_eq!(h.fake.runs_of("a/1").len(), 1);
     h.enqueue("a/1", Reason::Relist);
     sleep(secs(1)).await;
-    assert_eq!(h.fake.runs_of("a/1").len(), 2, "the host is back: no need to wait out the backoff");
+    assert_eq!(
+        h.fake.runs_of("a/1").len(),
+        2,
+        "the host is back: no need to wait out the backoff"
+    );
 }

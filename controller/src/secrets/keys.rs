@@ -4,10 +4,7 @@
 //! variables apply (`SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY`, then sops's default key file).
 //! Identities are read only when a source actually holds an encrypted file.
 
-use std::{
-    path::PathBuf,
-    sync::OnceLock,
-};
+use std::{path::PathBuf, sync::OnceLock};
 
 use age::secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
@@ -31,7 +28,11 @@ impl Identities {
     /// keys, so it is stable across runs and machines holding the same keys (no recreate after
     /// a restart) and unknown to anyone who can only read container labels.
     pub fn digest_key(&self) -> [u8; 32] {
-        let mut keys: Vec<String> = self.0.iter().map(|i| i.to_string().expose_secret().to_string()).collect();
+        let mut keys: Vec<String> = self
+            .0
+            .iter()
+            .map(|i| i.to_string().expose_secret().to_string())
+            .collect();
         keys.sort();
         let mut h = Sha256::new();
         h.update(b"aegis/spec-digest/v1\0");

@@ -45,7 +45,11 @@ impl SecretLoader {
     pub fn env_file(&self, path: &Path) -> Result<Vec<(String, EnvValue)>, String> {
         let (ids, _) = self.keys()?;
         let decrypted = sops::decrypt_file(path, Some(Format::Dotenv), ids).map_err(|e| e.to_string())?;
-        decrypted.env_pairs().into_iter().map(|(k, v)| Ok((k, self.env_value(v)?))).collect()
+        decrypted
+            .env_pairs()
+            .into_iter()
+            .map(|(k, v)| Ok((k, self.env_value(v)?)))
+            .collect()
     }
 
     /// The plaintext of a SOPS file of any format, as `sops -d` prints it (compose `secrets:`).
