@@ -31,6 +31,7 @@ if [ "${AEGIS_SKIP_SETUP:-0}" != 1 ]; then
     step "Docker engine and test images"
     scripts/ensure-docker.sh
     scripts/setup-images.sh
+    scripts/setup-sops.sh
 fi
 
 step "cargo fmt --all -- --check"

@@ -159,8 +159,8 @@ fn shamir_two_of_three_key_groups() {
         let d = decrypt_file(&file, None, &Identities::parse(&text).unwrap()).unwrap();
         assert_eq!(d.to_plaintext(Format::Yaml).unwrap(), expected, "keys {pick:?}");
     }
-    for one in 0..3 {
-        let err = decrypt_file(&file, None, &Identities::parse(&keys[one]).unwrap()).unwrap_err();
+    for one in &keys {
+        let err = decrypt_file(&file, None, &Identities::parse(one).unwrap()).unwrap_err();
         assert!(
             matches!(err, SopsError::NotEnoughKeyGroups { have: 1, need: 2, .. }),
             "{err}"

@@ -297,11 +297,11 @@ pub fn decrypt_named(
             lines: branches
                 .into_iter()
                 .flatten()
-                .filter_map(|e| match e {
+                .map(|e| match e {
                     Entry::Pair { key, value, .. } => {
-                        Some(EnvLine::Var(key, value.as_secret().unwrap_or_default()))
+                        EnvLine::Var(key, value.as_secret().unwrap_or_default())
                     }
-                    Entry::Comment { text, .. } => Some(EnvLine::Comment(text)),
+                    Entry::Comment { text, .. } => EnvLine::Comment(text),
                 })
                 .collect(),
         }),

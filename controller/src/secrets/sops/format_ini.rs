@@ -198,7 +198,7 @@ fn comment_lines(out: &mut Vec<u8>, comment: &[u8], trim: bool) {
     let comment = String::from_utf8_lossy(comment);
     for line in comment.split('\n') {
         if line.starts_with('#') || line.starts_with(';') {
-            out.extend_from_slice(line[..1].as_bytes());
+            out.extend_from_slice(&line.as_bytes()[..1]);
             out.push(b' ');
             out.extend_from_slice(line[1..].trim().as_bytes());
         } else {

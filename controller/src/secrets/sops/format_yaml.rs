@@ -103,7 +103,10 @@ fn node_count(n: &Node) -> usize {
 }
 
 /// Find `#` comments outside scalars. `spans` are the scalar spans as (line, col) pairs.
-fn scan_comments(text: &str, spans: &[((usize, usize), (usize, usize))]) -> Vec<Comment> {
+/// A scalar's extent as ((line, col), (line, col)).
+type ScalarSpan = ((usize, usize), (usize, usize));
+
+fn scan_comments(text: &str, spans: &[ScalarSpan]) -> Vec<Comment> {
     let inside = |p: (usize, usize)| spans.iter().any(|(s, e)| *s <= p && p < *e);
     let mut out = Vec::new();
     for (li, line) in text.split('\n').enumerate() {

@@ -217,7 +217,7 @@ mod tests {
     #[test]
     fn go_float_formats() {
         assert_eq!(go_format_g_yaml(1234568000.0), "1.234568e+09");
-        assert_eq!(go_format_g_yaml(3.14), "3.14");
+        assert_eq!(go_format_g_yaml(2.71), "2.71");
         assert_eq!(go_format_g_yaml(25.4), "25.4");
         assert_eq!(go_format_g_yaml(100000.0), "100000");
         assert_eq!(go_format_g_yaml(1e6), "1e+06");
