@@ -72,8 +72,13 @@ impl Watcher {
                         }
                     }
                     self.pool.invalidate(&self.host);
-                    // Whatever happened while we were not listening is found by the relist
-                    // that follows the reconnect.
+                    // The engine may be gone: look at the host itself now, so its status
+                    // says so at once. Whatever happened to the resources while we were not
+                    // listening is found by the relist that follows the reconnect.
+                    self.handle.enqueue(
+                        StatusKey::new(Kind::Host, &self.host, &self.host),
+                        Reason::DockerEvent,
+                    );
                 }
                 Err(e) => {
                     tracing::debug!(host = %self.host, "events: {e}");
