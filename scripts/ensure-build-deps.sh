@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build dependencies beyond the Rust toolchain: git2's https and ssh transports link
 # OpenSSL (libssl-dev, found through pkg-config); libgit2 and libssh2 themselves are
-# vendored. The git CLI is used by the git-source tests. No-op when all are present.
+# vendored. The git CLI is used by the git-source tests, sshd and ssh-keygen by the
+# git-over-ssh test (e2e_git_ssh). No-op when all are present.
 set -euo pipefail
 
 log() { echo "ensure-build-deps: $*"; }
@@ -10,6 +11,7 @@ missing=()
 dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v git >/dev/null 2>&1 || missing+=(git)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server openssh-client)
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi

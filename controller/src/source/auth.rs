@@ -3,7 +3,7 @@
 //! ([`select_credential`], [`check_host_key`]) so they are tested without a server;
 //! [`callbacks`] wires them into git2.
 
-use std::{fmt, path::PathBuf};
+use std::{cell::RefCell, fmt, path::PathBuf};
 
 use base64::Engine as _;
 use git2::{CertificateCheckStatus, Cred, CredentialType, RemoteCallbacks};
@@ -59,7 +59,13 @@ pub fn select_credential(
         return Ok(CredentialChoice::Username(url_user.unwrap_or("git").to_owned()));
     }
     if attempt > 1 {
-        return Err("the remote rejected the credentials".into());
+        return Err(match &auth.ssh_key {
+            Some(key) if allowed.contains(CredentialType::SSH_KEY) => format!(
+                "ssh authentication failed: the remote rejected the key {}",
+                key.display()
+            ),
+            _ => "the remote rejected the credentials".into(),
+        });
     }
     if allowed.contains(CredentialType::SSH_KEY) {
         return match &auth.ssh_key {
@@ -176,17 +182,24 @@ pub fn ssh_host_port(url: &str) -> Option<(String, u16)> {
 }
 
 /// git2 callbacks answering with `auth`'s credentials and checking ssh host keys. The
-/// token reaches libgit2 only here, never a log line.
-pub fn callbacks<'a>(auth: &'a GitAuth, url: &'a str) -> RemoteCallbacks<'a> {
+/// token reaches libgit2 only here, never a log line. A callback's refusal is also kept in
+/// `refusal`: libgit2 replaces a rejected ssh host key's message with its own generic
+/// "invalid or unknown remote ssh hostkey", so the caller reports this one instead.
+pub fn callbacks<'a>(
+    auth: &'a GitAuth,
+    url: &'a str,
+    refusal: &'a RefCell<Option<String>>,
+) -> RemoteCallbacks<'a> {
     let mut cb = RemoteCallbacks::new();
     let mut attempt = 0;
     cb.credentials(move |_url, username_from_url, allowed| {
         if !allowed.contains(CredentialType::USERNAME) {
             attempt += 1;
         }
-        match select_credential(auth, username_from_url, allowed, attempt)
-            .map_err(|e| git2::Error::from_str(&e))?
-        {
+        match select_credential(auth, username_from_url, allowed, attempt).map_err(|e| {
+            *refusal.borrow_mut() = Some(e.clone());
+            git2::Error::from_str(&e)
+        })? {
             CredentialChoice::Username(u) => Cred::username(&u),
             CredentialChoice::SshKey { user, key } => Cred::ssh_key(&user, None, &key, None),
             CredentialChoice::Token { user } => {
@@ -196,39 +209,48 @@ pub fn callbacks<'a>(auth: &'a GitAuth, url: &'a str) -> RemoteCallbacks<'a> {
         }
     });
     cb.certificate_check(move |cert, _host| {
-        let Some(hostkey) = cert.as_hostkey() else {
-            // TLS: libgit2 has verified the chain against the system roots already.
-            return Ok(CertificateCheckStatus::CertificatePassthrough);
-        };
-        if auth.insecure_skip_host_key_check {
-            return Ok(CertificateCheckStatus::CertificateOk);
-        }
-        let (host, port) = ssh_host_port(url)
-            .ok_or_else(|| git2::Error::from_str(&format!("cannot find the host in {url}")))?;
-        let Some(path) = &auth.known_hosts else {
-            return Err(git2::Error::from_str(
-                "no --known-hosts to check the ssh host key against",
-            ));
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            git2::Error::from_str(&format!("cannot read --known-hosts {}: {e}", path.display()))
-        })?;
-        let key = hostkey
-            .hostkey()
-            .ok_or_else(|| git2::Error::from_str("the ssh server presented no host key"))?;
-        match check_host_key(&text, &host, port, key) {
-            HostKeyVerdict::Match => Ok(CertificateCheckStatus::CertificateOk),
-            HostKeyVerdict::Mismatch => Err(git2::Error::from_str(&format!(
-                "the host key of {host} does not match {}: refusing to connect",
-                path.display()
-            ))),
-            HostKeyVerdict::Unknown => Err(git2::Error::from_str(&format!(
-                "{host} is not in {} (hashed entries are not supported)",
-                path.display()
-            ))),
-        }
+        check_certificate(auth, url, cert).inspect_err(|e| {
+            *refusal.borrow_mut() = Some(e.message().to_owned());
+        })
     });
     cb
+}
+
+fn check_certificate(
+    auth: &GitAuth,
+    url: &str,
+    cert: &git2::cert::Cert<'_>,
+) -> Result<CertificateCheckStatus, git2::Error> {
+    let Some(hostkey) = cert.as_hostkey() else {
+        // TLS: libgit2 has verified the chain against the system roots already.
+        return Ok(CertificateCheckStatus::CertificatePassthrough);
+    };
+    if auth.insecure_skip_host_key_check {
+        return Ok(CertificateCheckStatus::CertificateOk);
+    }
+    let (host, port) =
+        ssh_host_port(url).ok_or_else(|| git2::Error::from_str(&format!("cannot find the host in {url}")))?;
+    let Some(path) = &auth.known_hosts else {
+        return Err(git2::Error::from_str(
+            "no --known-hosts to check the ssh host key against",
+        ));
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| git2::Error::from_str(&format!("cannot read --known-hosts {}: {e}", path.display())))?;
+    let key = hostkey
+        .hostkey()
+        .ok_or_else(|| git2::Error::from_str("the ssh server presented no host key"))?;
+    match check_host_key(&text, &host, port, key) {
+        HostKeyVerdict::Match => Ok(CertificateCheckStatus::CertificateOk),
+        HostKeyVerdict::Mismatch => Err(git2::Error::from_str(&format!(
+            "the host key of {host} does not match {}: refusing to connect",
+            path.display()
+        ))),
+        HostKeyVerdict::Unknown => Err(git2::Error::from_str(&format!(
+            "{host} is not in {} (hashed entries are not supported)",
+            path.display()
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -286,7 +308,9 @@ mod tests {
     fn a_rejected_credential_is_not_retried() {
         let a = auth(true, true);
         assert!(select_credential(&a, None, CredentialType::USER_PASS_PLAINTEXT, 2).is_err());
-        assert!(select_credential(&a, None, CredentialType::SSH_KEY, 2).is_err());
+        let err = select_credential(&a, None, CredentialType::SSH_KEY, 2).unwrap_err();
+        assert!(err.contains("authentication failed"), "{err}");
+        assert!(err.contains("/keys/deploy"), "the key file is named: {err}");
     }
 
     const KEY: &[u8] = b"\0\0\0\x0bssh-ed25519\0\0\0\x20abcdefghijklmnopqrstuvwxyz012345";

@@ -71,13 +71,18 @@ impl GitSource {
         let mut remote = repo
             .remote_anonymous(&self.cfg.url)
             .map_err(|e| self.git_err("bad URL", &e))?;
+        let refusal = std::cell::RefCell::new(None);
         let mut opts = FetchOptions::new();
-        opts.remote_callbacks(auth::callbacks(&self.cfg.auth, &self.cfg.url))
+        opts.remote_callbacks(auth::callbacks(&self.cfg.auth, &self.cfg.url, &refusal))
             .download_tags(AutotagOption::None)
             .prune(FetchPrune::On);
         remote
             .fetch(&REFSPECS, Some(&mut opts), None)
-            .map_err(|e| self.git_err("cannot fetch", &e))?;
+            .map_err(|e| match refusal.take() {
+                // Ours says why; libgit2 may have replaced it with a generic message.
+                Some(why) => SourceError::Git(format!("cannot fetch {}: {why}", self.cfg.display_url())),
+                None => self.git_err("cannot fetch", &e),
+            })?;
         // The advertised refs outlive the fetch's connection, so this needs no second one.
         Ok(remote
             .default_branch()
