@@ -1,6 +1,6 @@
 //! End to end: `aegis controller` and the one-shot commands against real git repositories
 //! (made with the `git` CLI, served as `file://` and by `git daemon`), converging the real
-//! Docker engine. ssh is not exercised here (no sshd); see `source::auth`'s unit tests.
+//! Docker engine. ssh is exercised in e2e_git_ssh.rs (an sshd on loopback); see `source::auth`'s unit tests.
 
 mod gitsupport;
 mod support;
