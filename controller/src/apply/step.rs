@@ -68,10 +68,7 @@ async fn run_step(
             hash,
             spec_json,
         } => {
-            let ctx = context(who, resource, hash, spec_json, spec, specs);
-            deliver(host, who, resource, spec).await?;
-            let body = docker::create_body(spec, &ctx);
-            let extra = docker::container_config::extra_networks(spec, &ctx);
+            let (body, extra) = prepare(host, who, resource, hash, spec_json, spec, specs).await?;
             match containers::create_container(host, &spec.name, body, &extra, &spec.secret_files).await {
                 Ok(_) => containers::start(host, &spec.name).await,
                 Err(e) => Err(e),
@@ -84,10 +81,7 @@ async fn run_step(
             old_id,
             ..
         } => {
-            let ctx = context(who, resource, hash, spec_json, spec, specs);
-            deliver(host, who, resource, spec).await?;
-            let body = docker::create_body(spec, &ctx);
-            let extra = docker::container_config::extra_networks(spec, &ctx);
+            let (body, extra) = prepare(host, who, resource, hash, spec_json, spec, specs).await?;
             containers::replace_container(host, old_id, &spec.name, body, &extra, &spec.secret_files)
                 .await
                 .map(drop)
@@ -98,6 +92,31 @@ async fn run_step(
         Action::RemoveVolume { name } => volumes::remove_volume(host, name).await,
     };
     r.map_err(|e| format!("{} {}: {e}", action.verb(), action.object()))
+}
+
+/// Everything a container create needs: its repository files on the host, the create body and
+/// the networks to connect after create.
+async fn prepare(
+    host: &DockerHost,
+    who: &labels::Ctx,
+    resource: &ResourceRef,
+    hash: &str,
+    spec_json: &str,
+    spec: &ContainerSpec,
+    specs: &BTreeMap<String, ContainerSpec>,
+) -> Result<
+    (
+        bollard::models::ContainerCreateBody,
+        Vec<crate::desired::NetworkAttachment>,
+    ),
+    String,
+> {
+    let ctx = context(who, resource, hash, spec_json, spec, specs);
+    deliver(host, who, resource, spec).await?;
+    Ok((
+        docker::create_body(spec, &ctx),
+        docker::container_config::extra_networks(spec, &ctx),
+    ))
 }
 
 fn context(
