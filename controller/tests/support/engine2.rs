@@ -264,29 +264,6 @@ impl Drop for Engine2Cleanup {
         if !run_script(&["status"]).status.success() {
             let _ = run_script(&["start"]);
         }
-        let filter = format!("label=aegis.dev/instance={}", self.instance);
-        let docker = |args: &[&str]| -> Vec<String> {
-            Command::new("docker")
-                .arg("-H")
-                .arg(&self.sock)
-                .args(args)
-                .output()
-                .map(|o| {
-                    String::from_utf8_lossy(&o.stdout)
-                        .split_whitespace()
-                        .map(String::from)
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        for id in docker(&["ps", "-aq", "--filter", &filter]) {
-            docker(&["rm", "-f", &id]);
-        }
-        for id in docker(&["network", "ls", "-q", "--filter", &filter]) {
-            docker(&["network", "rm", &id]);
-        }
-        for name in docker(&["volume", "ls", "-q", "--filter", &filter]) {
-            docker(&["volume", "rm", &name]);
-        }
+        crate::support::remove_instance_objects(Some(&self.sock), &self.instance);
     }
 }

@@ -176,28 +176,38 @@ impl Cleanup {
 
 impl Drop for Source {
     fn drop(&mut self) {
-        let filter = format!("label=aegis.dev/instance={}", self.instance);
-        let list = |args: &[&str]| -> Vec<String> {
-            Command::new("docker")
-                .args(args)
-                .output()
-                .map(|o| {
-                    String::from_utf8_lossy(&o.stdout)
-                        .split_whitespace()
-                        .map(String::from)
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        for id in list(&["ps", "-aq", "--filter", &filter]) {
-            let _ = Command::new("docker").args(["rm", "-f", &id]).output();
+        remove_instance_objects(None, &self.instance);
+    }
+}
+
+/// Removes every container, network and volume labelled with aegis instance `instance` on the
+/// engine at `docker_host` (`-H`; `None`: the default engine). Test instances are unique, so
+/// this removes exactly what one test made through aegis.
+pub fn remove_instance_objects(docker_host: Option<&str>, instance: &str) {
+    let filter = format!("label=aegis.dev/instance={instance}");
+    let docker = |args: &[&str]| -> Vec<String> {
+        let mut cmd = Command::new("docker");
+        if let Some(h) = docker_host {
+            cmd.arg("-H").arg(h);
         }
-        for id in list(&["network", "ls", "-q", "--filter", &filter]) {
-            let _ = Command::new("docker").args(["network", "rm", &id]).output();
-        }
-        for name in list(&["volume", "ls", "-q", "--filter", &filter]) {
-            let _ = Command::new("docker").args(["volume", "rm", &name]).output();
-        }
+        cmd.args(args)
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for id in docker(&["ps", "-aq", "--filter", &filter]) {
+        docker(&["rm", "-f", &id]);
+    }
+    for id in docker(&["network", "ls", "-q", "--filter", &filter]) {
+        docker(&["network", "rm", &id]);
+    }
+    for name in docker(&["volume", "ls", "-q", "--filter", &filter]) {
+        docker(&["volume", "rm", &name]);
     }
 }
 
