@@ -21,7 +21,6 @@ mod support;
 
 use std::{
     collections::BTreeMap,
-    net::TcpListener,
     path::{Path, PathBuf},
     process::{Command, Output},
 };
@@ -292,13 +291,6 @@ impl Drop for ComposeDown<'_> {
             .args(["volume", "rm", &format!("{p}_data")])
             .output();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// `docker inspect` of one container, as JSON.

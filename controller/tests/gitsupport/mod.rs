@@ -4,13 +4,13 @@
 
 use std::{
     io::{Read, Write},
-    net::{TcpListener, TcpStream},
+    net::TcpStream,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use crate::support::{Source, IMAGE, MANIFEST_HEAD};
+use crate::support::{free_port, Source, IMAGE, MANIFEST_HEAD};
 
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let o = Command::new("git")
@@ -28,13 +28,6 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8_lossy(&o.stdout).trim().to_owned()
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
 }
 
 /// A bare repository `repo.git` plus the scratch [`Source`] directory as its work clone

@@ -14,7 +14,7 @@
 use std::{
     fs::{File, OpenOptions},
     io::{Read, Write},
-    net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream},
+    net::{Ipv4Addr, SocketAddr, TcpStream},
     path::PathBuf,
     process::{Child, Command, ExitStatus, Output, Stdio},
     thread::sleep,
@@ -23,7 +23,7 @@ use std::{
 
 use aegis::status::{ConditionStatus, ConditionType, ResourceStatus};
 
-use crate::support::{text, Source};
+use crate::support::{free_port, text, Source};
 
 /// How long a (re)started controller may take to answer `/readyz`.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -356,14 +356,6 @@ impl Drop for ControllerProc {
             }
         }
     }
-}
-
-/// A port that was free a moment ago: bind 127.0.0.1:0 and drop the listener.
-pub fn free_port() -> u16 {
-    TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind 127.0.0.1:0")
 }
 
 /// The status code of `GET path` on 127.0.0.1:`port`, over a raw HTTP/1.1 request; `None`

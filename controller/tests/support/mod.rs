@@ -20,6 +20,28 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}{:x}", std::process::id(), nanos % 0xfffff)
 }
 
+/// A loopback TCP port that is free now, taken from below the kernel's ephemeral range
+/// (32768+). Docker hands out host ports for `ports: [target]` from that range, so a port
+/// picked there can be taken by a parallel test's container between this check and its
+/// use (seen in CI: "bind: address already in use"). Each process starts at its own
+/// offset so concurrent test binaries rarely probe the same ports.
+pub fn free_port() -> u16 {
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const LOW: u16 = 20_000;
+    const SPAN: u16 = 12_000;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let start = (std::process::id() % u32::from(SPAN)) as u16;
+    for _ in 0..SPAN {
+        let step = NEXT.fetch_add(7, Ordering::Relaxed);
+        let port = LOW + (start.wrapping_add(step) % SPAN);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() && TcpListener::bind(("0.0.0.0", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {LOW}..{}", LOW + SPAN)
+}
+
 /// Builds the test image if it is missing (no registry is reachable here).
 pub fn ensure_image() {
     static ONCE: Once = Once::new();
