@@ -49,38 +49,28 @@ fn docker(args: &[&str]) -> std::process::Output {
         .expect("the docker CLI is needed by the integration tests")
 }
 
-/// Makes sure [`IMAGE`] and [`IMAGE_ALIAS`] exist (idempotent): a rootfs with
-/// `/bin/busybox` from Debian's busybox-static and applet symlinks, `docker import`ed.
+/// Makes sure [`IMAGE_ALIAS`] exists (`scripts/setup-images.sh` builds it from Debian's
+/// busybox-static when no registry answers) and that [`IMAGE`] is the very same image.
+/// Idempotent. One image under two tags: tests compare image ids across the names, so
+/// they must never be two separate builds.
 pub fn ensure_test_image() {
     let _g = IMAGE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    if !docker(&["image", "inspect", IMAGE]).status.success() {
-        let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-            .into_iter()
-            .find(|p| std::path::Path::new(p).exists())
-            .expect("busybox not found: apt-get install -y busybox-static");
-        let root = tempfile::tempdir().unwrap();
-        for d in ["bin", "tmp", "etc"] {
-            std::fs::create_dir_all(root.path().join(d)).unwrap();
-        }
-        std::fs::copy(busybox, root.path().join("bin/busybox")).unwrap();
-        for applet in [
-            "sh", "sleep", "httpd", "nc", "wget", "true", "false", "cat", "ls", "test", "touch", "echo",
-            "stat", "nslookup",
-        ] {
-            std::os::unix::fs::symlink("busybox", root.path().join("bin").join(applet)).unwrap();
-        }
-        let status = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "tar -C '{}' -c . | docker import --change 'CMD [\"sh\"]' - {IMAGE}",
-                root.path().display()
-            ))
-            .status()
-            .unwrap();
-        assert!(status.success(), "docker import of the test image failed");
-    }
     if !docker(&["image", "inspect", IMAGE_ALIAS]).status.success() {
-        assert!(docker(&["tag", IMAGE, IMAGE_ALIAS]).status.success());
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/setup-images.sh");
+        let st = Command::new("bash")
+            .arg(script)
+            .status()
+            .expect("run scripts/setup-images.sh");
+        assert!(st.success(), "scripts/setup-images.sh failed");
+    }
+    let id = |image: &str| {
+        let out = docker(&["image", "inspect", "-f", "{{.Id}}", image]);
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    if id(IMAGE) != id(IMAGE_ALIAS) {
+        assert!(docker(&["tag", IMAGE_ALIAS, IMAGE]).status.success());
     }
 }
 
