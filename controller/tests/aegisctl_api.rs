@@ -2,6 +2,9 @@
 //! `Control`, the built binary. Covers plain HTTP, TLS with and without the CA, auth and
 //! error messages, and `get -w`.
 
+#[path = "support/certs.rs"]
+mod certs;
+
 use std::{
     io::{BufRead, BufReader},
     net::SocketAddr,
@@ -288,26 +291,12 @@ async fn unreachable_server_says_what_to_do() {
     );
 }
 
-/// A throwaway CA and a server certificate for 127.0.0.1 signed by it.
+/// A throwaway CA (`ca.pem` in `dir`) and a server certificate for 127.0.0.1 signed by it.
 fn write_certs(dir: &Path) -> TlsFiles {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "aegis test CA");
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let server_key = KeyPair::generate().unwrap();
-    let server_params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
-    let server_cert = server_params.signed_by(&server_key, &issuer).unwrap();
-    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
-    std::fs::write(dir.join("server.pem"), server_cert.pem()).unwrap();
-    std::fs::write(dir.join("server.key"), server_key.serialize_pem()).unwrap();
+    let c = certs::write(dir);
     TlsFiles {
-        cert: dir.join("server.pem"),
-        key: dir.join("server.key"),
+        cert: c.cert,
+        key: c.key,
     }
 }
 

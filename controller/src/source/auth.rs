@@ -64,6 +64,11 @@ pub fn select_credential(
                 "ssh authentication failed: the remote rejected the key {}",
                 key.display()
             ),
+            _ if auth.token.is_some() && allowed.contains(CredentialType::USER_PASS_PLAINTEXT) => {
+                "the remote rejected the credentials: check the token in --git-token-file \
+                 (and its access to this repository)"
+                    .into()
+            }
             _ => "the remote rejected the credentials".into(),
         });
     }

@@ -17,6 +17,40 @@ use sha2::{Digest, Sha256};
 
 use super::{auth, GitConfig, Revision, Source, SourceError, Tracked, TrackedRef};
 
+/// Makes libgit2 trust the CA certificates in the PEM file `path` for https, besides the
+/// system's roots. libgit2 keeps this process-wide, so it is set once, at startup, before
+/// any fetch; a second, different file is refused rather than silently ignored.
+pub fn trust_ca_file(path: &Path) -> Result<(), SourceError> {
+    static SET: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let text = fs::read_to_string(path).map_err(|source| SourceError::Io {
+        context: format!("cannot read --git-ca-file {}", path.display()),
+        source,
+    })?;
+    if !text.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(SourceError::Config(format!(
+            "--git-ca-file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        )));
+    }
+    let mut result = Ok(());
+    let set = SET.get_or_init(|| {
+        // SAFETY: libgit2 must not run a git operation concurrently with setting its TLS
+        // options. This runs while the source flags are read, before the first fetch,
+        // and the OnceLock makes it run once per process.
+        result = unsafe { git2::opts::set_ssl_cert_file(path) }
+            .map_err(|e| SourceError::Config(format!("--git-ca-file {}: {}", path.display(), e.message())));
+        path.to_path_buf()
+    });
+    if set != path {
+        return Err(SourceError::Config(format!(
+            "--git-ca-file {} given after {}: one CA file per process",
+            path.display(),
+            set.display()
+        )));
+    }
+    result
+}
+
 /// Mirror every branch and tag; `--ref` is resolved locally afterwards.
 const REFSPECS: [&str; 2] = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
 
@@ -81,6 +115,14 @@ impl GitSource {
             .map_err(|e| match refusal.take() {
                 // Ours says why; libgit2 may have replaced it with a generic message.
                 Some(why) => SourceError::Git(format!("cannot fetch {}: {why}", self.cfg.display_url())),
+                None if e.class() == git2::ErrorClass::Ssl || e.code() == git2::ErrorCode::Certificate => {
+                    SourceError::Git(format!(
+                        "cannot fetch {}: the server's TLS certificate is not trusted ({}); if it is \
+                         signed by your own CA, give --git-ca-file",
+                        self.cfg.display_url(),
+                        e.message()
+                    ))
+                }
                 None => self.git_err("cannot fetch", &e),
             })?;
         // The advertised refs outlive the fetch's connection, so this needs no second one.

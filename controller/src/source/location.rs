@@ -21,6 +21,10 @@ pub struct SourceArgs {
     /// (`x-access-token:<token>`, or the URL's user name with the token as password).
     #[arg(long, env = "AEGIS_GIT_TOKEN_FILE")]
     pub git_token_file: Option<PathBuf>,
+    /// Git over https: a PEM file of CA certificates to trust for the server's certificate,
+    /// in addition to the system's roots (a self-hosted git server with its own CA).
+    #[arg(long, env = "AEGIS_GIT_CA_FILE")]
+    pub git_ca_file: Option<PathBuf>,
     /// Git over ssh: the private deploy key (unencrypted, OpenSSH or PEM format).
     #[arg(long, env = "AEGIS_SSH_KEY")]
     pub ssh_key: Option<PathBuf>,
@@ -106,6 +110,7 @@ impl SourceArgs {
             let git_only = [
                 ("--ref", self.reference.is_some()),
                 ("--git-token-file", self.git_token_file.is_some()),
+                ("--git-ca-file", self.git_ca_file.is_some()),
                 ("--ssh-key", self.ssh_key.is_some()),
                 ("--known-hosts", self.known_hosts.is_some()),
             ];
@@ -158,6 +163,15 @@ impl SourceArgs {
                 "refusing to send --git-token-file over plain http://; use https://".into(),
             ));
         }
+        if let Some(ca) = &self.git_ca_file {
+            if !cfg.url.starts_with("https://") {
+                return Err(SourceError::Config(format!(
+                    "--git-ca-file applies to an https:// source, not {}",
+                    cfg.display_url()
+                )));
+            }
+            super::git::trust_ca_file(ca)?;
+        }
         Ok(Location::Git(cfg))
     }
 }
@@ -204,6 +218,7 @@ mod tests {
             reference: None,
             path: None,
             git_token_file: None,
+            git_ca_file: None,
             ssh_key: None,
             known_hosts: None,
             insecure_skip_host_key_check: false,
