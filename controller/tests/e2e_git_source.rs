@@ -91,6 +91,26 @@ fn commits_converge_and_a_bad_commit_is_rejected_whole() {
         get.contains(short(&c1)),
         "REVISION still shows the running commit:\n{get}"
     );
+    // The source itself says so, and `get` warns about it.
+    assert!(
+        get.contains(&format!("warning: source git://127.0.0.1:{}", daemon.port)),
+        "{get}"
+    );
+    let (ok, source) = ctl.aegisctl(&["get", "source"]);
+    eprintln!("aegisctl get source:\n{source}");
+    assert!(ok, "{source}");
+    assert!(
+        source.contains("False") && source.contains("RevisionRejected"),
+        "{source}"
+    );
+    assert!(
+        source.contains(&c1[..7]),
+        "REVISION is the running commit:\n{source}"
+    );
+    assert!(
+        source.contains("the last good revision keeps running"),
+        "{source}"
+    );
     let (ok, describe) = ctl.aegisctl(&["describe", "stack", &stack]);
     assert!(ok, "{describe}");
     assert!(
@@ -106,11 +126,59 @@ fn commits_converge_and_a_bad_commit_is_rejected_whole() {
         let (status, _, _) = stalled(&ctl, &stack)?;
         (rev == short(&c3) && status == "False").then_some(())
     });
+    let (_, source) = ctl.aegisctl(&["get", "source", "-o", "json"]);
+    let source: serde_json::Value = serde_json::from_str(&source).expect("get source -o json");
+    assert_eq!(source["revision"], c3.as_str(), "{source}");
+    assert!(source.get("rejected").is_none(), "{source}");
     // Old checkouts are collected: the running one stays.
     wait_for(Duration::from_secs(10), "old checkouts collected", || {
         (!checkouts.join(&c1).exists() && checkouts.join(&c3).is_dir()).then_some(())
     });
     drop(ctl);
+}
+
+/// A first revision that is invalid has no resource to carry the rejection: `get source`
+/// shows it with file:line, `get stacks` warns, and a fixed commit converges.
+#[test]
+fn an_invalid_first_revision_shows_on_the_source() {
+    ensure_image();
+    let repo = Repo::new();
+    let stack = unique("gitfirst");
+    let bad = repo.commit(&[("stack.yaml", stack_yaml(&stack, "1", Some("Network/nope")))]);
+    let url = format!("file://{}", repo.base.path().join("repo.git").display());
+    let ctl = Controller::start_unready(&repo, &url, &["--poll", "1s"]);
+
+    let source = wait_for(CONVERGE, "the rejection on the source", || {
+        let (ok, out) = ctl.aegisctl(&["get", "source"]);
+        (ok && out.contains("RevisionRejected")).then_some(out)
+    });
+    eprintln!("aegisctl get source:\n{source}");
+    assert!(
+        source.contains(&format!("revision {} rejected: stack.yaml:", &bad[..12])),
+        "{source}"
+    );
+    assert!(
+        source.contains("Network/nope") && source.contains("no revision was accepted yet"),
+        "{source}"
+    );
+    let (ok, get) = ctl.aegisctl(&["get", "stacks"]);
+    assert!(ok, "{get}");
+    assert!(
+        get.contains("warning: source file://") && get.contains("No stacks found."),
+        "{get}"
+    );
+
+    let good = repo.commit(&[("stack.yaml", stack_yaml(&stack, "2", None))]);
+    wait_for(CONVERGE, "v2 running", || {
+        runs_version(&format!("{stack}-app-1"), "2").then_some(())
+    });
+    let (ok, source) = ctl.aegisctl(&["get", "source"]);
+    assert!(
+        ok && source.contains("True") && source.contains(&good[..7]),
+        "{source}"
+    );
+    let (_, get) = ctl.aegisctl(&["get", "stacks"]);
+    assert!(!get.contains("warning:"), "{get}");
 }
 
 /// 3: with a 10-minute poll, a signed GitHub push webhook makes the controller fetch at once;

@@ -112,6 +112,7 @@ pub(crate) fn router(state: ApiState, token: &str, shutdown: Option<watch::Recei
         .route("/api/v1/resources/{kind}/{name}/resume", post(resume))
         .route("/api/v1/reconcile", post(reconcile_all))
         .route("/api/v1/watch", get(watch_changes))
+        .route("/api/v1/source", get(source_status))
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(middleware::from_fn_with_state(
             TokenDigest::new(token),
@@ -125,6 +126,15 @@ pub(crate) fn router(state: ApiState, token: &str, shutdown: Option<watch::Recei
         .route("/readyz", get(readyz))
         .route("/api/v1/webhook", post(webhook));
     protected.merge(open).with_state(app)
+}
+
+/// The source's status: running revision, rejected revision, fetch error.
+async fn source_status(State(app): State<AppState>) -> Response {
+    match app.api.store.source() {
+        Some(s) => Json(s).into_response(),
+        None => ApiError::not_found("no source status yet: the controller has not fetched its source")
+            .into_response(),
+    }
 }
 
 async fn readyz(State(app): State<AppState>) -> Response {

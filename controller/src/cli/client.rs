@@ -11,7 +11,7 @@ use super::connect::Connection;
 use crate::{
     api::{ErrorBody, ReconcileResult, SuspendResponse},
     desired::Kind,
-    status::{Change, ListFilter, ResourceStatus},
+    status::{Change, ListFilter, ResourceStatus, SourceStatus},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +149,12 @@ impl Client {
     pub async fn list(&self, filter: &ListFilter) -> Result<Vec<ResourceStatus>, ClientError> {
         let mut url = self.url(&["api", "v1", "resources"]);
         set_filter(&mut url, filter);
+        self.json(Method::GET, url, Some(READ_TIMEOUT)).await
+    }
+
+    /// The source's status (`GET /api/v1/source`).
+    pub async fn source(&self) -> Result<SourceStatus, ClientError> {
+        let url = self.url(&["api", "v1", "source"]);
         self.json(Method::GET, url, Some(READ_TIMEOUT)).await
     }
 

@@ -8,6 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use super::{
     client::{Client, ClientError},
     connect::ConnectArgs,
+    source_view,
     views::{self, GetLayout},
 };
 use crate::{
@@ -17,7 +18,8 @@ use crate::{
 
 #[derive(Debug, Subcommand)]
 pub enum RemoteCommand {
-    /// List resources: hosts, networks, stacks, dnsguards, tunnelclients or all.
+    /// List resources: hosts, networks, stacks, dnsguards, tunnelclients or all; or the
+    /// source (its running and rejected revisions, fetch errors).
     Get(GetArgs),
     /// Show one resource in detail: conditions, inventory, events.
     Describe(TargetArgs),
@@ -38,7 +40,7 @@ pub enum Output {
 
 #[derive(Debug, Args)]
 pub struct GetArgs {
-    /// hosts, networks, stacks, dnsguards, tunnelclients or all (singular works too).
+    /// hosts, networks, stacks, dnsguards, tunnelclients, all, or source (singular works too).
     pub what: String,
     /// Only this resource.
     pub name: Option<String>,
@@ -77,7 +79,7 @@ pub struct ReconcileArgs {
 fn kind_arg(word: &str) -> Result<Kind, ClientError> {
     kind_from_word(word).ok_or_else(|| {
         ClientError::Config(format!(
-            "unknown resource type `{word}`; expected hosts, networks, stacks, dnsguards, tunnelclients or all"
+            "unknown resource type `{word}`; expected hosts, networks, stacks, dnsguards, tunnelclients, all or source"
         ))
     })
 }
@@ -100,6 +102,12 @@ pub async fn run(cmd: RemoteCommand, connect: &ConnectArgs) -> Result<bool, Clie
 }
 
 async fn get(client: &Client, args: GetArgs) -> Result<bool, ClientError> {
+    if ["source", "sources"]
+        .iter()
+        .any(|w| args.what.eq_ignore_ascii_case(w))
+    {
+        return get_source(client, &args).await;
+    }
     let all = args.what.eq_ignore_ascii_case("all");
     let kind = if all { None } else { Some(kind_arg(&args.what)?) };
     let filter = ListFilter {
@@ -131,6 +139,12 @@ async fn get(client: &Client, args: GetArgs) -> Result<bool, ClientError> {
             None
         }
         _ => {
+            // A rejected revision or a failing fetch explains stale or missing rows.
+            if let Ok(source) = client.source().await {
+                if let Some(w) = source_view::source_warning(&source) {
+                    eprintln!("{w}");
+                }
+            }
             let table = views::get_table(&rows, layout);
             if rows.is_empty() && !args.watch {
                 eprintln!("{}", views::nothing_found(kind));
@@ -170,6 +184,32 @@ async fn get(client: &Client, args: GetArgs) -> Result<bool, ClientError> {
             }
         })
         .await?;
+    Ok(true)
+}
+
+/// `aegisctl get source`.
+async fn get_source(client: &Client, args: &GetArgs) -> Result<bool, ClientError> {
+    if args.name.is_some() || args.watch || args.selector.is_some() || args.host.is_some() {
+        return Err(ClientError::Config(
+            "`get source` takes no name, -w, -l or --host: there is one source".into(),
+        ));
+    }
+    let source = client.source().await?;
+    match args.output {
+        Some(Output::Json) => println!(
+            "{}",
+            serde_json::to_string_pretty(&source).expect("the source status serializes to JSON")
+        ),
+        Some(Output::Yaml) => print!(
+            "{}",
+            serde_saphyr::to_string(&source)
+                .map_err(|e| ClientError::Config(format!("cannot write YAML: {e}")))?
+        ),
+        _ => print!(
+            "{}",
+            source_view::source_table(&source, args.output == Some(Output::Wide)).render()
+        ),
+    }
     Ok(true)
 }
 

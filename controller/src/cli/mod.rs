@@ -6,6 +6,7 @@ pub mod client;
 pub mod commands;
 pub mod connect;
 mod report;
+mod source_view;
 pub mod table;
 pub mod views;
 

@@ -20,7 +20,7 @@ use crate::{
     docker, labels, resolve,
     runtime::{Handle, Reason},
     source::{Revision, Source},
-    status::{ListFilter, StatusKey, StatusStore},
+    status::{ListFilter, StatusKey, StatusStore, Timestamp},
 };
 
 pub struct Poller {
@@ -49,17 +49,21 @@ impl Poller {
     pub async fn run(self) {
         tracing::info!(source = %self.source.describe(), interval = ?self.interval, "watching the source");
         let mut judged = Judged::default();
+        let url = self.source.describe();
         loop {
             let src = self.source.clone();
             match tokio::task::spawn_blocking(move || src.fetch()).await {
                 Ok(Ok(rev)) => {
                     judged.fetch_error.clear();
+                    self.store.update_source(&url, |s| s.fetched(Timestamp::now()));
                     if rev.id != judged.accepted && rev.id != judged.rejected {
                         self.judge(rev, &mut judged).await;
                     }
                 }
                 Ok(Err(e)) => {
                     let msg = e.to_string();
+                    self.store
+                        .update_source(&url, |s| s.fetch_failed(Timestamp::now(), msg.clone()));
                     // Once per distinct error, not once per poll.
                     if msg != judged.fetch_error {
                         tracing::error!(
@@ -92,12 +96,19 @@ impl Poller {
                     tracing::warn!("{w}");
                 }
                 self.accept(Snapshot::new(resolved), &mut judged.watched).await;
+                let id = rev.id.clone();
+                self.store
+                    .update_source(&self.source.describe(), |s| s.accepted(id, Timestamp::now()));
                 judged.accepted = rev.id;
                 judged.rejected.clear();
             }
             Ok(Err(diags)) => {
                 tracing::error!("revision {short} rejected; the last good revision keeps running:\n{diags}");
                 let message = rejection_message(&short, &diags);
+                let errors = diags.0.iter().map(ToString::to_string).collect();
+                let id = rev.id.clone();
+                self.store
+                    .update_source(&self.source.describe(), |s| s.rejected(id, errors));
                 for s in self.store.list(&ListFilter::default()) {
                     self.store
                         .update(&s.key(), |s| s.mark_revision_rejected(&message));

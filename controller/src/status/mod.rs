@@ -14,6 +14,7 @@ mod model;
 mod persist;
 mod readiness;
 mod selector;
+mod source;
 mod store;
 mod time;
 mod transitions;
@@ -26,5 +27,6 @@ pub use model::{
 };
 pub use readiness::{stack_readiness, Readiness};
 pub use selector::{LabelSelector, SelectorError};
+pub use source::{source_reason, RejectedRevision, SourceStatus};
 pub use store::{Change, ChangeType, ListFilter, StatusError, StatusStore, PERSIST_DEBOUNCE};
 pub use time::Timestamp;

@@ -9,7 +9,7 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-use super::model::ResourceStatus;
+use super::{model::ResourceStatus, source::SourceStatus};
 
 pub(super) const FILE_NAME: &str = "status.json";
 const VERSION: u32 = 1;
@@ -18,13 +18,17 @@ const VERSION: u32 = 1;
 pub(super) struct StatusFile {
     pub version: u32,
     pub resources: Vec<ResourceStatus>,
+    /// Absent in files written before the source had a status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceStatus>,
 }
 
 impl StatusFile {
-    pub fn new(resources: Vec<ResourceStatus>) -> Self {
+    pub fn new(resources: Vec<ResourceStatus>, source: Option<SourceStatus>) -> Self {
         Self {
             version: VERSION,
             resources,
+            source,
         }
     }
 

@@ -16,6 +16,7 @@ use super::{
     model::{ResourceStatus, StatusKey},
     persist::{self, StatusFile},
     selector::LabelSelector,
+    source::SourceStatus,
 };
 use crate::desired::Kind;
 
@@ -87,6 +88,7 @@ pub struct StatusStore {
 
 struct Inner {
     map: RwLock<BTreeMap<StatusKey, ResourceStatus>>,
+    source: RwLock<Option<SourceStatus>>,
     changes: broadcast::Sender<Change>,
     persist: Option<Persist>,
 }
@@ -102,7 +104,7 @@ struct Persist {
 impl StatusStore {
     /// A store that keeps nothing on disk (tests, `aegisctl` fakes).
     pub fn in_memory() -> Self {
-        Self::with_persist(BTreeMap::new(), None)
+        Self::with_persist(BTreeMap::new(), None, None)
     }
 
     /// Restores the store from `dir/status.json` (an absent file is an empty store),
@@ -116,7 +118,7 @@ impl StatusStore {
             move |source| StatusError::Io { path, source }
         };
         tokio::fs::create_dir_all(&dir).await.map_err(io_err(&dir))?;
-        let map = match tokio::fs::read(&path).await {
+        let (map, source) = match tokio::fs::read(&path).await {
             Ok(bytes) => {
                 let file: StatusFile =
                     serde_json::from_slice(&bytes).map_err(|source| StatusError::Corrupt {
@@ -129,14 +131,16 @@ impl StatusStore {
                         version: file.version,
                     });
                 }
-                file.resources.into_iter().map(|s| (s.key(), s)).collect()
+                let map = file.resources.into_iter().map(|s| (s.key(), s)).collect();
+                (map, file.source)
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => (BTreeMap::new(), None),
             Err(e) => return Err(io_err(&path)(e)),
         };
         let (dirty, dirty_rx) = watch::channel(0);
         let store = Self::with_persist(
             map,
+            source,
             Some(Persist {
                 path,
                 dirty,
@@ -147,10 +151,15 @@ impl StatusStore {
         Ok(store)
     }
 
-    fn with_persist(map: BTreeMap<StatusKey, ResourceStatus>, persist: Option<Persist>) -> Self {
+    fn with_persist(
+        map: BTreeMap<StatusKey, ResourceStatus>,
+        source: Option<SourceStatus>,
+        persist: Option<Persist>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 map: RwLock::new(map),
+                source: RwLock::new(source),
                 changes: broadcast::channel(CHANGES_CAPACITY).0,
                 persist,
             }),
@@ -207,6 +216,33 @@ impl StatusStore {
         result
     }
 
+    /// The source's status; `None` until a controller has set one.
+    pub fn source(&self) -> Option<SourceStatus> {
+        self.inner
+            .source
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Runs `f` on the source's status (a fresh one for `url` if there is none, or if it was
+    /// for another source) and schedules a save if it changed.
+    pub fn update_source(&self, url: &str, f: impl FnOnce(&mut SourceStatus)) {
+        let changed = {
+            let mut slot = self.inner.source.write().unwrap_or_else(|e| e.into_inner());
+            if slot.as_ref().is_none_or(|s| s.url != url) {
+                *slot = Some(SourceStatus::new(url));
+            }
+            let Some(status) = slot.as_mut() else { return };
+            let before = status.clone();
+            f(status);
+            *status != before
+        };
+        if changed {
+            self.mark_dirty();
+        }
+    }
+
     /// Removes `key`'s status; returns it if there was one.
     pub fn remove(&self, key: &StatusKey) -> Option<ResourceStatus> {
         let removed = self
@@ -254,6 +290,10 @@ impl StatusStore {
     fn changed(&self, change: Change) {
         // No receivers is fine: nobody is watching.
         let _ = self.inner.changes.send(change);
+        self.mark_dirty();
+    }
+
+    fn mark_dirty(&self) {
         if let Some(p) = &self.inner.persist {
             p.dirty.send_modify(|g| *g = g.wrapping_add(1));
         }
@@ -277,7 +317,9 @@ impl Inner {
             .values()
             .cloned()
             .collect();
-        let bytes = serde_json::to_vec_pretty(&StatusFile::new(snapshot)).expect("status serializes to JSON");
+        let source = self.source.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let bytes =
+            serde_json::to_vec_pretty(&StatusFile::new(snapshot, source)).expect("status serializes to JSON");
         let path = p.path.clone();
         tokio::task::spawn_blocking(move || {
             persist::write_atomic(&path, &bytes).map_err(|source| (path, source))

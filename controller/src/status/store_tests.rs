@@ -104,11 +104,17 @@ async fn persistence_round_trips_through_flush() {
                 "demo-api-1 was removed",
             );
         });
+        store.update_source("file:///r.git", |s| {
+            s.accepted("0d89988".into(), crate::status::Timestamp::now());
+            s.rejected("bad".into(), vec!["a.yaml:1: x".into()]);
+        });
         store.flush().await.unwrap();
-        store.get(&k).unwrap()
+        (store.get(&k).unwrap(), store.source())
     };
     let restored = StatusStore::load(dir.path()).await.unwrap();
-    assert_eq!(restored.get(&k).unwrap(), original);
+    assert_eq!(restored.get(&k).unwrap(), original.0);
+    assert_eq!(restored.source(), original.1);
+    assert!(restored.source().is_some_and(|s| s.rejected.is_some()));
     assert!(!dir.path().join(".status.json.tmp").exists());
 }
 

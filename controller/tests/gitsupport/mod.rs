@@ -146,6 +146,16 @@ impl Controller {
     /// Starts it with `--source url`, the instance of `repo`, `extra` flags and a webhook
     /// secret, and waits for `/readyz`.
     pub fn start(repo: &Repo, url: &str, extra: &[&str]) -> Self {
+        Self::start_until(repo, url, extra, "/readyz")
+    }
+
+    /// Like [`start`](Self::start), but waits only for the API (`/healthz`): for a source
+    /// whose first revision never becomes ready.
+    pub fn start_unready(repo: &Repo, url: &str, extra: &[&str]) -> Self {
+        Self::start_until(repo, url, extra, "/healthz")
+    }
+
+    fn start_until(repo: &Repo, url: &str, extra: &[&str], probe: &str) -> Self {
         let state = tempfile::tempdir().expect("tempdir");
         let token_file = state.path().join("token");
         std::fs::write(&token_file, "test-token\n").unwrap();
@@ -176,12 +186,12 @@ impl Controller {
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
-            if c.request("GET", "/readyz", &[], "").0 == 200 {
+            if c.request("GET", probe, &[], "").0 == 200 {
                 return c;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("the controller did not become ready:\n{}", c.log());
+        panic!("the controller did not answer {probe}:\n{}", c.log());
     }
 
     pub fn log(&self) -> String {
