@@ -136,8 +136,9 @@ fn sops_decrypt(
 }
 
 fn main() -> ExitCode {
-    aegis::telemetry::init();
     let cli = Cli::parse();
+    let long_running = matches!(cli.command, Command::Controller { .. });
+    aegis::telemetry::init(if long_running { "info" } else { "warn" });
     match cli.command {
         Command::Validate { source } => {
             let (location, name) = match location(&source) {

@@ -37,7 +37,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    aegis::telemetry::init();
+    aegis::telemetry::init("warn");
     let cli = Cli::parse();
     match cli.command {
         Command::Remote(cmd) => run_remote(cmd, &cli.connect),

@@ -2,7 +2,6 @@
 //! not ready (a rejected revision, a failing fetch), the way kubectl prints warnings.
 
 use super::table::{short_age, Table};
-use super::views::short_revision;
 use crate::status::SourceStatus;
 
 /// `URL  READY  STATUS  REVISION  AGE  [MESSAGE]`; AGE is the accepted revision's.
@@ -20,7 +19,10 @@ pub fn source_table(s: &SourceStatus, wide: bool) -> Table {
         s.url.clone(),
         ready.into(),
         s.reason().into(),
-        short_revision(s.revision.as_deref()),
+        // 12 characters, as resources' REVISION shows it (commit ids and directory digests).
+        s.revision
+            .as_deref()
+            .map_or("-".into(), |r| r.chars().take(12).collect()),
         age,
     ];
     if show_message {
@@ -72,6 +74,6 @@ mod tests {
         );
         assert_eq!(source_warning(&s), None);
         let out = source_table(&s, false).render();
-        assert!(!out.contains("MESSAGE") && out.contains("0123456"), "{out}");
+        assert!(!out.contains("MESSAGE") && out.contains("0123456789ab "), "{out}");
     }
 }

@@ -61,7 +61,7 @@ impl Reconciler for AegisReconciler {
         }
         // `instrument`, not `span.enter()`: an entered guard held across `.await` leaks the span
         // into whatever task the thread runs next (the event watcher, other reconciles).
-        let span = tracing::info_span!("reconcile", key = %key, revision = snap.revision());
+        let span = tracing::info_span!("desired", revision = snap.revision());
         self.reconcile_in(key, snap).instrument(span).await
     }
 }
@@ -151,11 +151,9 @@ impl AegisReconciler {
                             (PlanAction::StartContainer { .. }, false) => (EventReason::Started, "started"),
                             _ => (EventReason::Created, "created"),
                         };
-                        s.record_event(
-                            EventType::Normal,
-                            reason,
-                            format!("{verb} {}", step.action.object()),
-                        );
+                        let message = format!("{verb} {}", step.action.object());
+                        tracing::info!("{message}");
+                        s.record_event(EventType::Normal, reason, message);
                     }
                     s.labels = snap.manifest(&key).map(manifest_labels).unwrap_or_default();
                     s.mark_succeeded(&revision, inventory, changed);

@@ -137,7 +137,7 @@ impl fmt::Display for Reason {
 /// Converges one key. Called by [`Runtime`], never twice at once for one key.
 pub trait Reconciler: Send + Sync + 'static {
     /// What is reconciled (aegis: one resource). Its `Ord` orders the schedule on ties.
-    type Key: Clone + Eq + Hash + Ord + Debug + Send + Sync + 'static;
+    type Key: Clone + Eq + Hash + Ord + Debug + std::fmt::Display + Send + Sync + 'static;
     /// A failed reconcile; its `Display` text goes to [`Outcome::result`] and the logs.
     type Error: fmt::Display + Send + 'static;
 
@@ -414,7 +414,7 @@ impl<R: Reconciler> Runtime<R> {
 /// Runs one reconcile in its own task, under its own span (one trace per reconcile).
 async fn reconcile<R: Reconciler>(reconciler: Arc<R>, start: Start<R::Key>) -> Finished<R::Key> {
     let Start { key, reason, attempt } = start;
-    let span = tracing::info_span!("reconcile", key = ?key, %reason, attempt);
+    let span = tracing::info_span!("reconcile", key = %key, %reason, attempt);
     let began = Instant::now();
     let result = AssertUnwindSafe(reconciler.reconcile(key.clone()))
         .catch_unwind()
