@@ -29,20 +29,20 @@
 //!
 //! struct Hosts;
 //! impl Reconciler for Hosts {
-//!     type Key = (String, String); // (host, stack)
+//!     type Key = String; // "host/stack"; keys are Display, for logs and traces
 //!     type Error = std::io::Error;
 //!     async fn reconcile(&self, key: Self::Key) -> Result<Action, Self::Error> {
 //!         // Observe, diff, apply: idempotent.
 //!         Ok(Action::AwaitChange)
 //!     }
 //!     fn group(&self, key: &Self::Key) -> String {
-//!         key.0.clone()
+//!         key.split('/').next().unwrap_or_default().to_owned()
 //!     }
 //! }
 //!
 //! # async fn demo() {
 //! let (runtime, handle) = Runtime::new(Arc::new(Hosts), Config::default());
-//! handle.enqueue(("vps".into(), "pangolin".into()), Reason::Source);
+//! handle.enqueue("vps/pangolin".to_owned(), Reason::Source);
 //! runtime.run(async { tokio::signal::ctrl_c().await.ok(); }).await;
 //! # }
 //! ```

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Benchmarks against docker-compose, on the same engine, in the same run (MISSION.md,
+# "Performance targets"). Prints each figure's median and the ratio against docker-compose:
+#
+#   1. cold converge of 50 services: `aegis apply` vs `docker-compose up -d`, from nothing
+#      (target: aegis/compose <= 1.0);
+#   2. no-op pass over 100 converged containers: `aegis apply` vs `docker-compose up -d`
+#      (target: compose/aegis >= 20), with the Docker API calls aegis made;
+#   3. the controller's memory while it manages 5 hosts with 200 containers (target:
+#      RSS < 40 MiB). The 5 `Host`s all point at the local engine: each has its own
+#      connection, events stream, work queue keys and status, as 5 machines would.
+#
+#   scripts/bench.sh [RUNS]     RUNS pairs per figure (default 5; 3 for the cold converge)
+#
+# Runs A and B in turn (A B A B ...) so a drift in the machine's speed hits both. Uses
+# the release binaries and the local busybox:1.36 image; everything it creates carries a
+# unique name and is removed at the end, nothing else on the engine is touched.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -d "$HOME/.cargo/bin" ]; then PATH="$HOME/.cargo/bin:$PATH"; fi
+
+RUNS=${1:-5}
+COLD_RUNS=$((RUNS < 3 ? RUNS : 3))
+
+scripts/ensure-docker.sh >/dev/null
+scripts/setup-images.sh >/dev/null
+if ! command -v docker-compose >/dev/null 2>&1; then
+    echo "bench: installing Debian's docker-compose (the reference)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/dev/null
+fi
+echo "bench: cargo build --release --bins"
+cargo build --release --bins -q
+target_dir=${CARGO_TARGET_DIR:-target}
+AEGIS=$(pwd)/$target_dir/release/aegis
+
+id=$$
+instance=bench-$id
+work=$(mktemp -d /tmp/aegis-bench.XXXXXX)
+controller_pid=
+
+# Removes exactly what this run made: its aegis instance's objects and its compose projects.
+cleanup() {
+    if [ -n "$controller_pid" ]; then kill -TERM "$controller_pid" 2>/dev/null || true; wait "$controller_pid" 2>/dev/null || true; fi
+    remove_aegis
+    for d in "$work"/compose-*; do
+        [ -d "$d" ] && compose_down "${d##*/compose-}" >/dev/null 2>&1 || true
+    done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+remove_aegis() {
+    local ids
+    ids=$(docker ps -aq --filter "label=aegis.dev/instance=$instance")
+    [ -z "$ids" ] || docker rm -f $ids >/dev/null
+    ids=$(docker network ls -q --filter "label=aegis.dev/instance=$instance")
+    [ -z "$ids" ] || docker network rm $ids >/dev/null
+}
+
+# compose_file N: N independent services that sleep.
+compose_file() {
+    echo "services:"
+    for i in $(seq -w 1 "$1"); do
+        printf '  s%s:\n    image: busybox:1.36\n    command: ["sleep", "86400"]\n    stop_signal: SIGKILL\n' "$i"
+    done
+}
+
+# setup NAME N: $work/aegis-NAME (a Stack named NAME$id) and $work/compose-NAME.
+setup() {
+    local name=$1 n=$2
+    mkdir -p "$work/aegis-$name/app" "$work/compose-$name"
+    compose_file "$n" >"$work/compose-$name/compose.yaml"
+    cp "$work/compose-$name/compose.yaml" "$work/aegis-$name/app/compose.yaml"
+    printf 'apiVersion: aegis.dev/v1alpha1\nkind: Stack\nmetadata: {name: %s%s}\nspec: {compose: app/compose.yaml}\n' \
+        "$name" "$id" >"$work/aegis-$name/stack.yaml"
+}
+
+aegis_apply() { "$AEGIS" apply --source "$work/aegis-$1" --instance "$instance"; }
+compose_up() { docker-compose -p "$1$id" -f "$work/compose-$1/compose.yaml" up -d; }
+compose_down() { docker-compose -p "$1$id" -f "$work/compose-$1/compose.yaml" down -t 0; }
+
+# ms CMD...: the wall time of CMD in milliseconds (its output to $work/last.log).
+ms() {
+    local s e
+    s=$(date +%s%N)
+    if ! "$@" >"$work/last.log" 2>&1; then
+        echo "bench: error: $* failed:" >&2
+        cat "$work/last.log" >&2
+        exit 1
+    fi
+    e=$(date +%s%N)
+    echo $(((e - s) / 1000000))
+}
+
+# report TITLE "A ms..." "B ms..." INVERT: medians and the per-pair ratio's median.
+report() {
+    python3 - "$@" <<'PY'
+import statistics, sys
+title, a, b, invert = sys.argv[1], [int(x) for x in sys.argv[2].split()], [int(x) for x in sys.argv[3].split()], sys.argv[4] == "1"
+ratios = [(y / x if invert else x / y) for x, y in zip(a, b)]
+name = "docker-compose/aegis" if invert else "aegis/docker-compose"
+print(f"{title}")
+print(f"  aegis apply          median {statistics.median(a)/1000:7.3f} s  (min {min(a)/1000:.3f}, max {max(a)/1000:.3f}, n={len(a)})")
+print(f"  docker-compose up -d median {statistics.median(b)/1000:7.3f} s  (min {min(b)/1000:.3f}, max {max(b)/1000:.3f}, n={len(b)})")
+print(f"  ratio {name}: median {statistics.median(ratios):.2f}  (min {min(ratios):.2f}, max {max(ratios):.2f})")
+PY
+}
+
+echo "bench: $(nproc) CPUs, $(docker version -f 'Docker {{.Server.Version}} (API {{.Server.APIVersion}})'), $(docker-compose version --short 2>/dev/null | sed 's/^/docker-compose /')"
+echo
+
+# 1. Cold converge of 50 services.
+setup cold 50
+a=() b=()
+for _ in $(seq 1 "$COLD_RUNS"); do
+    a+=("$(ms aegis_apply cold)")
+    remove_aegis
+    b+=("$(ms compose_up cold)")
+    compose_down cold >/dev/null 2>&1
+done
+report "cold converge, 50 services (from nothing to all running):" "${a[*]}" "${b[*]}" 0
+echo
+
+# 2. No-op pass over 100 converged containers.
+setup noop 100
+aegis_apply noop >/dev/null
+compose_up noop >/dev/null 2>&1
+a=() b=()
+for _ in $(seq 1 "$RUNS"); do
+    a+=("$(ms aegis_apply noop)")
+    calls=$(grep -o '([0-9]* Docker API calls)' "$work/last.log" || true)
+    b+=("$(ms compose_up noop)")
+done
+report "no-op pass, 100 converged containers:" "${a[*]}" "${b[*]}" 1
+echo "  aegis's Docker API calls per no-op pass: ${calls:-?}"
+remove_aegis
+compose_down noop >/dev/null 2>&1
+echo
+
+# 3. Controller memory: 5 hosts, 40 containers each.
+mem=$work/aegis-mem
+mkdir -p "$mem/app"
+compose_file 40 >"$mem/app/compose.yaml"
+for h in 1 2 3 4 5; do
+    printf 'apiVersion: aegis.dev/v1alpha1\nkind: Host\nmetadata: {name: h%s}\nspec: {endpoint: "unix:///var/run/docker.sock"}\n---\n' "$h"
+    printf 'apiVersion: aegis.dev/v1alpha1\nkind: Stack\nmetadata: {name: mem%s%s}\nspec: {host: h%s, compose: app/compose.yaml}\n---\n' "$h" "$id" "$h"
+done >"$mem/aegis.yaml"
+head -c 24 /dev/urandom | base64 >"$work/token"
+"$AEGIS" controller --source "$mem" --instance "$instance" --state-dir "$work/state" \
+    --token-file "$work/token" --api 127.0.0.1:0 >"$work/controller.log" 2>&1 &
+controller_pid=$!
+start=$(date +%s)
+while [ "$(docker ps -q --filter "label=aegis.dev/instance=$instance" --filter status=running | wc -l)" -lt 200 ]; do
+    if ! kill -0 "$controller_pid" 2>/dev/null; then
+        echo "bench: error: the controller exited:" >&2
+        cat "$work/controller.log" >&2
+        exit 1
+    fi
+    if [ $(($(date +%s) - start)) -gt 300 ]; then
+        echo "bench: error: 200 containers were not running after 300 s" >&2
+        exit 1
+    fi
+    sleep 1
+done
+converged=$(($(date +%s) - start))
+sleep 15 # a few resyncs of idle steady state
+rss=$(awk '/^VmRSS/ {print $2}' "/proc/$controller_pid/status")
+hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$controller_pid/status")
+echo "controller memory, 5 hosts x 40 containers = 200 (converged in ${converged} s, then 15 s idle):"
+echo "  RSS $((rss / 1024)) MiB now, peak $((hwm / 1024)) MiB (target: < 40 MiB)"
+kill -TERM "$controller_pid"
+wait "$controller_pid" 2>/dev/null || true
+controller_pid=
