@@ -20,7 +20,7 @@ use crate::{
     docker, labels, resolve,
     runtime::{Handle, Reason},
     source::{Revision, Source},
-    status::{ListFilter, StatusKey, StatusStore, Timestamp},
+    status::{rejection_line, ListFilter, StatusKey, StatusStore, Timestamp},
 };
 
 pub struct Poller {
@@ -210,18 +210,14 @@ impl Poller {
 /// `revision 1a2b3c4d5e6f rejected: stack.yaml:7: spec.dependsOn[0]: ... (and 2 more)`: the
 /// first error without its hint, so the line stays readable in `aegisctl get`.
 fn rejection_message(short: &str, diags: &Diagnostics) -> String {
-    let Some(first) = diags.0.first() else {
-        return format!("revision {short} rejected");
-    };
-    let first = Diagnostic {
-        hint: None,
-        ..first.clone()
-    };
-    let more = match diags.0.len() - 1 {
-        0 => String::new(),
-        n => format!(" (and {n} more)"),
-    };
-    format!("revision {short} rejected: {first}{more}")
+    let first = diags.0.first().map(|d| {
+        Diagnostic {
+            hint: None,
+            ..d.clone()
+        }
+        .to_string()
+    });
+    rejection_line(short, first.as_deref(), diags.len())
 }
 
 #[cfg(test)]

@@ -27,6 +27,6 @@ pub use model::{
 };
 pub use readiness::{stack_readiness, Readiness};
 pub use selector::{LabelSelector, SelectorError};
-pub use source::{source_reason, RejectedRevision, SourceStatus};
+pub use source::{rejection_line, source_reason, RejectedRevision, SourceStatus};
 pub use store::{Change, ChangeType, ListFilter, StatusError, StatusStore, PERSIST_DEBOUNCE};
 pub use time::Timestamp;

@@ -75,16 +75,12 @@ impl SourceStatus {
         }
         if let Some(r) = &self.rejected {
             let short: String = r.revision.chars().take(12).collect();
-            let first = r.errors.first().map_or("", String::as_str);
-            let more = match r.errors.len() {
-                0 | 1 => String::new(),
-                n => format!(" (and {} more)", n - 1),
-            };
+            let line = rejection_line(&short, r.errors.first().map(String::as_str), r.errors.len());
             let keeps = match &self.revision {
                 Some(_) => "; the last good revision keeps running",
                 None => "; no revision was accepted yet",
             };
-            return format!("revision {short} rejected: {first}{more}{keeps}");
+            return format!("{line}{keeps}");
         }
         if self.revision.is_none() {
             return "waiting for the first fetch".into();
@@ -111,6 +107,19 @@ impl SourceStatus {
     pub fn rejected(&mut self, revision: String, errors: Vec<String>) {
         self.rejected = Some(RejectedRevision { revision, errors });
     }
+}
+
+/// `revision SHORT rejected: FIRST (and N more)`: one line for a rejected revision of
+/// `count` errors, shared by the source's status and every resource's `Stalled` message.
+pub fn rejection_line(short: &str, first: Option<&str>, count: usize) -> String {
+    let Some(first) = first else {
+        return format!("revision {short} rejected");
+    };
+    let more = match count {
+        0 | 1 => String::new(),
+        n => format!(" (and {} more)", n - 1),
+    };
+    format!("revision {short} rejected: {first}{more}")
 }
 
 #[cfg(test)]
