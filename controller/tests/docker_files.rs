@@ -8,6 +8,7 @@ use aegis::{
     desired::{BindSource, ContainerSpec, Mount, MountKind, RepoFile},
     docker::{containers, create_body, files, wait, CreateContext},
     labels,
+    source::SourceRoot,
 };
 use common::*;
 
@@ -31,15 +32,19 @@ async fn a_delivered_file_is_readable_in_a_started_container() {
     std::fs::write(&script, "#!/bin/sh\necho script-ran\n").unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
 
+    let root = SourceRoot::open(repo.path()).unwrap();
+    let resolved = |rel: &str| root.tree(&root.top().resolve(rel).unwrap()).unwrap();
     let file = RepoFile {
         local: conf,
         content_hash: "0123abcd".into(),
         is_dir: false,
+        tree: resolved("app.conf"),
     };
     let tree = RepoFile {
         local: dir,
         content_hash: "4567ef".into(),
         is_dir: true,
+        tree: resolved("scripts"),
     };
     let before = host.api_calls();
     files::deliver(&host, &stack, IMAGE, &[&file, &tree], &Default::default())

@@ -11,7 +11,7 @@
 //! an `env_file:` that is itself a SOPS dotenv file is decrypted in memory. Either way the
 //! values stay [`EnvValue::Secret`] and no plaintext touches the disk.
 
-use std::{collections::BTreeMap, fs, path::Path};
+use std::collections::BTreeMap;
 
 use super::{
     env_file,
@@ -19,14 +19,14 @@ use super::{
     model::EnvFileLong,
     report::Report,
 };
-use crate::{desired::EnvValue, secrets::loader::is_sops_dotenv, yaml::FieldPath};
+use crate::{desired::EnvValue, secrets::loader::is_sops_dotenv, source::RootDir, yaml::FieldPath};
 
 pub fn resolve(
     report: &mut Report,
     svc_path: &FieldPath,
     env_files: Option<OneOrMany<StrOr<EnvFileLong>>>,
     environment: ListOrMap,
-    project_dir: &Path,
+    project_dir: &RootDir,
     lookup: &dyn Fn(&str) -> Option<String>,
     secrets: &super::StackSecrets,
 ) -> BTreeMap<String, EnvValue> {
@@ -41,21 +41,18 @@ pub fn resolve(
             env.extend(vars.iter().cloned());
             continue;
         }
-        let full = project_dir.join(&file);
-        let src = match fs::read_to_string(&full) {
-            Ok(s) => s,
-            Err(_) if !required => continue,
+        // Read through the source root: the file must be in the repository (a missing one
+        // is skipped only when `required: false`; an escape never is).
+        let (at, src) = match project_dir.read_to_string(&file) {
+            Ok(read) => read,
+            Err(e) if e.is_not_found() && !required => continue,
             Err(e) => {
-                report.error_hint(
-                    &path,
-                    format!("env file `{file}` cannot be read ({}): {e}", full.display()),
-                    "commit the file next to the compose file, or mark it `required: false`",
-                );
+                report.error_hint(&path, format!("env file {e}"), e.hint());
                 continue;
             }
         };
         if is_sops_dotenv(&src) {
-            match secrets.loader.env_file(&full) {
+            match secrets.loader.env_file(at.shown(), src.as_bytes()) {
                 Ok(vars) => env.extend(vars),
                 Err(e) => report.error_hint(
                     &path,

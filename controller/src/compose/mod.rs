@@ -43,7 +43,7 @@ mod tests_seed;
 
 use std::{collections::BTreeMap, path::Path};
 
-use crate::{desired::EnvValue, secrets::SecretLoader};
+use crate::{desired::EnvValue, secrets::SecretLoader, source::RootDir};
 
 use serde_json::Value;
 
@@ -71,8 +71,9 @@ pub struct ComposeInput<'a> {
     /// Where `value` sits in that document (root for a compose file, `spec` for inline
     /// Stack services).
     pub base: FieldPath,
-    /// Relative paths (`env_file`, bind mounts, `.env`) resolve against this.
-    pub project_dir: &'a Path,
+    /// Relative paths (`env_file`, bind mounts, `.env`, `secrets:` files) resolve against
+    /// this, and only inside the source root (see [`crate::source::root`]).
+    pub project_dir: &'a RootDir,
     /// Interpolation variables (the Stack's `spec.environment`). The process environment is
     /// never read: see the module docs.
     pub vars: &'a BTreeMap<String, String>,
@@ -301,13 +302,20 @@ fn load_service(
 }
 
 /// The project's `.env` file (compose's default), if present. Its values may refer to the
-/// Stack's variables and to its own earlier lines.
+/// Stack's variables and to its own earlier lines. Read through the source root like every
+/// other file: a `.env` that is a symlink out of the repository is an error, not "absent".
 fn load_dotenv(input: &ComposeInput, report: &mut Report) -> BTreeMap<String, String> {
-    let path = input.project_dir.join(".env");
-    let Ok(src) = std::fs::read_to_string(&path) else {
-        return BTreeMap::new();
+    let shown = input.project_dir.shown(".env");
+    let src = match input.project_dir.read_to_string(".env") {
+        Ok((_, src)) => src,
+        Err(e) if e.is_not_found() => return BTreeMap::new(),
+        Err(e) => {
+            report
+                .errors
+                .push(Diagnostic::new(&shown, None, FieldPath::root(), e.to_string()).with_hint(e.hint()));
+            return BTreeMap::new();
+        }
     };
-    let shown = input.file.with_file_name(".env");
     let lookup = |k: &str| input.vars.get(k).cloned();
     match env_file::parse(&src, &lookup) {
         Ok(parsed) => {

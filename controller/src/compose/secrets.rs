@@ -5,7 +5,7 @@
 //! container (see `docker::containers`). `environment:` and `external:` secrets (Swarm's) are
 //! not supported and say so.
 
-use std::{collections::BTreeMap, path::Path};
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 
@@ -17,6 +17,7 @@ use super::{
 use crate::{
     desired::SecretFile,
     secrets::{Secret, SecretLoader},
+    source::RootDir,
     yaml::FieldPath,
 };
 
@@ -31,7 +32,7 @@ pub fn declared(
     report: &mut Report,
     section: &FieldPath,
     value: Option<&Value>,
-    project_dir: &Path,
+    project_dir: &RootDir,
     loader: &SecretLoader,
 ) -> BTreeMap<String, Declared> {
     let mut out = BTreeMap::new();
@@ -70,20 +71,15 @@ pub fn declared(
             );
             continue;
         };
-        let full = project_dir.join(&file);
-        let bytes = match std::fs::read(&full) {
-            Ok(b) => zeroize::Zeroizing::new(b),
+        let (at, bytes) = match project_dir.read(&file) {
+            Ok((at, b)) => (at, zeroize::Zeroizing::new(b)),
             Err(e) => {
-                report.error_hint(
-                    &path.key("file"),
-                    format!("secret file `{file}` cannot be read: {e}"),
-                    "the path is relative to the compose file and must be in the repo",
-                );
+                report.error_hint(&path.key("file"), format!("secret file {e}"), e.hint());
                 continue;
             }
         };
         let result = if looks_encrypted(&bytes) {
-            loader.file(&full)
+            loader.file(at.shown(), &bytes)
         } else {
             loader
                 .env_value(Secret::from_bytes(bytes.to_vec()))

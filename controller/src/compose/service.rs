@@ -3,10 +3,7 @@
 //! Each conversion error is recorded at the key's own path, and conversion goes on, so one
 //! run reports every problem of the service.
 
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    path::Path,
-};
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
     env,
@@ -28,7 +25,7 @@ pub struct Scope<'a> {
     pub stack: &'a str,
     pub secrets: &'a super::StackSecrets,
     pub declared_secrets: &'a BTreeMap<String, super::secrets::Declared>,
-    pub project_dir: &'a Path,
+    pub project_dir: &'a crate::source::RootDir,
     pub lookup: &'a dyn Fn(&str) -> Option<String>,
     pub networks: &'a BTreeMap<String, DeclaredNetwork>,
     /// Top-level volume key → Docker name.

@@ -20,7 +20,7 @@ pub(super) fn load_in(dir: &Path, src: &str, vars: &[(&str, &str)]) -> Result<Co
         value: &docs[0].value,
         map: &docs[0].map,
         base: FieldPath::root(),
-        project_dir: dir,
+        project_dir: &crate::source::SourceRoot::open(dir).expect("root").top(),
         vars: &vars,
         secrets: &Default::default(),
     })

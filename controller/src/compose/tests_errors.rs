@@ -256,7 +256,7 @@ fn missing_bind_source_and_env_file_are_errors() {
         "{text}"
     );
     assert!(
-        text.contains("compose.yaml:5: services.a.env_file[0]: env file `.env.missing` cannot be read"),
+        text.contains("compose.yaml:5: services.a.env_file[0]: env file `.env.missing` does not exist in the repository"),
         "{text}"
     );
 }
@@ -289,7 +289,9 @@ fn inline_stack_services_use_the_base_path() {
         value: &docs[0].value["spec"],
         map: &docs[0].map,
         base: FieldPath::parse("spec"),
-        project_dir: Path::new("."),
+        project_dir: &crate::source::SourceRoot::open(Path::new("."))
+            .expect("root")
+            .top(),
         vars: &vars,
         secrets: &Default::default(),
     })

@@ -25,7 +25,7 @@ fn load_file(dir: &Path, name: &str, src: &str) -> Result<ComposeStack, Diagnost
         value: &docs[0].value,
         map: &docs[0].map,
         base: FieldPath::root(),
-        project_dir: dir,
+        project_dir: &crate::source::SourceRoot::open(dir).expect("root").top(),
         vars: &vars,
         secrets: &Default::default(),
     })

@@ -1,23 +1,28 @@
 //! Service `volumes:` entries → mounts: host binds, repo files, named volumes and tmpfs.
 //!
 //! A relative bind source is a file of the GitOps repository, not a path on the target host:
-//! it is resolved against the compose file's directory, must exist, and its content hash
-//! becomes part of the container spec, so that a change to the file recreates the container.
+//! it is resolved against the compose file's directory, inside the source root (symlinks
+//! followed only while they stay inside; see [`crate::source::root`]), must exist, and its
+//! content hash becomes part of the container spec, so that a change to the file recreates
+//! the container. An absolute bind source is a path on the target host: aegis never reads
+//! it, so it stays allowed.
 
-use std::{
-    collections::BTreeMap,
-    fs,
-    path::{Path, PathBuf},
-};
+use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
 use super::{model::VolumeLong, units::parse_bytes};
-use crate::desired::{BindSource, Mount, MountKind, RepoFile};
+use crate::{
+    desired::{BindSource, Mount, MountKind, RepoFile},
+    source::{
+        root::{open_regular, TreeEntry},
+        RootDir, RootError, RootPath,
+    },
+};
 
 /// What a mount needs to know about the rest of the compose file.
 pub struct MountContext<'a> {
-    pub project_dir: &'a Path,
+    pub project_dir: &'a RootDir,
     /// Top-level volume key → Docker volume name.
     pub volumes: &'a BTreeMap<String, String>,
 }
@@ -185,90 +190,70 @@ fn bind_source(src: &str, cx: &MountContext) -> Result<BindSource, String> {
             "bind source `{src}`: `~` is not supported (the home directory on a remote host is unknown); write an absolute path"
         ));
     }
-    let joined = cx.project_dir.join(src);
-    let local = fs::canonicalize(&joined).map_err(|_| {
-        format!(
-            "bind source `{src}` does not exist in the repository (looked for {})",
-            joined.display()
-        )
-    })?;
-    Ok(BindSource::Repo(repo_file(local)?))
+    let local = cx
+        .project_dir
+        .resolve(src)
+        .map_err(|e| format!("bind source {e} (hint: {})", e.hint()))?;
+    repo_file(&local)
+        .map(BindSource::Repo)
+        .map_err(|e| format!("bind source `{src}`: {e} (hint: {})", e.hint()))
 }
 
-/// Hashes a repository file or directory (see [`RepoFile::content_hash`]).
-pub fn repo_file(local: PathBuf) -> Result<RepoFile, String> {
-    let is_dir = local.is_dir();
+/// A repository file or directory to deliver, with what is delivered (symlinks followed
+/// within the root) and its hash (see [`RepoFile::content_hash`]).
+pub fn repo_file(at: &RootPath) -> Result<RepoFile, RootError> {
+    let tree = at.root().tree(at)?;
+    let is_dir = tree.first().is_some_and(|e| e.file.is_none());
     let content_hash = if is_dir {
-        hash_dir(&local)
+        hash_dir(&tree)
     } else {
-        hash_file(&local)
-    }
-    .map_err(|e| format!("cannot read {}: {e}", local.display()))?;
+        at.read().map(|bytes| hex::encode(Sha256::digest(bytes)))
+    }?;
     Ok(RepoFile {
-        local,
+        local: at.path(),
         content_hash,
         is_dir,
+        tree,
     })
 }
 
-fn hash_file(path: &Path) -> std::io::Result<String> {
-    Ok(hex::encode(Sha256::digest(fs::read(path)?)))
-}
-
-/// SHA-256 over every file under `root`, in sorted relative-path order: for each, the path,
-/// its mode bits and its content (a symlink contributes its target instead). Length prefixes
-/// keep the encoding unambiguous.
-fn hash_dir(root: &Path) -> std::io::Result<String> {
-    let mut files = Vec::new();
-    collect(root, root, &mut files)?;
-    files.sort();
+/// SHA-256 over every file of a directory tree, in sorted relative-path order: for each, the
+/// path, its mode bits and its content. Length prefixes keep the encoding unambiguous.
+fn hash_dir(tree: &[TreeEntry]) -> Result<String, RootError> {
+    let mut files: Vec<&TreeEntry> = tree.iter().filter(|e| e.file.is_some()).collect();
+    files.sort_by(|a, b| a.name.cmp(&b.name));
     let mut h = Sha256::new();
-    for rel in files {
-        let path = root.join(&rel);
-        let meta = fs::symlink_metadata(&path)?;
-        let content = if meta.file_type().is_symlink() {
-            fs::read_link(&path)?.to_string_lossy().into_owned().into_bytes()
-        } else {
-            fs::read(&path)?
-        };
-        let rel = rel.to_string_lossy();
+    for e in files {
+        let Some(path) = &e.file else { continue };
+        let content = read_entry(path)?;
+        let rel = e.name.to_string_lossy();
         h.update((rel.len() as u64).to_le_bytes());
         h.update(rel.as_bytes());
-        h.update(mode_bits(&meta).to_le_bytes());
+        h.update(e.mode.to_le_bytes());
         h.update((content.len() as u64).to_le_bytes());
         h.update(&content);
     }
     Ok(hex::encode(h.finalize()))
 }
 
-fn collect(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let ty = entry.file_type()?;
-        let path = entry.path();
-        if ty.is_dir() {
-            collect(root, &path, out)?;
-        } else {
-            out.push(path.strip_prefix(root).unwrap_or(&path).to_path_buf());
-        }
-    }
-    Ok(())
-}
-
-#[cfg(unix)]
-fn mode_bits(meta: &fs::Metadata) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode()
-}
-
-#[cfg(not(unix))]
-fn mode_bits(meta: &fs::Metadata) -> u32 {
-    u32::from(meta.permissions().readonly())
+fn read_entry(path: &std::path::Path) -> Result<Vec<u8>, RootError> {
+    use std::io::Read;
+    let io = |source| RootError::Io {
+        shown: path.to_path_buf(),
+        source,
+    };
+    let (mut f, _) = open_regular(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes).map_err(io)?;
+    Ok(bytes)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::{fs, path::Path};
+
     use super::*;
+    use crate::source::SourceRoot;
 
     fn with_dir<T>(f: impl FnOnce(&MountContext) -> T) -> (tempfile::TempDir, T) {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -276,8 +261,9 @@ mod tests {
         fs::create_dir(dir.path().join("conf.d")).expect("mkdir");
         fs::write(dir.path().join("conf.d/x.conf"), "x\n").expect("write");
         let volumes = BTreeMap::from([("data".to_string(), "demo_data".to_string())]);
+        let top = SourceRoot::open(dir.path()).expect("root").top();
         let cx = MountContext {
-            project_dir: dir.path(),
+            project_dir: &top,
             volumes: &volumes,
         };
         let out = f(&cx);
@@ -349,14 +335,81 @@ mod tests {
         assert_eq!(d.content_hash.len(), 64);
     }
 
+    fn hash_of(dir: &Path) -> String {
+        let root = SourceRoot::open(dir).expect("root");
+        repo_file(&root.top().resolve("").expect("top"))
+            .expect("hash")
+            .content_hash
+    }
+
     #[test]
     fn dir_hash_changes_with_content() {
         let dir = tempfile::tempdir().expect("tempdir");
         fs::write(dir.path().join("a"), "1").expect("write");
-        let h1 = hash_dir(dir.path()).expect("hash");
+        let h1 = hash_of(dir.path());
         fs::write(dir.path().join("a"), "2").expect("write");
-        let h2 = hash_dir(dir.path()).expect("hash");
-        assert_ne!(h1, h2);
+        assert_ne!(h1, hash_of(dir.path()));
+    }
+
+    /// The encoding of a directory's hash is the one aegis used before symlinks were
+    /// followed: an unchanged directory keeps its hash (and its containers) across upgrades.
+    #[test]
+    fn dir_hash_encoding_is_stable() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::create_dir(dir.path().join("sub")).expect("mkdir");
+        fs::write(dir.path().join("sub/b"), "bb").expect("write");
+        fs::write(dir.path().join("a"), "a").expect("write");
+        for f in ["a", "sub/b"] {
+            fs::set_permissions(dir.path().join(f), fs::Permissions::from_mode(0o644)).expect("chmod");
+        }
+        let mut h = Sha256::new();
+        for (rel, content) in [("a", "a"), ("sub/b", "bb")] {
+            h.update((rel.len() as u64).to_le_bytes());
+            h.update(rel.as_bytes());
+            h.update(0o100_644_u32.to_le_bytes());
+            h.update((content.len() as u64).to_le_bytes());
+            h.update(content.as_bytes());
+        }
+        assert_eq!(hash_of(dir.path()), hex::encode(h.finalize()));
+    }
+
+    /// A linked file inside the repository is hashed by its content: editing the target
+    /// changes the hash of the directory that links to it.
+    #[test]
+    fn dir_hash_follows_inside_links() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::create_dir(dir.path().join("conf")).expect("mkdir");
+        fs::write(dir.path().join("target.txt"), "1").expect("write");
+        std::os::unix::fs::symlink("../target.txt", dir.path().join("conf/link")).expect("symlink");
+        let root = SourceRoot::open(dir.path()).expect("root");
+        let hash = || {
+            repo_file(&root.top().resolve("conf").expect("conf"))
+                .expect("hash")
+                .content_hash
+        };
+        let h1 = hash();
+        fs::write(dir.path().join("target.txt"), "2").expect("write");
+        assert_ne!(h1, hash());
+    }
+
+    #[test]
+    fn bind_sources_outside_the_root_are_refused() {
+        let outside = tempfile::tempdir().expect("tempdir");
+        fs::write(outside.path().join("secret"), "s").expect("write");
+        let (_d, results) = with_dir(|cx| {
+            let root = cx.project_dir.path();
+            std::os::unix::fs::symlink(outside.path().join("secret"), root.join("leak.txt"))
+                .expect("symlink");
+            fs::create_dir(root.join("d")).expect("mkdir");
+            std::os::unix::fs::symlink(outside.path(), root.join("d/out")).expect("symlink");
+            ["./leak.txt:/l", "../../etc/hostname:/h", "./d:/d"].map(|s| parse_short(s, cx))
+        });
+        for r in &results {
+            let e = r.as_ref().expect_err("refused");
+            assert!(e.contains("outside the repository"), "{e}");
+            assert!(e.contains("hint:"), "{e}");
+        }
     }
 
     #[test]

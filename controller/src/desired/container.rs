@@ -185,6 +185,10 @@ pub struct RepoFile {
     /// Hex SHA-256 of the content (for a directory: of its paths, modes and contents).
     pub content_hash: String,
     pub is_dir: bool,
+    /// What is delivered, decided when the revision was resolved: the file itself, or the
+    /// directory and everything below it, symlinks already followed inside the source root
+    /// (see [`crate::source::root`]). Delivery copies exactly this list and follows nothing.
+    pub tree: Vec<crate::source::root::TreeEntry>,
 }
 
 impl RepoFile {

@@ -52,6 +52,7 @@ fn spec() -> ContainerSpec {
                         local: "/checkout/demo/a.txt".into(),
                         content_hash: "abc".into(),
                         is_dir: false,
+                        tree: Vec::new(),
                     }),
                     propagation: None,
                     create_host_path: true,

@@ -8,6 +8,11 @@
 //! service's own image (already on the host, so nothing is pulled) with the files root bind
 //! mounted, never starts it, uploads a tar into the bind mount (`PUT /archive` works on a
 //! created container: the engine mounts its volumes for the copy), and removes it.
+//!
+//! What is packed is the [`RepoFile::tree`] decided when the revision was resolved (inside
+//! the source root, symlinks already followed there): this module follows no symlink and
+//! walks no directory itself. Each file is opened only if it is still a regular file, so a
+//! path swapped for a link, FIFO or device since then is refused instead of read.
 
 use std::{
     collections::HashMap,
@@ -26,7 +31,11 @@ use super::{
     containers,
     error::{engine_message, DockerError, Result},
 };
-use crate::{desired::RepoFile, labels};
+use crate::{
+    desired::RepoFile,
+    labels,
+    source::root::{open_regular, TreeEntry},
+};
 
 /// Root of delivered files on every host.
 pub const FILES_ROOT: &str = "/var/lib/aegis/files";
@@ -146,7 +155,21 @@ fn build_tar(stack: &str, files: &[RepoFile]) -> std::result::Result<Vec<u8>, (S
         if seen_hash.insert(dir.clone()) {
             append_dir_header(&mut b, &dir, 0o755).map_err(|e| (local.clone(), e.to_string()))?;
         }
-        append_path(&mut b, &f.local, &format!("{dir}/{}", f.file_name())).map_err(|e| io(&f.local, e))?;
+        let top = format!("{dir}/{}", f.file_name());
+        if f.tree.is_empty() {
+            return Err((local, "nothing to deliver (the file was not resolved)".into()));
+        }
+        for entry in &f.tree {
+            let name = if entry.name.as_os_str().is_empty() {
+                top.clone()
+            } else {
+                format!("{top}/{}", entry.name.display())
+            };
+            append_entry(&mut b, entry, &name).map_err(|e| match &entry.file {
+                Some(p) => io(p, e),
+                None => io(&f.local, e),
+            })?;
+        }
     }
     b.into_inner().map_err(|e| (stack.to_string(), e.to_string()))
 }
@@ -162,49 +185,37 @@ fn append_dir_header(b: &mut tar::Builder<Vec<u8>>, name: &str, mode: u32) -> st
     b.append_data(&mut h, format!("{name}/"), std::io::empty())
 }
 
-/// Appends a file, symlink or directory tree, keeping permission bits, owned by root.
-fn append_path(b: &mut tar::Builder<Vec<u8>>, local: &Path, name: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::symlink_metadata(local)?;
-    let mode = meta.permissions().mode() & 0o7777;
-    if meta.file_type().is_symlink() {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_mode(mode);
-        h.set_size(0);
-        h.set_uid(0);
-        h.set_gid(0);
-        b.append_link(&mut h, name, std::fs::read_link(local)?)
-    } else if meta.is_dir() {
-        append_dir_header(b, name, mode)?;
-        let mut entries: Vec<_> = std::fs::read_dir(local)?.collect::<std::io::Result<_>>()?;
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let child = format!("{name}/{}", e.file_name().to_string_lossy());
-            append_path(b, &e.path(), &child)?;
-        }
-        Ok(())
-    } else {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Regular);
-        h.set_mode(mode);
-        h.set_size(meta.len());
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_mtime(
-            meta.modified()
-                .ok()
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
-        );
-        b.append_data(&mut h, name, std::fs::File::open(local)?)
-    }
+/// Appends one entry of a resolved tree: a directory header, or a regular file's content,
+/// keeping permission bits, owned by root.
+fn append_entry(b: &mut tar::Builder<Vec<u8>>, entry: &TreeEntry, name: &str) -> std::io::Result<()> {
+    let mode = entry.mode & 0o7777;
+    let Some(local) = &entry.file else {
+        return append_dir_header(b, name, mode);
+    };
+    let (file, meta) = open_regular(local)?;
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_mode(mode);
+    h.set_size(meta.len());
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(
+        meta.modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    );
+    // `take`: the header's size is what was checked; a file growing meanwhile cannot
+    // overrun it.
+    use std::io::Read;
+    b.append_data(&mut h, name, file.take(meta.len()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::SourceRoot;
 
     #[test]
     fn host_path_is_content_addressed() {
@@ -212,6 +223,7 @@ mod tests {
             local: "/repo/stacks/web/nginx.conf".into(),
             content_hash: "ab12".into(),
             is_dir: false,
+            tree: Vec::new(),
         };
         assert_eq!(host_path("web", &f), "/var/lib/aegis/files/web/ab12/nginx.conf");
     }
@@ -223,10 +235,12 @@ mod tests {
         let script = dir.path().join("run.sh");
         std::fs::write(&script, "#!/bin/sh\n").unwrap();
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o750)).unwrap();
+        let root = SourceRoot::open(dir.path()).unwrap();
         let f = RepoFile {
             local: script,
             content_hash: "beef".into(),
             is_dir: false,
+            tree: root.tree(&root.top().resolve("run.sh").unwrap()).unwrap(),
         };
         let tar = build_tar("s", &[f]).unwrap();
         let mut a = tar::Archive::new(&tar[..]);
@@ -257,9 +271,52 @@ mod tests {
             local: "/x/a".into(),
             content_hash: "../..".into(),
             is_dir: false,
+            tree: Vec::new(),
         };
         assert!(build_tar("s", &[f]).is_err());
         assert!(check_name("..").is_err());
         assert!(check_name("a/b").is_err());
+    }
+
+    /// A file swapped for a FIFO or a symlink after the revision was resolved is refused at
+    /// delivery, not read (a FIFO would block, a link could lead anywhere).
+    #[test]
+    fn files_swapped_since_resolution_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "s").unwrap();
+        std::fs::create_dir(dir.path().join("conf")).unwrap();
+        std::fs::write(dir.path().join("conf/a"), "a").unwrap();
+        std::fs::write(dir.path().join("conf/b"), "b").unwrap();
+        let root = SourceRoot::open(dir.path()).unwrap();
+        let f = RepoFile {
+            local: dir.path().join("conf"),
+            content_hash: "beef".into(),
+            is_dir: true,
+            tree: root.tree(&root.top().resolve("conf").unwrap()).unwrap(),
+        };
+        assert!(build_tar("s", std::slice::from_ref(&f)).is_ok());
+
+        std::fs::remove_file(dir.path().join("conf/a")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("conf/a")).unwrap();
+        let (path, reason) = build_tar("s", std::slice::from_ref(&f)).unwrap_err();
+        assert!(
+            path.ends_with("conf/a") && reason.contains("symlink"),
+            "{path}: {reason}"
+        );
+
+        std::fs::remove_file(dir.path().join("conf/b")).unwrap();
+        assert!(std::process::Command::new("mkfifo")
+            .arg(dir.path().join("conf/b"))
+            .status()
+            .unwrap()
+            .success());
+        std::fs::remove_file(dir.path().join("conf/a")).unwrap();
+        std::fs::write(dir.path().join("conf/a"), "a").unwrap();
+        let (path, reason) = build_tar("s", std::slice::from_ref(&f)).unwrap_err();
+        assert!(
+            path.ends_with("conf/b") && reason.contains("FIFO"),
+            "{path}: {reason}"
+        );
     }
 }

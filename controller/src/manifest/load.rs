@@ -5,6 +5,10 @@
 //! in the repo (compose files, application config) and are left to whoever references them.
 //! A document with a `kind` but no `apiVersion`, or with an `apiVersion` aegis does not serve,
 //! is an error: it was probably meant to be a manifest.
+//!
+//! Manifest files are read through the [`SourceRoot`] like every other file of the
+//! repository: a `*.yaml` symlink is followed only while it stays inside the root, and a
+//! FIFO or device named `*.yaml` is refused (reading it could block forever).
 
 use std::{
     path::{Path, PathBuf},
@@ -21,6 +25,7 @@ use super::kinds::{
 use crate::{
     desired::{Kind, ResourceRef},
     diagnostic::{Diagnostic, Diagnostics},
+    source::SourceRoot,
     yaml::{self, Document, FieldPath, SourceMap},
 };
 
@@ -102,6 +107,7 @@ impl<T> Located<T> {
 /// Every manifest of one source revision.
 #[derive(Debug, Clone, Default)]
 pub struct ManifestSet {
+    /// The canonical source root.
     pub root: PathBuf,
     pub items: Vec<Located<AnyManifest>>,
     /// Content hash of every YAML file read (a directory source's revision id).
@@ -122,6 +128,24 @@ impl ManifestSet {
 
 /// Loads every manifest under `root`. Returns what could be loaded plus every problem found.
 pub fn load_dir(root: &Path) -> (ManifestSet, Diagnostics) {
+    match SourceRoot::open(root) {
+        Ok(r) => load_root(&r),
+        Err(e) => {
+            let d = Diagnostic::new(root, None, FieldPath::root(), e.to_string()).with_hint(e.hint());
+            (
+                ManifestSet {
+                    root: root.to_path_buf(),
+                    ..Default::default()
+                },
+                Diagnostics(vec![d]),
+            )
+        }
+    }
+}
+
+/// [`load_dir`] for a root already opened.
+pub fn load_root(source: &SourceRoot) -> (ManifestSet, Diagnostics) {
+    let root = source.path();
     let mut diags = Diagnostics::default();
     let mut set = ManifestSet {
         root: root.to_path_buf(),
@@ -145,15 +169,13 @@ pub fn load_dir(root: &Path) -> (ManifestSet, Diagnostics) {
     let mut hasher = Sha256::new();
     for abs in files {
         let rel = abs.strip_prefix(root).unwrap_or(&abs).to_path_buf();
-        let src = match std::fs::read_to_string(&abs) {
-            Ok(s) => s,
+        let src = match source.top().read_to_string(&rel) {
+            Ok((_, s)) => s,
             Err(e) => {
-                diags.push(Diagnostic::new(
-                    &rel,
-                    None,
-                    FieldPath::root(),
-                    format!("cannot read file: {e}"),
-                ));
+                diags.push(
+                    Diagnostic::new(&rel, None, FieldPath::root(), format!("cannot read file: {e}"))
+                        .with_hint(e.hint()),
+                );
                 continue;
             }
         };

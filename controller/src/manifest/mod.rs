@@ -5,5 +5,5 @@ mod load;
 pub mod schema;
 mod validate;
 
-pub use load::{load_dir, AnyManifest, Located, ManifestSet};
+pub use load::{load_dir, load_root, AnyManifest, Located, ManifestSet};
 pub use validate::validate;

@@ -12,6 +12,8 @@ use crate::{
     desired::{DesiredHost, DesiredState},
     diagnostic::{Diagnostic, Diagnostics},
     manifest::{self, AnyManifest, ManifestSet},
+    source::SourceRoot,
+    yaml::FieldPath,
 };
 
 /// A valid revision.
@@ -32,8 +34,19 @@ pub fn load_source(root: &Path) -> Result<Resolved, Diagnostics> {
 }
 
 /// [`load_source`] for a revision whose id the caller knows (a git commit, shown short).
+///
+/// Every file is read through one [`SourceRoot`] at `root`: nothing outside it is read.
 pub fn load_source_at(root: &Path, revision: &str) -> Result<Resolved, Diagnostics> {
-    let (set, mut diags) = manifest::load_dir(root);
+    let source = SourceRoot::open(root).map_err(|e| {
+        Diagnostics(vec![Diagnostic::new(
+            root,
+            None,
+            FieldPath::root(),
+            e.to_string(),
+        )
+        .with_hint(e.hint())])
+    })?;
+    let (set, mut diags) = manifest::load_root(&source);
     diags.extend(manifest::validate(&set));
     if !diags.is_empty() {
         return Err(diags);
@@ -57,7 +70,7 @@ pub fn load_source_at(root: &Path, revision: &str) -> Result<Resolved, Diagnosti
         };
         match &m.value {
             AnyManifest::Network(n) => target.networks.push(hosts::network_spec(n)),
-            AnyManifest::Stack(s) => match stacks::stack_spec(&set, m, s) {
+            AnyManifest::Stack(s) => match stacks::stack_spec(&source, m, s) {
                 Ok((spec, w)) => {
                     target.stacks.push(spec);
                     warnings.extend(w);
@@ -86,7 +99,9 @@ pub fn load_source_at(root: &Path, revision: &str) -> Result<Resolved, Diagnosti
 /// Digest of every file under `root` (paths, modes and contents; hidden directories such as
 /// `.git` skipped): a directory source's revision. Unlike the manifest digest it covers files
 /// that aren't YAML (env files, bind-mounted config), so a change to any of them is a new
-/// revision. Empty when the directory can't be read.
+/// revision. A symlink counts by its target as written (never followed: what it names is
+/// read, inside the root only, when the revision is loaded), so re-pointing one is a new
+/// revision too. Empty when the directory can't be read.
 pub fn dir_revision(root: &Path) -> String {
     use sha2::{Digest, Sha256};
     let mut files = Vec::new();
@@ -100,7 +115,7 @@ pub fn dir_revision(root: &Path) -> String {
             let hidden = e.file_name().to_string_lossy().starts_with('.');
             match e.file_type() {
                 Ok(t) if t.is_dir() && !hidden => stack.push(path),
-                Ok(t) if t.is_file() => files.push(path),
+                Ok(t) if t.is_file() || t.is_symlink() => files.push(path),
                 _ => {}
             }
         }
@@ -110,8 +125,16 @@ pub fn dir_revision(root: &Path) -> String {
     for f in files {
         h.update(f.strip_prefix(root).unwrap_or(&f).to_string_lossy().as_bytes());
         h.update([0]);
-        if let Ok(bytes) = std::fs::read(&f) {
-            h.update(&bytes);
+        match std::fs::read_link(&f) {
+            Ok(target) => {
+                h.update(b"->");
+                h.update(target.as_os_str().as_encoded_bytes());
+            }
+            Err(_) => {
+                if let Ok(bytes) = std::fs::read(&f) {
+                    h.update(&bytes);
+                }
+            }
         }
         h.update([0]);
     }

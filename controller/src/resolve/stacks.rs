@@ -1,9 +1,6 @@
 //! `Stack` manifests → desired stacks, through the compose loader.
 
-use std::{
-    collections::BTreeMap,
-    path::{Component, Path, PathBuf},
-};
+use std::{collections::BTreeMap, path::Path};
 
 use serde_json::{Map, Value};
 
@@ -15,36 +12,39 @@ use crate::{
         kinds::{Manifest, StackManifestSpec},
         AnyManifest, Located, ManifestSet,
     },
+    source::{RootDir, SourceRoot},
     yaml::{self, FieldPath, SourceMap},
 };
 
+/// Every file a Stack names (compose file, SOPS files, and through the compose loader its
+/// env files, `.env`, bind sources and secrets) is read through `root`: inside the
+/// repository or not at all.
 pub(super) fn stack_spec(
-    set: &ManifestSet,
+    root: &SourceRoot,
     m: &Located<AnyManifest>,
     s: &Manifest<StackManifestSpec>,
 ) -> Result<(StackSpec, Vec<Diagnostic>), Diagnostics> {
     let name = &s.metadata.name;
-    let secrets = stack_secrets(m, s)?;
+    let manifest_dir = root.dir(m.dir()).map_err(|e| {
+        m.diag(FieldPath::root(), format!("the manifest's directory: {e}"))
+            .with_hint(e.hint())
+    })?;
+    let secrets = stack_secrets(&manifest_dir, m, s)?;
     let loaded = match (&s.spec.compose, &s.spec.services) {
         (Some(rel), _) => {
-            let path = m.dir().join(rel);
-            let shown = shown_path(set, &path);
-            if escapes(&set.root, &path) {
-                return Err(m
-                    .diag(
-                        FieldPath::parse("spec.compose"),
-                        format!("`{rel}` is outside the source directory"),
-                    )
-                    .with_hint("compose files must live in the repository")
-                    .into());
-            }
-            let src = std::fs::read_to_string(&path).map_err(|e| {
-                m.diag(
-                    FieldPath::parse("spec.compose"),
-                    format!("cannot read compose file `{}`: {e}", shown.display()),
-                )
-                .with_hint("the path is relative to the manifest's directory")
-            })?;
+            let at = FieldPath::parse("spec.compose");
+            let refused = |e: crate::source::RootError| -> Diagnostics {
+                m.diag(at.clone(), format!("compose file {e}"))
+                    .with_hint(e.hint())
+                    .into()
+            };
+            let (file, src) = manifest_dir.read_to_string(rel).map_err(refused)?;
+            // compose's project directory is the compose file's directory as the Stack
+            // names it (a symlinked compose file keeps its link's neighbours).
+            let project_dir = manifest_dir
+                .subdir(Path::new(rel).parent().unwrap_or(Path::new("")))
+                .map_err(refused)?;
+            let shown = file.shown().to_path_buf();
             let docs = yaml::parse_documents(&shown, &src)?;
             let [doc] = docs.as_slice() else {
                 return Err(Diagnostic::new(
@@ -55,7 +55,6 @@ pub(super) fn stack_spec(
                 )
                 .into());
             };
-            let project_dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
             compose::load(&ComposeInput {
                 stack: name,
                 file: &shown,
@@ -84,7 +83,7 @@ pub(super) fn stack_spec(
                 value: &value,
                 map,
                 base: FieldPath::parse("spec"),
-                project_dir: m.dir(),
+                project_dir: &manifest_dir,
                 vars: &s.spec.environment,
                 secrets: &secrets,
             })?
@@ -106,17 +105,24 @@ pub(super) fn stack_spec(
     Ok((spec, loaded.warnings))
 }
 
-/// Decrypts the Stack's `spec.secrets` files (in memory).
+/// Decrypts the Stack's `spec.secrets` files (in memory), read from the repository.
 fn stack_secrets(
+    manifest_dir: &RootDir,
     m: &Located<AnyManifest>,
     s: &Manifest<StackManifestSpec>,
 ) -> Result<StackSecrets, Diagnostics> {
     let mut out = StackSecrets::default();
     let mut diags = Diagnostics::default();
     for (i, entry) in s.spec.secrets.iter().enumerate() {
-        let path = m.dir().join(&entry.sops_env);
         let at = FieldPath::parse("spec.secrets").index(i).key("sopsEnv");
-        match out.loader.env_file(&path) {
+        let (file, bytes) = match manifest_dir.read(&entry.sops_env) {
+            Ok(read) => read,
+            Err(e) => {
+                diags.push(m.diag(at, format!("SOPS file {e}")).with_hint(e.hint()));
+                continue;
+            }
+        };
+        match out.loader.env_file(file.shown(), &bytes) {
             Ok(vars) => match &entry.env_file {
                 Some(name) => {
                     out.env_files.entry(name.clone()).or_default().extend(vars);
@@ -174,29 +180,4 @@ pub(super) fn check_host_collisions(set: &ManifestSet, host: &DesiredHost) -> Di
         }
     }
     diags
-}
-
-fn shown_path(set: &ManifestSet, path: &Path) -> PathBuf {
-    path.strip_prefix(&set.root)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|_| path.to_path_buf())
-}
-
-/// Whether `path` leaves `root` (lexically, through `..`).
-fn escapes(root: &Path, path: &Path) -> bool {
-    let Ok(rel) = path.strip_prefix(root) else {
-        return true;
-    };
-    let mut depth: i64 = 0;
-    for c in rel.components() {
-        match c {
-            Component::ParentDir => depth -= 1,
-            Component::Normal(_) => depth += 1,
-            _ => {}
-        }
-        if depth < 0 {
-            return true;
-        }
-    }
-    false
 }

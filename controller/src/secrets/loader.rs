@@ -41,10 +41,12 @@ impl SecretLoader {
         Ok(EnvValue::Secret { value, digest })
     }
 
-    /// Every variable of a SOPS dotenv file, as secret values.
-    pub fn env_file(&self, path: &Path) -> Result<Vec<(String, EnvValue)>, String> {
+    /// Every variable of a SOPS dotenv file, as secret values. The caller reads the file
+    /// (through the source root: see [`crate::source::root`]); `name` is how errors show it.
+    pub fn env_file(&self, name: &Path, bytes: &[u8]) -> Result<Vec<(String, EnvValue)>, String> {
         let (ids, _) = self.keys()?;
-        let decrypted = sops::decrypt_file(path, Some(Format::Dotenv), ids).map_err(|e| e.to_string())?;
+        let decrypted = sops::decrypt_named(&name.display().to_string(), bytes, Format::Dotenv, ids)
+            .map_err(|e| e.to_string())?;
         decrypted
             .env_pairs()
             .into_iter()
@@ -52,11 +54,13 @@ impl SecretLoader {
             .collect()
     }
 
-    /// The plaintext of a SOPS file of any format, as `sops -d` prints it (compose `secrets:`).
-    pub fn file(&self, path: &Path) -> Result<(Secret, String), String> {
+    /// The plaintext of a SOPS file of any format (told by `name`'s extension), as `sops -d`
+    /// prints it (compose `secrets:`).
+    pub fn file(&self, name: &Path, bytes: &[u8]) -> Result<(Secret, String), String> {
         let (ids, key) = self.keys()?;
-        let format = Format::from_path(path);
-        let decrypted = sops::decrypt_file(path, Some(format), ids).map_err(|e| e.to_string())?;
+        let format = Format::from_path(name);
+        let decrypted = sops::decrypt_named(&name.display().to_string(), bytes, format, ids)
+            .map_err(|e| e.to_string())?;
         let bytes = decrypted.to_plaintext(format).map_err(|e| e.to_string())?;
         let d = digest(key, &bytes);
         Ok((Secret::from_bytes(bytes), d))

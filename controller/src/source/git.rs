@@ -190,6 +190,21 @@ impl GitSource {
     }
 }
 
+impl GitSource {
+    /// `--path` inside the checkout `dir`, resolved within it: a committed symlink named by
+    /// `--path` that leads outside the checkout would otherwise make that outside directory
+    /// the source root.
+    fn subdir(&self, dir: &Path) -> Result<PathBuf, SourceError> {
+        let checkout = super::SourceRoot::open(dir)
+            .map_err(|e| SourceError::Git(format!("{} at {}: {e}", self.cfg.describe(), &dir.display())))?;
+        checkout
+            .top()
+            .subdir(&self.cfg.path)
+            .map(|d| d.path())
+            .map_err(|e| SourceError::Git(format!("--path {e} ({})", self.cfg.describe())))
+    }
+}
+
 impl Source for GitSource {
     fn describe(&self) -> String {
         self.cfg.describe()
@@ -203,7 +218,7 @@ impl Source for GitSource {
         let dir = self.checkout(&repo, oid)?;
         Ok(Revision {
             id: oid.to_string(),
-            root: dir.join(&self.cfg.path),
+            root: self.subdir(&dir)?,
         })
     }
 

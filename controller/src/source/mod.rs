@@ -11,6 +11,8 @@
 //!   source is cloned into a temporary directory that goes away with the returned guard.
 //! - [`webhook`] verifies GitHub and GitLab push hooks and says whether the push concerns
 //!   the ref this source follows.
+//! - [`root`] is the trust boundary: every file a manifest names is read through a
+//!   [`SourceRoot`], and resolves inside the revision's directory or not at all.
 //!
 //! Every git2 call blocks: callers in async code run [`Source::fetch`] through
 //! `spawn_blocking`.
@@ -19,6 +21,7 @@ mod auth;
 mod dir;
 mod git;
 mod location;
+pub mod root;
 pub mod webhook;
 
 use std::{
@@ -30,6 +33,7 @@ pub use auth::{check_host_key, select_credential, CredentialChoice, GitAuth, Hos
 pub use dir::DirSource;
 pub use git::GitSource;
 pub use location::{GitConfig, Location, SourceArgs};
+pub use root::{RootDir, RootError, RootPath, SourceRoot};
 
 /// One revision of the source, ready to load.
 #[derive(Debug, Clone, PartialEq, Eq)]
