@@ -57,7 +57,11 @@ impl App {
             ]
             .concat()
         } else {
-            [Self::service("web", "1", front, &ports), Self::service("db", "1", back, "")].concat()
+            [
+                Self::service("web", "1", front, &ports),
+                Self::service("db", "1", back, ""),
+            ]
+            .concat()
         };
         let stack = format!(
             "{MANIFEST_HEAD}\nkind: Stack\nmetadata: {{name: {}}}\nspec:\n  dependsOn: [Network/{front}, Network/{back}]\n  services:\n{services}  networks:\n    {front}: {{external: true}}\n    {back}: {{external: true}}\n",
@@ -137,7 +141,10 @@ fn a_revision_rejected_by_policy_changes_nothing_on_the_host() {
     assert_eq!(before, after, "the rejected revision changed the host");
     let env = inspect(&app.container("web"), "{{range .Config.Env}}{{println .}}{{end}}");
     assert!(env.lines().any(|l| l == "V=1"), "{env}");
-    assert!(!docker_ok(&["inspect", &app.container("extra")]), "extra was created");
+    assert!(
+        !docker_ok(&["inspect", &app.container("extra")]),
+        "extra was created"
+    );
 }
 
 #[test]
@@ -163,10 +170,17 @@ fn the_controller_rejects_a_violating_revision_and_lists_warnings_in_the_source_
         s = app.stack,
         p = app.port
     );
-    assert!(s.warnings.iter().any(|w| w.starts_with(&warning)), "{:#?}", s.warnings);
+    assert!(
+        s.warnings.iter().any(|w| w.starts_with(&warning)),
+        "{:#?}",
+        s.warnings
+    );
     assert_eq!(s.warnings.len(), 1, "{:#?}", s.warnings);
     let described = ctl.aegisctl_ok(&["describe", "source"]);
-    assert!(described.contains(&format!("  warning: {warning}")), "{described}");
+    assert!(
+        described.contains(&format!("  warning: {warning}")),
+        "{described}"
+    );
     let table = ctl.aegisctl_ok(&["get", "source"]);
     assert!(table.contains("1 warning(s) in the running revision"), "{table}");
 
@@ -185,10 +199,19 @@ fn the_controller_rejects_a_violating_revision_and_lists_warnings_in_the_source_
                 .is_some_and(|c| c.status == ConditionStatus::True && c.reason == "RevisionRejected")
         })
     });
-    let stalled = stack.condition(ConditionType::Stalled).map(|c| c.message.clone()).unwrap_or_default();
-    assert!(stalled.contains("networks[") && stalled.contains("].deny"), "{stalled}");
+    let stalled = stack
+        .condition(ConditionType::Stalled)
+        .map(|c| c.message.clone())
+        .unwrap_or_default();
+    assert!(
+        stalled.contains("networks[") && stalled.contains("].deny"),
+        "{stalled}"
+    );
     let described = ctl.aegisctl_ok(&["describe", "source"]);
-    assert!(described.contains(&format!("  error: {}", app.expected_error())), "{described}");
+    assert!(
+        described.contains(&format!("  error: {}", app.expected_error())),
+        "{described}"
+    );
 
     // A reconcile under the rejected revision still applies the last good one: nothing moves.
     ctl.aegisctl_ok(&["reconcile", "stack", &app.stack]);

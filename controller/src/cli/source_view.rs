@@ -47,7 +47,9 @@ pub fn source_table(s: &SourceStatus, wide: bool) -> Table {
 pub fn describe_source(s: &SourceStatus) -> String {
     let mut out = String::new();
     let when = |t: Option<crate::status::Timestamp>| {
-        t.map_or("<never>".to_owned(), |t| format!("{t} ({} ago)", short_age(t.age())))
+        t.map_or("<never>".to_owned(), |t| {
+            format!("{t} ({} ago)", short_age(t.age()))
+        })
     };
     let fields = [
         ("URL", s.url.clone()),
@@ -56,7 +58,10 @@ pub fn describe_source(s: &SourceStatus) -> String {
         ("Revision", s.revision.clone().unwrap_or_else(|| "<none>".into())),
         ("Accepted", when(s.accepted_at)),
         ("Last Fetch", when(s.last_fetch)),
-        ("Fetch Error", s.fetch_error.clone().unwrap_or_else(|| "<none>".into())),
+        (
+            "Fetch Error",
+            s.fetch_error.clone().unwrap_or_else(|| "<none>".into()),
+        ),
     ];
     for (k, v) in fields {
         let _ = writeln!(out, "{:<13}{v}", format!("{k}:"));
@@ -130,14 +135,18 @@ mod tests {
     fn warnings_of_the_running_revision_are_counted_and_described() {
         let mut s = SourceStatus::new("dir");
         s.accepted("abc".into(), Timestamp::now());
-        s.warned(vec!["p.yaml:3: services.x.privileged: Stack/a service x runs privileged".into()]);
+        s.warned(vec![
+            "p.yaml:3: services.x.privileged: Stack/a service x runs privileged".into(),
+        ]);
         assert!(s.ready(), "warnings don't make the source unready");
         assert_eq!(source_warning(&s), None);
         let out = source_table(&s, false).render();
         assert!(out.contains("1 warning(s) in the running revision"), "{out}");
         let out = describe_source(&s);
         assert!(
-            out.contains("Warnings:\n  warning: p.yaml:3: services.x.privileged: Stack/a service x runs privileged"),
+            out.contains(
+                "Warnings:\n  warning: p.yaml:3: services.x.privileged: Stack/a service x runs privileged"
+            ),
             "{out}"
         );
         assert!(out.contains("Rejected:    <none>"), "{out}");

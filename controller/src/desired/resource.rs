@@ -48,7 +48,9 @@ impl FromStr for Kind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Kind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
-            format!("unknown kind `{s}` (expected one of Host, Network, Stack, DnsGuard, TunnelClient, Policy)")
+            format!(
+                "unknown kind `{s}` (expected one of Host, Network, Stack, DnsGuard, TunnelClient, Policy)"
+            )
         })
     }
 }

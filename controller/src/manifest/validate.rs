@@ -194,8 +194,11 @@ fn check_stack(
         }
         if r.kind == Kind::Policy {
             diags.push(
-                m.diag(path, format!("{r}: a Policy is checked, not applied; nothing can wait for it"))
-                    .with_hint("remove it from dependsOn; every Policy is checked before anything is applied"),
+                m.diag(
+                    path,
+                    format!("{r}: a Policy is checked, not applied; nothing can wait for it"),
+                )
+                .with_hint("remove it from dependsOn; every Policy is checked before anything is applied"),
             );
             continue;
         }

@@ -36,8 +36,14 @@ pub(super) fn check(
         }
         if rule.allow.is_none() && rule.deny.is_empty() {
             diags.push(
-                m.diag(at, format!("the rule for network `{}` has neither `allow` nor `deny`", rule.network))
-                    .with_hint("list who may join (`allow`) or who never may (`deny`)"),
+                m.diag(
+                    at,
+                    format!(
+                        "the rule for network `{}` has neither `allow` nor `deny`",
+                        rule.network
+                    ),
+                )
+                .with_hint("list who may join (`allow`) or who never may (`deny`)"),
             );
         }
     }
@@ -45,8 +51,11 @@ pub(super) fn check(
         let at = FieldPath::parse("spec.services").index(i);
         if rule.selects.is_empty() {
             diags.push(
-                m.diag(at.key("match"), "`match` is empty, so the rule applies to nothing")
-                    .with_hint("select services, e.g. `match: [Stack/periphery]` or `match: [\"Stack/*\"]`"),
+                m.diag(
+                    at.key("match"),
+                    "`match` is empty, so the rule applies to nothing",
+                )
+                .with_hint("select services, e.g. `match: [Stack/periphery]` or `match: [\"Stack/*\"]`"),
             );
         }
         let says_something = rule.networks.is_some()
@@ -79,7 +88,10 @@ pub(super) fn check(
     for (i, grant) in spec.privileges.cap_add.iter().flatten().enumerate() {
         let at = FieldPath::parse("spec.privileges.capAdd").index(i);
         if grant.selects.is_empty() {
-            diags.push(m.diag(at.key("match"), "`match` is empty, so the grant applies to nothing"));
+            diags.push(m.diag(
+                at.key("match"),
+                "`match` is empty, so the grant applies to nothing",
+            ));
         }
         for (j, cap) in grant.capabilities.iter().enumerate() {
             if !is_capability(cap) {
@@ -131,18 +143,39 @@ mod tests {
         let text = check(
             "  hosts: [nope]\n  networks:\n    - network: pub\n  services:\n    - match: []\n      publishOn: [localhost]\n    - match: [Stack/x]\n  privileges:\n    capAdd:\n      - match: [Stack/vpn]\n        capabilities: [net admin]\n",
         );
-        assert!(text.contains("p.yaml:5: spec.hosts[0]: host `nope` is not declared"), "{text}");
-        assert!(text.contains("p.yaml:7: spec.networks[0]: the rule for network `pub` has neither"), "{text}");
-        assert!(text.contains("p.yaml:9: spec.services[0].match: `match` is empty"), "{text}");
-        assert!(text.contains("p.yaml:10: spec.services[0].publishOn[0]: `localhost` is not an IP"), "{text}");
-        assert!(text.contains("p.yaml:11: spec.services[1]: the rule constrains nothing"), "{text}");
-        assert!(text.contains("p.yaml:15: spec.privileges.capAdd[0].capabilities[0]: `net admin`"), "{text}");
+        assert!(
+            text.contains("p.yaml:5: spec.hosts[0]: host `nope` is not declared"),
+            "{text}"
+        );
+        assert!(
+            text.contains("p.yaml:7: spec.networks[0]: the rule for network `pub` has neither"),
+            "{text}"
+        );
+        assert!(
+            text.contains("p.yaml:9: spec.services[0].match: `match` is empty"),
+            "{text}"
+        );
+        assert!(
+            text.contains("p.yaml:10: spec.services[0].publishOn[0]: `localhost` is not an IP"),
+            "{text}"
+        );
+        assert!(
+            text.contains("p.yaml:11: spec.services[1]: the rule constrains nothing"),
+            "{text}"
+        );
+        assert!(
+            text.contains("p.yaml:15: spec.privileges.capAdd[0].capabilities[0]: `net admin`"),
+            "{text}"
+        );
     }
 
     #[test]
     fn a_bad_selector_names_its_line() {
         let text = check("  services:\n    - match: [lldap]\n      requireHealthcheck: true\n");
-        assert!(text.contains("p.yaml:6: spec.services[0].match[0]: `lldap` is not a selector"), "{text}");
+        assert!(
+            text.contains("p.yaml:6: spec.services[0].match[0]: `lldap` is not a selector"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -156,6 +189,9 @@ mod tests {
         let (set, mut diags) = load_dir(dir.path());
         diags.extend(validate(&set));
         let text = diags.to_string();
-        assert!(text.contains("a.yaml:11: spec.dependsOn[0]: Policy/p: a Policy is checked"), "{text}");
+        assert!(
+            text.contains("a.yaml:11: spec.dependsOn[0]: Policy/p: a Policy is checked"),
+            "{text}"
+        );
     }
 }

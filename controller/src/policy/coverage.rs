@@ -6,12 +6,7 @@
 use std::collections::BTreeSet;
 
 use super::{locate::at_policy, workload::Workload, PolicyCtx};
-use crate::{
-    desired::DesiredState,
-    diagnostic::Diagnostic,
-    manifest::kinds::Selector,
-    yaml::FieldPath,
-};
+use crate::{desired::DesiredState, diagnostic::Diagnostic, manifest::kinds::Selector, yaml::FieldPath};
 
 pub(super) fn check(policies: &[PolicyCtx], state: &DesiredState) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -22,7 +17,11 @@ pub(super) fn check(policies: &[PolicyCtx], state: &DesiredState) -> Vec<Diagnos
             .iter()
             .flat_map(|h| h.all_networks().map(|n| n.name.clone()))
             .collect();
-        networks.extend(workloads.iter().flat_map(|w| w.c.networks.iter().map(|n| n.network.clone())));
+        networks.extend(
+            workloads
+                .iter()
+                .flat_map(|w| w.c.networks.iter().map(|n| n.network.clone())),
+        );
         let shown_hosts = if p.spec.hosts.is_empty() {
             "any host".to_string()
         } else {

@@ -75,7 +75,11 @@ impl StackOrigin {
 
 /// The path of the entry of `value` (a list, or a map keyed by name) that `pick` chooses, or
 /// `at` itself.
-fn entry_path(at: &FieldPath, value: Option<&Value>, pick: impl Fn(Option<&str>, &Value) -> bool) -> FieldPath {
+fn entry_path(
+    at: &FieldPath,
+    value: Option<&Value>,
+    pick: impl Fn(Option<&str>, &Value) -> bool,
+) -> FieldPath {
     match value {
         Some(Value::Array(items)) => items
             .iter()
@@ -133,21 +137,46 @@ mod tests {
             "services:\n  app:\n    image: x\n    networks:\n      - front\n      - back\n    volumes:\n      - ./data:/data\n      - /var/run/docker.sock:/var/run/docker.sock\n    cap_add: [NET_ADMIN]\nnetworks:\n  front: {external: true}\n  back: {name: backplane}\n",
         );
         let d = o.diag("s", "app", &Spot::Network("backplane".into()), "m".into());
-        assert_eq!((d.line, d.path.to_string()), (Some(6), "services.app.networks[1]".into()));
+        assert_eq!(
+            (d.line, d.path.to_string()),
+            (Some(6), "services.app.networks[1]".into())
+        );
         let d = o.diag("s", "app", &Spot::Network("front".into()), "m".into());
         assert_eq!(d.line, Some(5));
-        let d = o.diag("s", "app", &Spot::Entry("volumes", "/var/run/docker.sock".into()), "m".into());
-        assert_eq!((d.line, d.path.to_string()), (Some(9), "services.app.volumes[1]".into()));
+        let d = o.diag(
+            "s",
+            "app",
+            &Spot::Entry("volumes", "/var/run/docker.sock".into()),
+            "m".into(),
+        );
+        assert_eq!(
+            (d.line, d.path.to_string()),
+            (Some(9), "services.app.volumes[1]".into())
+        );
         let d = o.diag("s", "app", &Spot::Key("privileged"), "m".into());
-        assert_eq!((d.line, d.path.to_string()), (Some(2), "services.app.privileged".into()));
-        let d = o.diag("s", "app", &Spot::Entry("cap_add", "NET_ADMIN".into()), "m".into());
-        assert_eq!((d.line, d.path.to_string()), (Some(10), "services.app.cap_add[0]".into()));
+        assert_eq!(
+            (d.line, d.path.to_string()),
+            (Some(2), "services.app.privileged".into())
+        );
+        let d = o.diag(
+            "s",
+            "app",
+            &Spot::Entry("cap_add", "NET_ADMIN".into()),
+            "m".into(),
+        );
+        assert_eq!(
+            (d.line, d.path.to_string()),
+            (Some(10), "services.app.cap_add[0]".into())
+        );
     }
 
     #[test]
     fn map_form_networks_and_stack_local_names() {
         let o = origin("services:\n  app:\n    networks:\n      internal:\n        aliases: [a]\n");
         let d = o.diag("s", "app", &Spot::Network("s_internal".into()), "m".into());
-        assert_eq!((d.line, d.path.to_string()), (Some(4), "services.app.networks.internal".into()));
+        assert_eq!(
+            (d.line, d.path.to_string()),
+            (Some(4), "services.app.networks.internal".into())
+        );
     }
 }

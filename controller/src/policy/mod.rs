@@ -24,16 +24,15 @@ mod workload;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_example;
 
 pub use locate::{Origins, StackOrigin};
 
 use crate::{
     desired::{DesiredState, Kind},
     diagnostic::{Diagnostic, Diagnostics},
-    manifest::{
-        kinds::PolicySpec,
-        AnyManifest, Located, ManifestSet,
-    },
+    manifest::{kinds::PolicySpec, AnyManifest, Located, ManifestSet},
     yaml::FieldPath,
 };
 
@@ -60,11 +59,7 @@ impl PolicyCtx<'_> {
 
     /// `policy rule Policy/p networks[x].deny (policy.yaml:12)`.
     fn cite(&self, path: &FieldPath, label: &str) -> String {
-        let line = self
-            .m
-            .line_of(path)
-            .map(|l| format!(":{l}"))
-            .unwrap_or_default();
+        let line = self.m.line_of(path).map(|l| format!(":{l}")).unwrap_or_default();
         format!(
             "policy rule Policy/{} {label} ({}{line})",
             self.name,

@@ -154,7 +154,10 @@ fn service_rule(p: &PolicyCtx, i: usize, rule: &ServiceRule, w: &Workload, out: 
     if rule.require_healthcheck {
         // An empty `test` only retimes the image's own check, which can't be seen before the
         // image is on the host: it doesn't count.
-        let test = w.c.healthcheck.as_ref().map(|h| h.test.first().map(String::as_str));
+        let test =
+            w.c.healthcheck
+                .as_ref()
+                .map(|h| h.test.first().map(String::as_str));
         let missing = match test {
             None | Some(None) => Some("no"),
             Some(Some("NONE")) => Some("a disabled"),
@@ -281,9 +284,9 @@ fn privileges(p: &PolicyCtx, w: &Workload, out: &mut Vec<Violation>) {
     if let Some(grants) = &pr.cap_add {
         for cap in &w.c.cap_add {
             let want = capability(cap);
-            let granted = grants.iter().any(|g| {
-                w.matches_any(&g.selects) && g.capabilities.iter().any(|c| capability(c) == want)
-            });
+            let granted = grants
+                .iter()
+                .any(|g| w.matches_any(&g.selects) && g.capabilities.iter().any(|c| capability(c) == want));
             if !granted {
                 out.push(Violation {
                     spot: Spot::Entry("cap_add", cap.clone()),

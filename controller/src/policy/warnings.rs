@@ -37,7 +37,9 @@ pub(super) fn check(covering: &[&PolicyCtx], w: &Workload) -> Vec<Warning> {
         for path in w.socket_mounts() {
             out.push(Warning {
                 spot: Spot::Entry("volumes", path.to_string()),
-                message: format!("{who} mounts `{path}`, which exposes the Docker socket: root on host {host}"),
+                message: format!(
+                    "{who} mounts `{path}`, which exposes the Docker socket: root on host {host}"
+                ),
                 hint: format!("if intended, say so in a Policy: privileges.dockerSocket: [{sel}]"),
             });
         }
@@ -51,9 +53,10 @@ pub(super) fn check(covering: &[&PolicyCtx], w: &Workload) -> Vec<Warning> {
     }
     let open = w.ports_on_all_addresses();
     let ports_governed = covering.iter().any(|p| {
-        p.spec.services.iter().any(|r| {
-            r.publish_on.is_some() && w.matches_any(&r.selects) && !w.matches_any(&r.exclude)
-        })
+        p.spec
+            .services
+            .iter()
+            .any(|r| r.publish_on.is_some() && w.matches_any(&r.selects) && !w.matches_any(&r.exclude))
     });
     if !open.is_empty() && !ports_governed {
         let shown: Vec<String> = open.iter().map(|p| show_port(p)).collect();

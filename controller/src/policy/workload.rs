@@ -104,7 +104,10 @@ fn netns(host: &DesiredHost, stack: &str, c: &ContainerSpec, depth: usize) -> Ne
         return NetNs::Unknown(c.name.clone());
     }
     let inherit = |inner: NetNs, via: String| match inner {
-        NetNs::Networks { names, via: None } => NetNs::Networks { names, via: Some(via) },
+        NetNs::Networks { names, via: None } => NetNs::Networks {
+            names,
+            via: Some(via),
+        },
         NetNs::Host { via: None } => NetNs::Host { via: Some(via) },
         other => other,
     };
@@ -162,7 +165,11 @@ pub(super) fn on_all_addresses(host_ip: Option<&str>) -> bool {
 pub(super) fn show_port(p: &PortBinding) -> String {
     let ip = p.host_ip.as_deref().unwrap_or("0.0.0.0");
     let host = p.host_port.as_deref().unwrap_or("");
-    let ip = if ip.contains(':') { format!("[{ip}]") } else { ip.to_string() };
+    let ip = if ip.contains(':') {
+        format!("[{ip}]")
+    } else {
+        ip.to_string()
+    };
     format!("{ip}:{host}->{}/{}", p.container_port, p.protocol)
 }
 
@@ -186,7 +193,14 @@ mod tests {
 
     #[test]
     fn docker_socket_paths() {
-        for p in ["/var/run/docker.sock", "/run/docker.sock", "/run/", "/var/run", "/", "/srv/docker.sock"] {
+        for p in [
+            "/var/run/docker.sock",
+            "/run/docker.sock",
+            "/run/",
+            "/var/run",
+            "/",
+            "/srv/docker.sock",
+        ] {
             assert!(exposes_docker_socket(p), "{p}");
         }
         for p in ["/etc/resolv.conf", "/var/lib/data", "/run/secrets"] {

@@ -115,7 +115,10 @@ impl Selector {
     /// Whether the selector picks the container `container` of service `service` in `stack`.
     pub fn matches(&self, stack: &str, service: &str, container: &str) -> bool {
         match self {
-            Selector::Stack { stack: s, service: None } => glob(s, stack),
+            Selector::Stack {
+                stack: s,
+                service: None,
+            } => glob(s, stack),
             Selector::Stack {
                 stack: s,
                 service: Some(v),
