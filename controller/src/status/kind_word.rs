@@ -36,5 +36,7 @@ mod tests {
         assert_eq!(kind_from_word("dnsguard"), Some(Kind::DnsGuard));
         assert_eq!(kind_from_word("TunnelClients"), Some(Kind::TunnelClient));
         assert_eq!(kind_from_word("pods"), None);
+        // A Policy has no status to get.
+        assert_eq!(kind_from_word("policies"), None);
     }
 }
