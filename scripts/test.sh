@@ -43,7 +43,7 @@ cargo clippy --all-targets -- -D warnings
 step "cargo test --workspace"
 cargo test --workspace
 
-# Schema staleness: `aegis schema --out-dir crds` regenerates the JSON Schemas of the five
+# Schema staleness: `aegis schema --out-dir crds` regenerates the JSON Schemas of every
 # manifest kinds from the Rust types (the subcommand is part of M1). The checked-in files must
 # be exactly what the current types produce; otherwise regenerate and commit them.
 step "schema staleness (crds/)"

@@ -1,7 +1,7 @@
 //! aegis: a GitOps reconciling controller for Docker hosts.
 //!
-//! Data flows one way: source → [`manifest`] → [`resolve`] → [`desired`] → [`plan`] →
-//! [`docker`] (driven by [`apply`]) → status. `plan` is pure (desired + observed → steps);
+//! Data flows one way: source → [`manifest`] → [`resolve`] (checked by [`policy`]) →
+//! [`desired`] → [`plan`] → [`docker`] (driven by [`apply`]) → status. `plan` is pure (desired + observed → steps);
 //! side effects live in `docker` and `apply`.
 
 pub mod api;
@@ -17,6 +17,7 @@ pub mod labels;
 pub mod manifest;
 pub mod observed;
 pub mod plan;
+pub mod policy;
 pub mod resolve;
 pub mod runtime;
 pub mod secrets;

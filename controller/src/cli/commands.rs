@@ -21,8 +21,9 @@ pub enum RemoteCommand {
     /// List resources: hosts, networks, stacks, dnsguards, tunnelclients or all; or the
     /// source (its running and rejected revisions, fetch errors).
     Get(GetArgs),
-    /// Show one resource in detail: conditions, inventory, events.
-    Describe(TargetArgs),
+    /// Show one resource in detail: conditions, inventory, events; or `describe source`:
+    /// rejected revisions with every error, and the running revision's warnings.
+    Describe(DescribeArgs),
     /// Reconcile a resource (or --all) now and wait for the result.
     Reconcile(ReconcileArgs),
     /// Stop reconciling a resource until `resume`.
@@ -65,6 +66,14 @@ pub struct TargetArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DescribeArgs {
+    /// The kind, e.g. stack; or `source`.
+    pub kind: String,
+    /// The resource's name (none for `source`).
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct ReconcileArgs {
     /// The kind, e.g. stack.
     #[arg(required_unless_present = "all")]
@@ -91,7 +100,15 @@ pub async fn run(cmd: RemoteCommand, connect: &ConnectArgs) -> Result<bool, Clie
     match cmd {
         RemoteCommand::Get(args) => get(&client, args).await,
         RemoteCommand::Describe(t) => {
-            let status = client.get(kind_arg(&t.kind)?, &t.name).await?;
+            if t.kind.eq_ignore_ascii_case("source") {
+                print!("{}", source_view::describe_source(&client.source().await?));
+                return Ok(true);
+            }
+            let kind = kind_arg(&t.kind)?;
+            let name = t
+                .name
+                .ok_or_else(|| ClientError::Config(format!("`describe {}` needs a name", t.kind)))?;
+            let status = client.get(kind, &name).await?;
             print!("{}", views::describe(&status));
             Ok(true)
         }

@@ -110,6 +110,8 @@ impl AegisReconciler {
                 });
                 return Ok(Action::AwaitChange);
             }
+            // A Policy is checked when the revision is accepted; it has no key to reconcile.
+            Kind::Policy => return Ok(Action::AwaitChange),
             Kind::Network | Kind::Stack => {}
         }
         if in_desired {
@@ -211,6 +213,7 @@ fn manifest_labels(m: &crate::manifest::AnyManifest) -> std::collections::BTreeM
         M::Stack(x) => x.metadata.labels.clone(),
         M::DnsGuard(x) => x.metadata.labels.clone(),
         M::TunnelClient(x) => x.metadata.labels.clone(),
+        M::Policy(x) => x.metadata.labels.clone(),
     }
 }
 

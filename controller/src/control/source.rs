@@ -92,13 +92,17 @@ impl Poller {
         };
         match loaded {
             Ok(Ok(resolved)) => {
+                // Once per revision: a revision is judged once.
                 for w in &resolved.warnings {
                     tracing::warn!("{w}");
                 }
+                let warnings: Vec<String> = resolved.warnings.iter().map(ToString::to_string).collect();
                 self.accept(Snapshot::new(resolved), &mut judged.watched).await;
                 let id = rev.id.clone();
-                self.store
-                    .update_source(&self.source.describe(), |s| s.accepted(id, Timestamp::now()));
+                self.store.update_source(&self.source.describe(), |s| {
+                    s.accepted(id, Timestamp::now());
+                    s.warned(warnings);
+                });
                 judged.accepted = rev.id;
                 judged.rejected.clear();
             }

@@ -12,15 +12,18 @@ pub enum Kind {
     Stack,
     DnsGuard,
     TunnelClient,
+    /// Rules checked on every revision; nothing on a host (so it has no status).
+    Policy,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Host,
         Kind::Network,
         Kind::Stack,
         Kind::DnsGuard,
         Kind::TunnelClient,
+        Kind::Policy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -30,6 +33,7 @@ impl Kind {
             Kind::Stack => "Stack",
             Kind::DnsGuard => "DnsGuard",
             Kind::TunnelClient => "TunnelClient",
+            Kind::Policy => "Policy",
         }
     }
 }
@@ -44,7 +48,9 @@ impl FromStr for Kind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Kind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
-            format!("unknown kind `{s}` (expected one of Host, Network, Stack, DnsGuard, TunnelClient)")
+            format!(
+                "unknown kind `{s}` (expected one of Host, Network, Stack, DnsGuard, TunnelClient, Policy)"
+            )
         })
     }
 }

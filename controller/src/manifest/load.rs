@@ -19,8 +19,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::kinds::{
-    DnsGuardSpec, HostManifestSpec, Manifest, NetworkManifestSpec, StackManifestSpec, TunnelClientSpec,
-    API_VERSION,
+    DnsGuardSpec, HostManifestSpec, Manifest, NetworkManifestSpec, PolicySpec, StackManifestSpec,
+    TunnelClientSpec, API_VERSION,
 };
 use crate::{
     desired::{Kind, ResourceRef},
@@ -37,6 +37,7 @@ pub enum AnyManifest {
     Stack(Manifest<StackManifestSpec>),
     DnsGuard(Manifest<DnsGuardSpec>),
     TunnelClient(Manifest<TunnelClientSpec>),
+    Policy(Manifest<PolicySpec>),
 }
 
 impl AnyManifest {
@@ -47,6 +48,7 @@ impl AnyManifest {
             AnyManifest::Stack(_) => Kind::Stack,
             AnyManifest::DnsGuard(_) => Kind::DnsGuard,
             AnyManifest::TunnelClient(_) => Kind::TunnelClient,
+            AnyManifest::Policy(_) => Kind::Policy,
         }
     }
 
@@ -57,6 +59,7 @@ impl AnyManifest {
             AnyManifest::Stack(m) => &m.metadata.name,
             AnyManifest::DnsGuard(m) => &m.metadata.name,
             AnyManifest::TunnelClient(m) => &m.metadata.name,
+            AnyManifest::Policy(m) => &m.metadata.name,
         }
     }
 
@@ -67,7 +70,7 @@ impl AnyManifest {
     /// The `spec.host` field, for kinds that live on a host.
     pub fn host(&self) -> Option<&str> {
         match self {
-            AnyManifest::Host(_) => None,
+            AnyManifest::Host(_) | AnyManifest::Policy(_) => None,
             AnyManifest::Network(m) => m.spec.host.as_deref(),
             AnyManifest::Stack(m) => m.spec.host.as_deref(),
             AnyManifest::DnsGuard(m) => m.spec.host.as_deref(),
@@ -241,7 +244,7 @@ fn decode_manifest(file: &Path, doc: &Document) -> Result<Option<AnyManifest>, D
     }
     let Some(kind) = kind else {
         return Err(diag("kind", "missing `kind`".into())
-            .with_hint("one of Host, Network, Stack, DnsGuard, TunnelClient"));
+            .with_hint("one of Host, Network, Stack, DnsGuard, TunnelClient, Policy"));
     };
     let kind: Kind = kind.parse().map_err(|e: String| diag("kind", e))?;
     let root = FieldPath::root();
@@ -251,6 +254,7 @@ fn decode_manifest(file: &Path, doc: &Document) -> Result<Option<AnyManifest>, D
         Kind::Stack => AnyManifest::Stack(yaml::decode(file, &doc.map, &root, &doc.value)?),
         Kind::DnsGuard => AnyManifest::DnsGuard(yaml::decode(file, &doc.map, &root, &doc.value)?),
         Kind::TunnelClient => AnyManifest::TunnelClient(yaml::decode(file, &doc.map, &root, &doc.value)?),
+        Kind::Policy => AnyManifest::Policy(yaml::decode(file, &doc.map, &root, &doc.value)?),
     };
     Ok(Some(m))
 }

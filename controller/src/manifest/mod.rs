@@ -1,9 +1,10 @@
-//! Manifests: the five kinds, loading them from a directory, and validating references.
+//! Manifests: the six kinds, loading them from a directory, and validating references.
 
 pub mod kinds;
 mod load;
 pub mod schema;
 mod validate;
+mod validate_policy;
 
 pub use load::{load_dir, load_root, AnyManifest, Located, ManifestSet};
 pub use validate::validate;

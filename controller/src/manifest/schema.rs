@@ -7,7 +7,8 @@ use std::path::Path;
 use schemars::{schema_for, JsonSchema};
 
 use super::kinds::{
-    DnsGuardSpec, HostManifestSpec, Manifest, NetworkManifestSpec, StackManifestSpec, TunnelClientSpec,
+    DnsGuardSpec, HostManifestSpec, Manifest, NetworkManifestSpec, PolicySpec, StackManifestSpec,
+    TunnelClientSpec,
 };
 use crate::desired::Kind;
 
@@ -34,6 +35,7 @@ pub fn all() -> Vec<(String, String)> {
         (Kind::Stack, schema::<StackManifestSpec>(Kind::Stack)),
         (Kind::DnsGuard, schema::<DnsGuardSpec>(Kind::DnsGuard)),
         (Kind::TunnelClient, schema::<TunnelClientSpec>(Kind::TunnelClient)),
+        (Kind::Policy, schema::<PolicySpec>(Kind::Policy)),
     ];
     entries
         .into_iter()
@@ -58,7 +60,7 @@ mod tests {
     #[test]
     fn every_kind_has_a_schema_with_its_fields() {
         let all = super::all();
-        assert_eq!(all.len(), 5);
+        assert_eq!(all.len(), 6);
         let stack = &all
             .iter()
             .find(|(n, _)| n == "stack.schema.json")

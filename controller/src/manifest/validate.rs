@@ -31,8 +31,12 @@ impl ManifestSet {
         }
     }
 
-    /// The host a manifest lives on: its `spec.host`, or the only host there is.
+    /// The host a manifest lives on: its `spec.host`, or the only host there is. A `Policy`
+    /// lives on no host (it covers hosts), so it has none.
     pub fn host_of(&self, m: &AnyManifest) -> Result<String, String> {
+        if m.kind() == Kind::Policy {
+            return Err("a Policy lives on no host; its `spec.hosts` names the hosts it covers".into());
+        }
         let hosts = self.host_names();
         match m.host() {
             Some(h) if hosts.iter().any(|x| x == h) => Ok(h.to_string()),
@@ -54,7 +58,7 @@ pub fn validate(set: &ManifestSet) -> Diagnostics {
     let mut diags = Diagnostics::default();
     check_duplicates(set, &mut diags);
     for m in &set.items {
-        if m.value.kind() != Kind::Host {
+        if !matches!(m.value.kind(), Kind::Host | Kind::Policy) {
             if let Err(e) = set.host_of(&m.value) {
                 diags.push(
                     m.diag(FieldPath::parse("spec.host"), e)
@@ -85,6 +89,7 @@ pub fn validate(set: &ManifestSet) -> Diagnostics {
                 }
             }
             AnyManifest::Network(_) => {}
+            AnyManifest::Policy(p) => super::validate_policy::check(m, p, set, &mut diags),
         }
     }
     check_cycles(set, &mut diags);
@@ -144,7 +149,12 @@ fn check_host(
         }
     }
     for (i, r) in h.spec.management_path.iter().enumerate() {
-        if set.get(r).is_none() {
+        if r.kind == Kind::Policy {
+            diags.push(m.diag(
+                FieldPath::parse("spec.managementPath").index(i),
+                format!("{r}: a Policy runs nothing on a host, so it is on no management path"),
+            ));
+        } else if set.get(r).is_none() {
             diags.push(m.diag(
                 FieldPath::parse("spec.managementPath").index(i),
                 format!("{r} is not declared"),
@@ -180,6 +190,16 @@ fn check_stack(
         let path = FieldPath::parse("spec.dependsOn").index(i);
         if *r == m.value.reference() {
             diags.push(m.diag(path, format!("{r} depends on itself")));
+            continue;
+        }
+        if r.kind == Kind::Policy {
+            diags.push(
+                m.diag(
+                    path,
+                    format!("{r}: a Policy is checked, not applied; nothing can wait for it"),
+                )
+                .with_hint("remove it from dependsOn; every Policy is checked before anything is applied"),
+            );
             continue;
         }
         match set.get(r) {

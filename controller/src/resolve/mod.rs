@@ -1,7 +1,8 @@
 //! Source → desired state: loads and validates every manifest of a revision, loads the
 //! compose files the Stacks reference, and assembles one [`DesiredHost`] per host.
 //!
-//! A revision is accepted whole or rejected whole: any diagnostic from any stage rejects it.
+//! A revision is accepted whole or rejected whole: any diagnostic from any stage rejects it,
+//! including a broken [`crate::policy`] rule, checked last on the complete desired state.
 
 mod hosts;
 mod stacks;
@@ -12,6 +13,7 @@ use crate::{
     desired::{DesiredHost, DesiredState},
     diagnostic::{Diagnostic, Diagnostics},
     manifest::{self, AnyManifest, ManifestSet},
+    policy,
     source::SourceRoot,
     yaml::FieldPath,
 };
@@ -21,7 +23,9 @@ use crate::{
 pub struct Resolved {
     pub state: DesiredState,
     pub manifests: ManifestSet,
-    /// Non-fatal notes (e.g. the obsolete compose `version:` key).
+    /// Non-fatal notes: the obsolete compose `version:` key, and security warnings
+    /// (`privileged`, Docker socket mounts, host networking, ports on every address) that no
+    /// `Policy` rules on.
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -52,6 +56,7 @@ pub fn load_source_at(root: &Path, revision: &str) -> Result<Resolved, Diagnosti
         return Err(diags);
     }
     let mut warnings = Vec::new();
+    let mut origins = policy::Origins::new();
     let mut hosts: Vec<DesiredHost> = Vec::new();
     for name in set.host_names() {
         match hosts::host_spec(&set, &name) {
@@ -71,9 +76,10 @@ pub fn load_source_at(root: &Path, revision: &str) -> Result<Resolved, Diagnosti
         match &m.value {
             AnyManifest::Network(n) => target.networks.push(hosts::network_spec(n)),
             AnyManifest::Stack(s) => match stacks::stack_spec(&source, m, s) {
-                Ok((spec, w)) => {
-                    target.stacks.push(spec);
-                    warnings.extend(w);
+                Ok(loaded) => {
+                    origins.insert(loaded.spec.name.clone(), loaded.origin);
+                    target.stacks.push(loaded.spec);
+                    warnings.extend(loaded.warnings);
                 }
                 Err(e) => diags.extend(e),
             },
@@ -86,11 +92,18 @@ pub fn load_source_at(root: &Path, revision: &str) -> Result<Resolved, Diagnosti
     if !diags.is_empty() {
         return Err(diags);
     }
+    let state = DesiredState {
+        revision: revision.to_owned(),
+        hosts,
+    };
+    // Last, on the complete desired state: a policy judges the values Docker would get.
+    let checked = policy::check(&set, &state, &origins);
+    if !checked.errors.is_empty() {
+        return Err(checked.errors);
+    }
+    warnings.extend(checked.warnings);
     Ok(Resolved {
-        state: DesiredState {
-            revision: revision.to_owned(),
-            hosts,
-        },
+        state,
         manifests: set,
         warnings,
     })

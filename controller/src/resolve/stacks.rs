@@ -1,6 +1,6 @@
 //! `Stack` manifests → desired stacks, through the compose loader.
 
-use std::{collections::BTreeMap, path::Path};
+use std::{collections::BTreeMap, path::Path, sync::Arc};
 
 use serde_json::{Map, Value};
 
@@ -12,9 +12,18 @@ use crate::{
         kinds::{Manifest, StackManifestSpec},
         AnyManifest, Located, ManifestSet,
     },
+    policy::StackOrigin,
     source::{RootDir, SourceRoot},
     yaml::{self, FieldPath, SourceMap},
 };
+
+/// One resolved Stack, its non-fatal warnings, and where its services were written (for
+/// policy findings).
+pub(super) struct LoadedStack {
+    pub spec: StackSpec,
+    pub warnings: Vec<Diagnostic>,
+    pub origin: StackOrigin,
+}
 
 /// Every file a Stack names (compose file, SOPS files, and through the compose loader its
 /// env files, `.env`, bind sources and secrets) is read through `root`: inside the
@@ -23,14 +32,14 @@ pub(super) fn stack_spec(
     root: &SourceRoot,
     m: &Located<AnyManifest>,
     s: &Manifest<StackManifestSpec>,
-) -> Result<(StackSpec, Vec<Diagnostic>), Diagnostics> {
+) -> Result<LoadedStack, Diagnostics> {
     let name = &s.metadata.name;
     let manifest_dir = root.dir(m.dir()).map_err(|e| {
         m.diag(FieldPath::root(), format!("the manifest's directory: {e}"))
             .with_hint(e.hint())
     })?;
     let secrets = stack_secrets(&manifest_dir, m, s)?;
-    let loaded = match (&s.spec.compose, &s.spec.services) {
+    let (loaded, origin) = match (&s.spec.compose, &s.spec.services) {
         (Some(rel), _) => {
             let at = FieldPath::parse("spec.compose");
             let refused = |e: crate::source::RootError| -> Diagnostics {
@@ -55,7 +64,7 @@ pub(super) fn stack_spec(
                 )
                 .into());
             };
-            compose::load(&ComposeInput {
+            let loaded = compose::load(&ComposeInput {
                 stack: name,
                 file: &shown,
                 value: &doc.value,
@@ -64,7 +73,14 @@ pub(super) fn stack_spec(
                 project_dir: &project_dir,
                 vars: &s.spec.environment,
                 secrets: &secrets,
-            })?
+            })?;
+            let origin = StackOrigin {
+                file: shown.clone(),
+                map: Arc::new(doc.map.clone()),
+                base: FieldPath::root(),
+                compose: doc.value.clone(),
+            };
+            (loaded, origin)
         }
         (None, Some(services)) => {
             let mut obj = Map::new();
@@ -77,7 +93,7 @@ pub(super) fn stack_spec(
             }
             let value = Value::Object(obj);
             let map: &SourceMap = &m.map;
-            compose::load(&ComposeInput {
+            let loaded = compose::load(&ComposeInput {
                 stack: name,
                 file: &m.file,
                 value: &value,
@@ -86,7 +102,14 @@ pub(super) fn stack_spec(
                 project_dir: &manifest_dir,
                 vars: &s.spec.environment,
                 secrets: &secrets,
-            })?
+            })?;
+            let origin = StackOrigin {
+                file: m.file.clone(),
+                map: m.map.clone(),
+                base: FieldPath::parse("spec"),
+                compose: value,
+            };
+            (loaded, origin)
         }
         (None, None) => {
             return Err(m
@@ -102,7 +125,11 @@ pub(super) fn stack_spec(
         volumes: loaded.volumes,
         critical: s.spec.critical,
     };
-    Ok((spec, loaded.warnings))
+    Ok(LoadedStack {
+        spec,
+        warnings: loaded.warnings,
+        origin,
+    })
 }
 
 /// Decrypts the Stack's `spec.secrets` files (in memory), read from the repository.

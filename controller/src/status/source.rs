@@ -33,6 +33,11 @@ pub struct SourceStatus {
     pub fetch_error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_fetch: Option<Timestamp>,
+    /// Warnings of the running revision, `file:line: field: message`: security settings no
+    /// `Policy` governs (privileged, Docker socket, host networking, ports on every address),
+    /// policy rules that match nothing, obsolete compose keys. They don't stop the revision.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +107,11 @@ impl SourceStatus {
         self.revision = Some(revision);
         self.accepted_at = Some(at);
         self.rejected = None;
+    }
+
+    /// The running revision's warnings (replacing the previous revision's).
+    pub fn warned(&mut self, warnings: Vec<String>) {
+        self.warnings = warnings;
     }
 
     pub fn rejected(&mut self, revision: String, errors: Vec<String>) {

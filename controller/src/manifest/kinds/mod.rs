@@ -1,4 +1,4 @@
-//! The five resource kinds, as written in manifests (`apiVersion: aegis.dev/v1alpha1`).
+//! The resource kinds, as written in manifests (`apiVersion: aegis.dev/v1alpha1`).
 //!
 //! These types are the public API: field names are camelCase like Kubernetes, unknown fields
 //! are errors, and the JSON Schemas in `crds/` are generated from them.
@@ -6,6 +6,7 @@
 mod dnsguard;
 mod host;
 mod network;
+mod policy;
 mod stack;
 mod tunnelclient;
 
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use dnsguard::{DnsGuardSpec, DnsProbe};
 pub use host::{HostManifestSpec, HostTls};
 pub use network::{NetworkIpam, NetworkManifestSpec};
+pub use policy::{CapabilityGrant, NetworkRule, PolicySpec, Privileges, Selector, ServiceRule};
 pub use stack::{StackManifestSpec, StackSecret};
 pub use tunnelclient::{TunnelClientSpec, TunnelType};
 

@@ -1,0 +1,121 @@
+//! The example deployment's policies (`examples/racknerd-aegis/policy.yaml`): they hold for
+//! the example, and they reject what the seed forbids.
+
+use super::tests::HEAD;
+use crate::resolve;
+
+/// The example's policy holds, and the warnings it leaves are the ones listed here.
+#[test]
+fn the_racknerd_example_keeps_its_policy() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/racknerd-aegis");
+    let r = resolve::load_source(&dir).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        r.manifests.of_kind(crate::desired::Kind::Policy).count() >= 1,
+        "the example carries the seed's segmentation table as a Policy"
+    );
+    let warnings: Vec<String> = r.warnings.iter().map(ToString::to_string).collect();
+    // Only rules for the seed's containers the example does not declare yet (identity,
+    // gateway, pangolin); every risky setting it does use is governed.
+    for w in &warnings {
+        assert!(w.contains("matches no container on host racknerd-aegis"), "{w}");
+    }
+    for name in ["Container/lldap", "Container/aegis-traefik", "Container/gerbil"] {
+        assert!(warnings.iter().any(|w| w.contains(name)), "{name}: {warnings:#?}");
+    }
+}
+
+/// A copy of `examples/racknerd-aegis` (hidden `.env` files included) to break on purpose.
+fn example_copy() -> tempfile::TempDir {
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).expect("mkdir");
+        for e in std::fs::read_dir(from).expect("read example") {
+            let e = e.expect("entry");
+            let target = to.join(e.file_name());
+            if e.file_type().expect("file type").is_dir() {
+                copy(&e.path(), &target);
+            } else {
+                std::fs::copy(e.path(), target).expect("copy");
+            }
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/racknerd-aegis"),
+        dir.path(),
+    );
+    dir
+}
+
+fn load_dir(dir: &std::path::Path) -> Result<String, String> {
+    match resolve::load_source(dir) {
+        Ok(r) => Ok(r
+            .warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")),
+        Err(d) => Err(d.to_string()),
+    }
+}
+
+#[test]
+fn the_example_policy_rejects_what_the_seed_forbids() {
+    // LLDAP on pangolin-internal: the seed's "NOT on pangolin - LDAP isolated".
+    let dir = example_copy();
+    std::fs::write(
+        dir.path().join("identity.yaml"),
+        format!(
+            "{HEAD}\nkind: Stack\nmetadata: {{name: identity}}\nspec:\n  host: racknerd-aegis\n  compose: identity/compose.yaml\n"
+        ),
+    )
+    .expect("write");
+    std::fs::create_dir_all(dir.path().join("identity")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("identity/compose.yaml"),
+        "services:\n  lldap:\n    image: lldap/lldap:v0.6.2\n    container_name: lldap\n    networks:\n      - identity-internal\n      - pangolin-internal\nnetworks:\n  identity-internal: {external: true}\n  pangolin-internal: {external: true}\n",
+    )
+    .expect("write");
+    let e = load_dir(dir.path()).expect_err("lldap on pangolin-internal must be rejected");
+    assert!(
+        e.contains("identity/compose.yaml:7: services.lldap.networks[1]: Stack/identity service lldap (container lldap) joins network `pangolin-internal`, which policy rule Policy/racknerd-aegis-segmentation networks[pangolin-internal].deny (policy.yaml:34) forbids (`Container/lldap`)"),
+        "{e}"
+    );
+    assert!(e.contains("services[lldap-isolated].networks"), "{e}");
+
+    // Periphery publishing its port: "NOT exposed to host network or internet".
+    let dir = example_copy();
+    let compose = dir.path().join("stacks/periphery/compose.yaml");
+    let text = std::fs::read_to_string(&compose).expect("read");
+    std::fs::write(
+        &compose,
+        text.replace(
+            "    networks:\n      - newt-periphery\n",
+            "    ports: [\"8120:8120\"]\n    networks:\n      - newt-periphery\n",
+        ),
+    )
+    .expect("write");
+    let e = load_dir(dir.path()).expect_err("a published Periphery port must be rejected");
+    assert!(
+        e.contains("services.periphery.ports[0]: Stack/periphery service periphery (container periphery) publishes 0.0.0.0:8120->8120/tcp, but policy rule Policy/racknerd-aegis-segmentation services[periphery-isolated].publishOn"),
+        "{e}"
+    );
+
+    // Newt mounting the Docker socket: only Periphery's is an accepted risk.
+    let dir = example_copy();
+    let compose = dir.path().join("stacks/newt/compose.yaml");
+    let text = std::fs::read_to_string(&compose).expect("read");
+    std::fs::write(
+        &compose,
+        text.replace(
+            "    env_file: .env\n",
+            "    env_file: .env\n    volumes: [\"/var/run/docker.sock:/var/run/docker.sock\"]\n",
+        ),
+    )
+    .expect("write");
+    let e = load_dir(dir.path()).expect_err("newt with the Docker socket must be rejected");
+    assert!(
+        e.contains("Stack/newt service newt (container pangolin-newt) mounts `/var/run/docker.sock`"),
+        "{e}"
+    );
+    assert!(e.contains("Policy/accepted-risks privileges.dockerSocket"), "{e}");
+}
