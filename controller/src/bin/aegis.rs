@@ -72,6 +72,13 @@ enum Command {
         /// Reconciles run at once per host.
         #[arg(long, default_value_t = 4)]
         per_host: usize,
+        /// First delay before a failed resource is retried; it doubles (with jitter) on
+        /// each consecutive failure, up to --backoff-max.
+        #[arg(long, default_value = "1s", value_parser = parse_duration)]
+        backoff_min: std::time::Duration,
+        /// Longest delay between retries of a failing resource.
+        #[arg(long, default_value = "5m", value_parser = parse_duration)]
+        backoff_max: std::time::Duration,
         #[arg(long, default_value_t = 120)]
         health_timeout: u64,
         #[command(flatten)]
@@ -255,6 +262,8 @@ fn main() -> ExitCode {
             webhook_secret_file,
             parallel,
             per_host,
+            backoff_min,
+            backoff_max,
             health_timeout,
             api,
         } => {
@@ -300,6 +309,8 @@ fn main() -> ExitCode {
                 runtime: aegis::runtime::Config {
                     resync,
                     per_group: per_host,
+                    backoff_min,
+                    backoff_max,
                     ..Default::default()
                 },
                 api,
