@@ -53,6 +53,7 @@ impl Triggers {
         let mut rx = self.handle.subscribe();
         for k in &keys {
             self.handle.enqueue(k.clone(), Reason::Manual);
+            tracing::debug!(key = %k, "reconcile requested through the API");
         }
         let revision = self.snapshot.get().map(|s| s.revision().to_string());
         Box::pin(async move {

@@ -483,6 +483,7 @@ async fn reconcile<R: Reconciler>(reconciler: Arc<R>, start: Start<R::Key>) -> F
         attempt,
     } = start;
     let span = tracing::info_span!("reconcile", key = %key, run = %run, %reason, attempt);
+    tracing::debug!(key = %key, run = %run, %reason, attempt, "reconcile started");
     let began = Instant::now();
     let result = AssertUnwindSafe(reconciler.reconcile(key.clone()))
         .catch_unwind()
