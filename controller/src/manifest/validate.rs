@@ -294,6 +294,36 @@ mod tests {
         assert!(text.contains("unsupported endpoint `ssh://b`"), "{text}");
     }
 
+    /// `endpoint: "unix://"` used to pass validation and fail only when the controller
+    /// connected (to a socket named ""): an endpoint must name its socket or its host:port.
+    #[test]
+    fn an_endpoint_without_an_address_is_invalid() {
+        let host = |name: &str, ep: &str| {
+            format!("apiVersion: aegis.dev/v1alpha1\nkind: Host\nmetadata: {{name: {name}}}\nspec: {{endpoint: \"{ep}\"}}\n")
+        };
+        let text = check(&[(
+            "h.yaml",
+            &[
+                host("a", "unix://"),
+                host("b", "unix://docker.sock"),
+                host("c", "tcp://"),
+                host("d", "tcp://10.0.0.5"),
+                host("ok1", "unix:///var/run/docker.sock"),
+                host("ok2", "tcp://10.0.0.5:2376"),
+            ]
+            .join("---\n"),
+        )]);
+        assert!(
+            text.contains("h.yaml:4: spec.endpoint: endpoint `unix://` names no socket"),
+            "{text}"
+        );
+        assert!(text.contains("endpoint `unix://docker.sock`: the socket path must be absolute"), "{text}");
+        assert!(text.contains("endpoint `tcp://` names no host"), "{text}");
+        assert!(text.contains("endpoint `tcp://10.0.0.5` has no port"), "{text}");
+        assert!(!text.contains("`unix:///var/run/docker.sock`"), "{text}");
+        assert!(!text.contains("`tcp://10.0.0.5:2376`"), "{text}");
+    }
+
     #[test]
     fn implicit_local_host() {
         let text = check(&[(
