@@ -287,7 +287,12 @@ fn one_shot_commands_with_ref_tag_commit_pin_and_path() {
 
     // Without --path the root has no manifests for this stack; a wrong ref is an error.
     let o = aegis(&["validate", "--source", &file_url, "--ref", "nope"]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a wrong --ref is a usage error: {}",
+        text(&o)
+    );
     assert!(text(&o).contains("--ref nope"), "{}", text(&o));
 }
 

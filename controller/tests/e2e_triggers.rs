@@ -64,7 +64,10 @@ fn a_fix_commit_runs_at_once_despite_the_backoff_of_the_failure_before_it() {
     let t = Instant::now();
     // Far below the ten-minute backoff; only a hang-catching bound.
     ctl.wait_ready_status("stacks", &name, Some(&fixed), Duration::from_secs(60));
-    println!("fix-commit after a failure: Ready in {:.2} s", t.elapsed().as_secs_f64());
+    println!(
+        "fix-commit after a failure: Ready in {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
 }
 
 /// A Docker endpoint on loopback that the test switches: at first it accepts connections and
@@ -194,10 +197,18 @@ fn reconcile_answers_with_the_run_it_asked_for_not_the_one_in_flight() {
     );
     let ctl = ControllerProc::start(&src);
     let key = format!("key=Stack/{name} on h");
-    wait_log(&ctl, "the stack's first run to start", &["reconcile started", &key]);
+    wait_log(
+        &ctl,
+        "the stack's first run to start",
+        &["reconcile started", &key],
+    );
 
     let child = spawn_aegisctl(&ctl, &["reconcile", "stack", &name]);
-    wait_log(&ctl, "the API to take the request", &["reconcile requested", &key]);
+    wait_log(
+        &ctl,
+        "the API to take the request",
+        &["reconcile requested", &key],
+    );
     engine.release();
     let (code, out) = finish(&ctl, child, Duration::from_secs(60));
     assert_eq!(
@@ -208,4 +219,39 @@ fn reconcile_answers_with_the_run_it_asked_for_not_the_one_in_flight() {
     );
     assert!(out.contains("reconciled on h"), "{out}");
     ctl.wait_ready_status("stacks", &name, None, Duration::from_secs(30));
+}
+
+/// "A request still queued at the deadline answers 504 with 'still queued', not 500." The
+/// stack's run hangs on a blackholed engine; a reconcile asked for with `--timeout 2s` is queued
+/// behind it, and says so when its time is up (exit 5, HTTP 504).
+#[test]
+fn a_reconcile_still_queued_at_its_deadline_says_so() {
+    let engine = SwitchedEngine::start();
+    let src = Source::new();
+    let name = unique("queued");
+    src.write("host.yaml", &engine.host_manifest("h"));
+    src.write(
+        "stack.yaml",
+        &stack(&name, IMAGE).replace("spec:\n", "spec:\n  host: h\n"),
+    );
+    let ctl = ControllerProc::start(&src);
+    let key = format!("key=Stack/{name} on h");
+    wait_log(
+        &ctl,
+        "the stack's first run to start",
+        &["reconcile started", &key],
+    );
+
+    let t = Instant::now();
+    let o = ctl.aegisctl(&["reconcile", "stack", &name, "--timeout", "2s"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(5), "{out}");
+    assert!(
+        out.contains(&format!("error: Stack/{name} on h is still queued")) && out.contains("(HTTP 504)"),
+        "{out}"
+    );
+    // Only a hang-catching bound: the answer comes at the deadline, not after the 120 s the
+    // blackholed connect would take.
+    assert!(t.elapsed() < Duration::from_secs(60), "{:?}", t.elapsed());
+    engine.release();
 }

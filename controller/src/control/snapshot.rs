@@ -104,7 +104,7 @@ impl Snapshot {
                 find(new_host) == find(old_host)
             }
             // The manifests say it all (a Host's TLS paths point into each checkout).
-            Kind::Host | Kind::DnsGuard | Kind::TunnelClient => true,
+            Kind::Host | Kind::DnsGuard | Kind::TunnelClient | Kind::Policy => true,
         }
     }
 }

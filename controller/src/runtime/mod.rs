@@ -159,6 +159,12 @@ impl RunId {
     pub fn get(self) -> u64 {
         self.0
     }
+
+    /// A run id for tests of code that reports runs.
+    #[cfg(test)]
+    pub(crate) fn for_test(n: u64) -> Self {
+        Self(n)
+    }
 }
 
 impl fmt::Display for RunId {

@@ -744,13 +744,23 @@ async fn a_spec_change_resets_the_backoff_and_runs_at_once() {
         backoff_max: secs(600),
         ..config()
     };
-    let mut h = Harness::start(config, |_, nth| if nth <= 3 { Step::Err(Duration::ZERO) } else { QUICK });
+    let mut h = Harness::start(config, |_, nth| {
+        if nth <= 3 {
+            Step::Err(Duration::ZERO)
+        } else {
+            QUICK
+        }
+    });
     h.enqueue("a/1", Reason::Source);
     sleep(secs(1)).await;
     // A revision that leaves the key as it was waits for the backoff, as before.
     h.enqueue("a/1", Reason::Source);
     sleep(secs(1)).await;
-    assert_eq!(h.fake.runs_of("a/1").len(), 1, "an unchanged spec waits out the backoff");
+    assert_eq!(
+        h.fake.runs_of("a/1").len(),
+        1,
+        "an unchanged spec waits out the backoff"
+    );
 
     h.enqueue("a/1", Reason::SpecChanged);
     sleep(MS).await;
@@ -766,7 +776,11 @@ async fn a_spec_change_resets_the_backoff_and_runs_at_once() {
     let attempts: Vec<(u32, Reason)> = h.outcomes().iter().map(|o| (o.attempt, o.reason)).collect();
     assert_eq!(
         attempts[..3],
-        [(1, Reason::Source), (1, Reason::SpecChanged), (2, Reason::Backoff)],
+        [
+            (1, Reason::Source),
+            (1, Reason::SpecChanged),
+            (2, Reason::Backoff)
+        ],
         "a spec change makes a fresh start"
     );
 }
@@ -807,7 +821,10 @@ async fn a_request_is_served_only_by_a_run_that_starts_after_it() {
     let in_flight = h.handle.running(&"a/1".to_owned()).expect("a/1 runs");
     assert!(in_flight.serves(first));
     let mine = h.handle.enqueue("a/1".to_owned(), Reason::Manual);
-    assert!(!in_flight.serves(mine), "the run in flight started before the request");
+    assert!(
+        !in_flight.serves(mine),
+        "the run in flight started before the request"
+    );
     assert_eq!(h.handle.running(&"a/1".to_owned()), Some(in_flight));
     sleep(secs(20)).await;
     let outcomes = h.outcomes();
@@ -817,4 +834,42 @@ async fn a_request_is_served_only_by_a_run_that_starts_after_it() {
     assert!(outcomes[1].run.serves(mine) && outcomes[1].result.is_ok());
     assert!(outcomes[1].run > outcomes[0].run);
     assert_eq!(h.handle.running(&"a/1".to_owned()), None);
+}
+
+/// A writer into a shared buffer, for reading what the runtime logs.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The runtime's own lines name a key the way every other line does, by its `Display`
+/// (aegis: `Stack/x on two`), not its `Debug` (`StatusKey { kind: Stack, host: "two", … }`).
+#[tokio::test(start_paused = true)]
+async fn log_lines_show_keys_by_display() {
+    let buffer = LogBuffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let h = Harness::start(config(), |_, _| Step::Err(Duration::ZERO));
+    h.enqueue("a/1", Reason::Source);
+    sleep(MS).await;
+    let log = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
+    let failed = log
+        .lines()
+        .find(|l| l.contains("reconcile failed"))
+        .unwrap_or_else(|| panic!("no failure line in:\n{log}"));
+    assert!(failed.contains("key=a/1 "), "{failed}");
+    assert!(!log.contains("\"a/1\""), "a key printed with Debug:\n{log}");
 }
