@@ -370,8 +370,14 @@ async fn get_watch_prints_a_row_per_change() {
     assert!(next().await.starts_with("NAME "));
     assert!(next().await.starts_with("demo "));
     assert!(next().await.starts_with("pangolin "));
-    // Give the watch time to connect, then change a stack.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Once the watch is subscribed to the store (not after a pause), change a stack.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while store.subscribers() == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("aegisctl get -w never subscribed to the store");
     store.update(&StatusKey::new(Kind::Stack, "vps", "pangolin"), |s| {
         s.set_condition(
             ConditionType::Stalled,

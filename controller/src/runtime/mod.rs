@@ -441,8 +441,13 @@ impl<R: Reconciler> Runtime<R> {
         let Ok(done) = joined else { return };
         let result = done.result.as_ref().map(|action| *action).map_err(|_| ());
         self.shared.queue().complete(&done.key, result, Instant::now());
-        if let Err(message) = &done.result {
-            tracing::warn!(key = %done.key, run = %done.run, attempt = done.attempt, error = %message, "reconcile failed");
+        match &done.result {
+            Ok(action) => {
+                tracing::debug!(key = %done.key, run = %done.run, ?action, duration = ?done.duration, "reconcile done");
+            }
+            Err(message) => {
+                tracing::warn!(key = %done.key, run = %done.run, attempt = done.attempt, error = %message, "reconcile failed");
+            }
         }
         // No receiver is fine: nobody is watching.
         let _ = self.shared.outcomes.send(Outcome {
