@@ -6,10 +6,13 @@
 //! Each test runs its own controller process (`support/controller.rs`) with its own aegis
 //! instance, and talks to it with the real `aegisctl`. The two tests that need a second
 //! engine (`support/engine2.rs`) hold its guard, so they never overlap, and are skipped with
-//! a printed notice where a second dockerd cannot run.
+//! a printed notice where a second dockerd cannot run (under CI they fail instead).
 //!
-//! Timings are printed on lines that start with the measured property (`drift-repair rm -f:
-//! median …`), so `cargo test -- --nocapture | grep -E '^(drift-repair|…)'` collects them.
+//! No test sleeps to synchronize or to prove that nothing happened: each waits for something
+//! it can observe (a status field, the controller's log, a Docker event). Timings are
+//! figures, printed on lines that start with the measured property (`drift-repair rm -f:
+//! median …`), so `cargo test -- --nocapture | grep -E '^(drift-repair|…)'` collects them;
+//! the assertions keep only generous bounds that catch a hang.
 
 mod support;
 
