@@ -30,6 +30,7 @@ impl Control for FakeControl {
         &self,
         kind: Kind,
         name: String,
+        _: Duration,
     ) -> BoxFuture<'static, Result<ReconcileResult, ControlError>> {
         Box::pin(async move {
             if name != "demo" {
@@ -43,10 +44,11 @@ impl Control for FakeControl {
                 revision: Some("0d89988f3a1b2c3d4e5f60718293a4b5c6d7e8f9".into()),
                 message: "no changes".into(),
                 duration_ms: 1200,
+                run: Some(3),
             })
         })
     }
-    fn reconcile_all(&self) -> BoxFuture<'static, Result<Vec<ReconcileResult>, ControlError>> {
+    fn reconcile_all(&self, _: Duration) -> BoxFuture<'static, Result<Vec<ReconcileResult>, ControlError>> {
         Box::pin(async { Ok(vec![]) })
     }
     fn suspend(&self, _: Kind, _: String, _: bool) -> BoxFuture<'static, Result<(), ControlError>> {
@@ -205,7 +207,7 @@ async fn get_describe_reconcile_over_http() {
     let out = env
         .run(&server, &["describe", "stack", "x", "--token-file", token])
         .await;
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(5), "no such resource: exit 5");
     assert_eq!(stderr(&out), "error: no Stack named `x`\n");
 
     let out = env
@@ -214,7 +216,7 @@ async fn get_describe_reconcile_over_http() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
-        "Stack/demo reconciled on local at 0d89988 in 1.2s: no changes\n"
+        "Stack/demo reconciled on local at 0d89988 in 1.2s (run #3): no changes\n"
     );
 
     let out = env
@@ -234,7 +236,7 @@ async fn token_errors_are_clear() {
             &["get", "stacks", "--token-file", wrong.to_str().unwrap()],
         )
         .await;
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4), "a rejected token: exit 4");
     assert_eq!(
         stderr(&out),
         "error: the server rejected the token — check --token-file / AEGIS_TOKEN\n"
@@ -281,7 +283,7 @@ async fn unreachable_server_says_what_to_do() {
             &["get", "stacks", "--token-file", token.to_str().unwrap()],
         )
         .await;
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4), "an unreachable API: exit 4");
     assert_eq!(
         stderr(&out),
         format!(
@@ -326,7 +328,7 @@ async fn tls_with_the_ca_works_and_without_it_fails() {
     assert!(stdout(&out).contains("pangolin"), "{}", stdout(&out));
 
     let out = env.run(&server, &["get", "stacks", "--token-file", token]).await;
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4), "an unverifiable certificate: exit 4");
     let err = stderr(&out);
     assert!(
         err.starts_with(&format!("error: cannot verify aegis at {server}: ")),
@@ -368,8 +370,14 @@ async fn get_watch_prints_a_row_per_change() {
     assert!(next().await.starts_with("NAME "));
     assert!(next().await.starts_with("demo "));
     assert!(next().await.starts_with("pangolin "));
-    // Give the watch time to connect, then change a stack.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Once the watch is subscribed to the store (not after a pause), change a stack.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while store.subscribers() == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("aegisctl get -w never subscribed to the store");
     store.update(&StatusKey::new(Kind::Stack, "vps", "pangolin"), |s| {
         s.set_condition(
             ConditionType::Stalled,

@@ -6,10 +6,13 @@
 //! Each test runs its own controller process (`support/controller.rs`) with its own aegis
 //! instance, and talks to it with the real `aegisctl`. The two tests that need a second
 //! engine (`support/engine2.rs`) hold its guard, so they never overlap, and are skipped with
-//! a printed notice where a second dockerd cannot run.
+//! a printed notice where a second dockerd cannot run (under CI they fail instead).
 //!
-//! Timings are printed on lines that start with the measured property (`drift-repair rm -f:
-//! median …`), so `cargo test -- --nocapture | grep -E '^(drift-repair|…)'` collects them.
+//! No test sleeps to synchronize or to prove that nothing happened: each waits for something
+//! it can observe (a status field, the controller's log, a Docker event). Timings are
+//! figures, printed on lines that start with the measured property (`drift-repair rm -f:
+//! median …`), so `cargo test -- --nocapture | grep -E '^(drift-repair|…)'` collects them;
+//! the assertions keep only generous bounds that catch a hang.
 
 mod support;
 
@@ -218,6 +221,22 @@ impl Drop for EventTap {
     }
 }
 
+/// `(run, reason)` of every `reconcile started` line of the controller's log for `key`
+/// (`key=Stack/x on local`), oldest first: `("#7", "docker-event")`.
+fn runs_started(log: &str, key: &str) -> Vec<(String, String)> {
+    log.lines()
+        .filter(|l| l.contains("reconcile started") && l.contains(key))
+        .filter_map(|l| {
+            let field = |name: &str| {
+                l.split_whitespace()
+                    .find_map(|w| w.strip_prefix(name))
+                    .map(str::to_owned)
+            };
+            Some((field("run=")?, field("reason=")?))
+        })
+        .collect()
+}
+
 // ---------------------------------------------------------------------------------------
 // Figures
 
@@ -303,13 +322,13 @@ fn drift_repair_after_rm_and_stop() {
         assert!(running(None, n), "{n} runs once the stack is Ready");
     }
 
-    let limit = Duration::from_secs(2);
     let mut rm = Vec::new();
     let mut stop = Vec::new();
     for (verb, samples) in [("rm", &mut rm), ("stop", &mut stop)] {
         for i in 0..10 {
             let name = &names[i % 2];
             let (old_id, _, old_started) = state_of(None, name).expect("the container exists");
+            let applied_before = ctl.status("stacks", &stack).and_then(|s| s.last_applied);
             tap.drain();
             let (args, gone): (&[&str], &str) = match verb {
                 "rm" => (&["rm", "-f"], "destroy"),
@@ -329,17 +348,18 @@ fn drift_repair_after_rm_and_stop() {
                 );
             };
             samples.push(Duration::from_nanos(back_ns.saturating_sub(gone_ns)));
-            // Let the repairing pass finish, so every sample starts from a quiet controller.
-            sleep(Duration::from_millis(300));
+            // The repairing pass has finished (its result is on the status), so every sample
+            // starts from a quiet controller.
+            ctl.wait_for(Duration::from_secs(15), "the repair on the status", || {
+                ctl.status("stacks", &stack)
+                    .filter(|s| s.last_applied > applied_before && s.ready() == ConditionStatus::True)
+            });
         }
     }
-    let (_, rm_max) = report("drift-repair rm -f", &rm);
-    let (_, stop_max) = report("drift-repair stop", &stop);
-    assert!(
-        rm_max < limit && stop_max < limit,
-        "a drift repair took longer than {limit:?} (rm -f max {rm_max:?}, stop max {stop_max:?})\n{}",
-        ctl.log_tail(200)
-    );
+    // Figures, not assertions (the 2 s target is a benchmark figure); the 15 s bound above
+    // catches a repair that never comes.
+    report("drift-repair rm -f", &rm);
+    report("drift-repair stop", &stop);
 
     // Exactly the two containers, and the status recorded the repairs.
     assert_eq!(names_of(None, &src.instance), names.to_vec());
@@ -374,19 +394,35 @@ fn suspend_and_resume() {
     assert!(running(None, &a));
 
     ctl.aegisctl_ok(&["suspend", "stack", &stack]);
+    let key = format!("key=Stack/{stack} on local");
+    let event_runs = |ctl: &ControllerProc| {
+        runs_started(&ctl.log_text(), &key)
+            .into_iter()
+            .filter(|(_, reason)| reason == "docker-event")
+            .map(|(run, _)| run)
+            .collect::<Vec<_>>()
+    };
+    let before = event_runs(&ctl).len();
     docker(&["rm", "-f", &a]);
     assert!(tap.wait(&a, "destroy", Duration::from_secs(5)).is_some());
-    // Four seconds in which aegis must not create (or start) anything named `a`.
-    let t = Instant::now();
-    while let Some(left) = Duration::from_secs(4).checked_sub(t.elapsed()) {
-        if let Some(action) = tap.next_of(&a, left) {
-            panic!(
-                "{a} saw `{action}` while its stack was suspended\n{}",
-                ctl.log_tail(60)
-            );
-        }
-    }
+    // The removal woke the stack (a docker-event run), and that run finished without bringing
+    // `a` back: observed in the log and on the engine, not assumed after a pause.
+    let run = ctl.wait_for(Duration::from_secs(15), "the run the removal triggered", || {
+        event_runs(&ctl).get(before).cloned()
+    });
+    ctl.wait_for(Duration::from_secs(15), "that run to finish", || {
+        ctl.log_text()
+            .lines()
+            .any(|l| l.contains("reconcile done") && l.contains(&key) && l.contains(&format!("run={run} ")))
+            .then_some(())
+    });
     assert!(state_of(None, &a).is_none(), "{a} came back while suspended");
+    if let Some(action) = tap.next_of(&a, Duration::ZERO) {
+        panic!(
+            "{a} saw `{action}` while its stack was suspended\n{}",
+            ctl.log_tail(60)
+        );
+    }
     let table = ctl.aegisctl_ok(&["get", "stacks"]);
     let row = table
         .lines()
@@ -405,12 +441,8 @@ fn suspend_and_resume() {
         running(None, &a).then_some(())
     });
     let took = Duration::from_nanos(started.expect("a start event").saturating_sub(resumed));
+    // A figure; the 10 s waits above are the hang-catching bound.
     println!("resume-repair: {:.2} s", secs(took));
-    assert!(
-        took < Duration::from_secs(3),
-        "{a} took {took:?} to come back after resume\n{}",
-        ctl.log_tail(80)
-    );
     let s = ctl.wait_ready_status("stacks", &stack, None, Duration::from_secs(10));
     assert!(!s.suspended);
     assert_eq!(names_of(None, &src.instance), vec![a, cname(&stack, "b")]);
@@ -523,7 +555,10 @@ fn sigkill_mid_apply_leaves_no_orphans_or_duplicates() {
     ctl.wait_for(Duration::from_secs(10), "v2 to be accepted", || {
         (accepted(&ctl) >= 2).then_some(())
     });
-    sleep(Duration::from_secs(1));
+    // Mid-apply: the first service runs v2 (the gated ones still wait for `db`'s health).
+    ctl.wait_for(Duration::from_secs(30), "a first service to run v2", || {
+        want.iter().any(|n| runs_with_env(None, n, "V=2")).then_some(())
+    });
     ctl.sigkill();
 
     let at_kill = names_of(None, &src.instance);
@@ -629,11 +664,8 @@ fn one_host_down_others_keep_converging() {
                 ctl.log_tail(100)
             )
         });
+    // A figure; the 30 s bound above catches a host that holds the others up.
     println!("host-down local converge: {:.2} s", secs(took));
-    assert!(
-        took < Duration::from_secs(10),
-        "the local stack took {took:?} to converge while e2 was down"
-    );
     let rev = revision_of(&src);
     ctl.wait_ready_status("stacks", &sl, Some(&rev), Duration::from_secs(10));
     let hosts = ctl.aegisctl_ok(&["get", "hosts"]);
@@ -650,7 +682,16 @@ fn one_host_down_others_keep_converging() {
         &stack_manifest(&se, Some("e2"), &[service("web", "B: \"2\"")]),
     );
     let rev = revision_of(&src);
-    sleep(Duration::from_millis(600)); // accepted while e2 is still down
+    let accepted = |ctl: &ControllerProc| {
+        ctl.log_text()
+            .matches(&format!("accepted revision revision={rev}"))
+            .count()
+    };
+    ctl.wait_for(
+        Duration::from_secs(15),
+        "the revision accepted while e2 is down",
+        || (accepted(&ctl) > 0).then_some(()),
+    );
     e2.start();
     let took =
         time_until(Duration::from_secs(60), || runs_with_env(e2sock, &eweb, "B=2")).unwrap_or_else(|| {
@@ -660,10 +701,6 @@ fn one_host_down_others_keep_converging() {
             )
         });
     println!("host-down e2 converge after restart: {:.2} s", secs(took));
-    assert!(
-        took < Duration::from_secs(45),
-        "the e2 stack took {took:?} to converge after e2 was back"
-    );
     ctl.wait_ready_status("stacks", &se, Some(&rev), Duration::from_secs(30));
     assert_eq!(e2.containers_of(&src.instance).len(), 1, "one container on e2");
     assert_eq!(names_of(None, &src.instance), vec![lweb]);

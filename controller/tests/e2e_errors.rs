@@ -18,7 +18,7 @@ fn bad_yaml_gives_file_and_line() {
     );
     let o = aegis(&src.args("apply"));
     let t = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert_eq!(o.status.code(), Some(3), "an invalid revision exits 3: {t}");
     assert!(t.contains("broken.yaml:"), "{t}");
     assert!(t.contains("nothing was applied"), "{t}");
 }
@@ -43,7 +43,7 @@ fn unknown_compose_key_names_the_key_and_line() {
             validate(src.path())
         };
         let t = text(&o);
-        assert_eq!(o.status.code(), Some(1), "{cmd}: {t}");
+        assert_eq!(o.status.code(), Some(3), "{cmd}: {t}");
         assert!(t.contains("app/compose.yaml:4"), "{cmd}: {t}");
         assert!(t.contains("restart_policy"), "{cmd}: {t}");
     }
@@ -60,7 +60,7 @@ fn dependency_cycle_is_rejected() {
     );
     let o = validate(src.path());
     let t = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert_eq!(o.status.code(), Some(3), "an invalid revision exits 3: {t}");
     assert!(t.contains("cycle"), "{t}");
     assert!(t.contains("stack.yaml:"), "{t}");
 }
@@ -76,7 +76,7 @@ fn every_error_is_reported_not_only_the_first() {
     );
     let o = validate(src.path());
     let t = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert_eq!(o.status.code(), Some(3), "an invalid revision exits 3: {t}");
     assert!(t.contains("Network/missing is not declared"), "{t}");
     assert!(t.contains("drvier"), "{t}");
 }

@@ -74,7 +74,8 @@ fn commits_converge_and_a_bad_commit_is_rejected_whole() {
     );
     assert!(message.contains("Network/nope"), "{message}");
     assert_eq!(reason, "RevisionRejected");
-    std::thread::sleep(Duration::from_secs(3));
+    // The poller has moved on from the bad commit: whatever it was going to do, it did.
+    ctl.wait_fetch_after_now(CONVERGE);
     assert_eq!(container_id(&app), id, "the running container is untouched");
     assert!(runs_version(&app, "1"));
     assert_eq!(observed_revision(&ctl, &stack).unwrap(), short(&c1));
@@ -203,8 +204,6 @@ fn webhook_triggers_a_fetch_at_once() {
         r#"{"ref":"refs/heads/main"}"#,
     );
     assert_eq!(code, 401, "unsigned: {body}");
-    std::thread::sleep(Duration::from_secs(2));
-    assert!(runs_version(&app, "1"), "a rejected webhook triggers nothing");
 
     // GitLab style, another branch: verified but ignored.
     let (code, body) = ctl.request(
@@ -227,6 +226,14 @@ fn webhook_triggers_a_fetch_at_once() {
     wait_for(Duration::from_secs(10), "observed revision c2", || {
         (observed_revision(&ctl, &stack)? == short(&c2)).then_some(())
     });
+    // The 401s and the ignored push did not wake the poller (with a 10 minute poll, the one
+    // wake is the signed push's): counted, not slept on.
+    assert_eq!(
+        ctl.log_count("woken by the webhook"),
+        1,
+        "a rejected or ignored webhook woke the poller:\n{}",
+        ctl.log()
+    );
 }
 
 /// 5: the one-shot commands clone into a temporary directory: `--ref` with a tag and with a
@@ -287,7 +294,12 @@ fn one_shot_commands_with_ref_tag_commit_pin_and_path() {
 
     // Without --path the root has no manifests for this stack; a wrong ref is an error.
     let o = aegis(&["validate", "--source", &file_url, "--ref", "nope"]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a wrong --ref is a usage error: {}",
+        text(&o)
+    );
     assert!(text(&o).contains("--ref nope"), "{}", text(&o));
 }
 
@@ -307,7 +319,8 @@ fn controller_follows_a_tag() {
     );
     wait_for(CONVERGE, "v1 running", || runs_version(&app, "1").then_some(()));
     let c2 = repo.commit(&[("sub/stack.yaml", stack_yaml(&stack, "2", None))]);
-    std::thread::sleep(Duration::from_secs(3));
+    // A fetch has seen the push to main: the tag did not move, so nothing changes.
+    ctl.wait_fetch_after_now(CONVERGE);
     assert!(runs_version(&app, "1"), "main moved, the tag did not");
     git(repo.src.path(), &["tag", "-f", "prod"]);
     git(repo.src.path(), &["push", "-q", "-f", "origin", "prod"]);

@@ -26,7 +26,7 @@ fn have_sshd() -> bool {
     let ok = Path::new(SSHD).is_file() && Command::new("ssh-keygen").arg("-?").output().is_ok();
     if !ok {
         assert!(
-            std::env::var_os("CI").is_none(),
+            !under_ci(),
             "{SSHD} or ssh-keygen is missing under CI: run scripts/ensure-build-deps.sh"
         );
         eprintln!("SKIP: {SSHD} or ssh-keygen is missing (run scripts/ensure-build-deps.sh)");

@@ -120,21 +120,21 @@ fn a_revision_rejected_by_policy_changes_nothing_on_the_host() {
     assert!(before.iter().all(|l| l.ends_with(" running")), "{before:?}");
 
     app.write(&src, true);
-    // validate: rejected, exit 1, the rule named.
+    // validate: rejected, exit 3 (invalid source), the rule named.
     let o = validate(src.path());
     let t = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert_eq!(o.status.code(), Some(3), "{t}");
     assert!(t.contains(&app.expected_error()), "{t}");
     // apply: rejected before it touches the host.
     let o = aegis(&src.args("apply"));
     let t = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert_eq!(o.status.code(), Some(3), "not like a partial apply (1): {t}");
     assert!(t.contains(&app.expected_error()), "{t}");
     assert!(t.contains("nothing was applied"), "{t}");
     // diff: an error, not "changes" (exit 1) or "no changes" (exit 0).
     let o = aegisctl(&src.args("diff"));
     let t = text(&o);
-    assert!(!matches!(o.status.code(), Some(0 | 1)), "diff must fail: {t}");
+    assert_eq!(o.status.code(), Some(3), "diff must fail as an invalid source: {t}");
     assert!(t.contains(&app.expected_error()), "{t}");
 
     let after = app.snapshot();

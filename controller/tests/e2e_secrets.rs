@@ -166,7 +166,18 @@ fn secrets_reach_containers_and_never_leak() {
         "{out}"
     );
     assert_clean("the rejection", &out, &all);
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    // The controller has judged the tampered revision (its source status says rejected), so
+    // whatever it would have done about it is done.
+    let source = ctl.wait_for(
+        std::time::Duration::from_secs(30),
+        "the controller to reject it",
+        || {
+            let json = ctl.aegisctl_ok(&["get", "source", "-o", "json"]);
+            let source: aegis::status::SourceStatus = serde_json::from_str(&json).expect("source JSON");
+            source.rejected.is_some().then_some(json)
+        },
+    );
+    assert_clean("aegisctl get source", &source, &all);
     assert_eq!(container_id(&name), id, "nothing on the host changed");
     let log = ctl.log_text();
     assert!(

@@ -79,7 +79,11 @@ fn wrong_certificates_fail_naming_the_host_and_the_side() {
     );
     let o = aegis(&src.args("apply"));
     let t = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "a host that cannot be reached exits 4: {t}"
+    );
     assert!(t.contains("host `e2`"), "{t}");
     assert!(t.contains("server certificate could not be verified"), "{t}");
     assert!(
@@ -94,7 +98,11 @@ fn wrong_certificates_fail_naming_the_host_and_the_side() {
     );
     let o = aegis(&src.args("apply"));
     let t = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "a host that cannot be reached exits 4: {t}"
+    );
     assert!(t.contains("host `e2`"), "{t}");
     assert!(t.contains("rejected the client certificate"), "{t}");
     assert!(
@@ -110,7 +118,11 @@ fn wrong_certificates_fail_naming_the_host_and_the_side() {
     );
     let o = aegis(&src.args("apply"));
     let t = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "a host that cannot be reached exits 4: {t}"
+    );
     assert!(
         t.contains("host `e2`") && t.contains("tls.key") && t.contains("cannot be read"),
         "{t}"
@@ -159,7 +171,11 @@ fn a_host_that_is_down_fails_alone() {
     src.write("local.yaml", &stack_manifest(&local_stack, "local", "A: \"2\""));
     let o = aegis(&src.args("apply"));
     let t = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "a host that cannot be reached exits 4: {t}"
+    );
     assert!(
         t.contains("host `e2`") && t.contains("cannot reach Docker"),
         "{t}"

@@ -467,7 +467,8 @@ fn the_cli_prints_what_sops_d_prints() {
             "{name}"
         );
     }
-    // A wrong key: exit 1, a clear message on stderr, nothing on stdout.
+    // A wrong key: exit 3 (the file does not decrypt), a clear message on stderr, nothing on
+    // stdout.
     let other = t.keygen();
     std::fs::write(dir.path().join("other.txt"), &other.identity).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_aegis"))
@@ -477,7 +478,7 @@ fn the_cli_prints_what_sops_d_prints() {
         .args(["sops", "decrypt", "enc.c.sops.env"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

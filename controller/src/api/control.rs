@@ -2,6 +2,8 @@
 //! API only calls it. A trait (rather than a command channel) so that the API's tests use
 //! a plain fake and the runtime is free to back it with its work queue.
 
+use std::time::Duration;
+
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +24,10 @@ pub struct ReconcileResult {
     /// One line for `aegisctl reconcile`: what changed, or the error.
     pub message: String,
     pub duration_ms: u64,
+    /// The id of the run that answered: one that started after the request, never one that
+    /// was already in flight. Absent from older controllers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<u64>,
 }
 
 /// Why a trigger could not run at all. A reconcile that ran and failed is not an error
@@ -38,6 +44,11 @@ pub enum ControlError {
     /// revision, shutting down (HTTP 503).
     #[error("the controller is not ready: {0}")]
     Unavailable(String),
+    /// The wait ended before the run asked for finished: it is still queued (behind a run that
+    /// was in flight, or waiting for a slot on its host) or still running (HTTP 504). The
+    /// request stays queued; the run happens later.
+    #[error("{0}")]
+    TimedOut(String),
     /// Anything else (HTTP 500).
     #[error("{0}")]
     Internal(String),
@@ -46,15 +57,19 @@ pub enum ControlError {
 /// The control loop as the API sees it. Futures are `'static` so that the implementation
 /// can hand the work to its queue and await a reply.
 pub trait Control: Send + Sync + 'static {
-    /// Reconciles `kind`/`name` now, bypassing backoff; resolves when that pass is done.
+    /// Reconciles `kind`/`name` now, bypassing backoff; resolves when a pass that started after
+    /// this call is done, or with [`ControlError::TimedOut`] after `wait`.
     fn reconcile(
         &self,
         kind: Kind,
         name: String,
+        wait: Duration,
     ) -> BoxFuture<'static, Result<ReconcileResult, ControlError>>;
 
-    /// Reconciles every resource now; resolves when all passes are done.
-    fn reconcile_all(&self) -> BoxFuture<'static, Result<Vec<ReconcileResult>, ControlError>>;
+    /// Reconciles every resource now; resolves when all passes are done (as
+    /// [`reconcile`](Self::reconcile), each).
+    fn reconcile_all(&self, wait: Duration)
+        -> BoxFuture<'static, Result<Vec<ReconcileResult>, ControlError>>;
 
     /// Suspends (`true`) or resumes (`false`) reconciliation of `kind`/`name`. The
     /// implementation records it in the status (see

@@ -45,6 +45,7 @@ impl From<ControlError> for ApiError {
             ControlError::NotFound { .. } => StatusCode::NOT_FOUND,
             ControlError::Suspended { .. } => StatusCode::CONFLICT,
             ControlError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ControlError::TimedOut(_) => StatusCode::GATEWAY_TIMEOUT,
             ControlError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self::new(status, e.to_string())

@@ -10,9 +10,9 @@
 //! |---|---|---|
 //! | GET | `/api/v1/resources?kind=&host=&selector=k=v` | `[ResourceStatus]` |
 //! | GET | `/api/v1/resources/{kind}/{name}` | `ResourceStatus`, 404 if none |
-//! | POST | `/api/v1/resources/{kind}/{name}/reconcile` | `ReconcileResult`, when done |
+//! | POST | `/api/v1/resources/{kind}/{name}/reconcile?timeout=30s` | `ReconcileResult` of a run that started after the request, when done; 504 when still queued or running at the timeout (default 10m) |
 //! | POST | `/api/v1/resources/{kind}/{name}/suspend`, `/resume` | `SuspendResponse` |
-//! | POST | `/api/v1/reconcile` | `[ReconcileResult]`, when all are done |
+//! | POST | `/api/v1/reconcile?timeout=30s` | `[ReconcileResult]`, when all are done; 504 as above |
 //! | GET | `/api/v1/watch?kind=&host=&selector=` | NDJSON stream of `Change` |
 //! | POST | `/api/v1/webhook` | GitHub/GitLab push hook, own signature check: 202 triggered, 200 ignored, 401 |
 //! | GET | `/healthz` | 200 always |
@@ -32,7 +32,7 @@ mod watch;
 pub use config::{ApiArgs, ApiConfig, TlsFiles, DEFAULT_BIND};
 pub use control::{Control, ControlError, ReconcileResult};
 pub use error::ErrorBody;
-pub use routes::{ApiState, SuspendResponse};
+pub use routes::{ApiState, SuspendResponse, DEFAULT_RECONCILE_WAIT};
 pub use server::{serve, ApiServer, ServeError};
 
 /// The router without a server, for tests that drive it with `tower::ServiceExt::oneshot`.

@@ -1,6 +1,6 @@
 //! The routes of `/api/v1`, `/healthz` and `/readyz`.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     extract::{Path, Query, State},
@@ -199,16 +199,50 @@ async fn get_one(
         .ok_or_else(|| ApiError::not_found(format!("no {kind} named `{name}`")))
 }
 
+/// How long a reconcile request waits for its run when it names no `timeout`.
+pub const DEFAULT_RECONCILE_WAIT: Duration = Duration::from_secs(10 * 60);
+/// The longest `timeout` a reconcile request may ask for.
+const MAX_RECONCILE_WAIT: Duration = Duration::from_secs(60 * 60);
+
+/// Query of the reconcile routes: `?timeout=30s` (default 10m, at most 1h).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ReconcileQuery {
+    timeout: Option<String>,
+}
+
+impl ReconcileQuery {
+    fn wait(&self) -> Result<Duration, ApiError> {
+        let Some(t) = self.timeout.as_deref().filter(|t| !t.is_empty()) else {
+            return Ok(DEFAULT_RECONCILE_WAIT);
+        };
+        let d = crate::manifest::kinds::Duration::parse(t)
+            .map_err(|e| ApiError::bad_request(format!("timeout `{t}`: {e}")))?
+            .0;
+        if d.is_zero() || d > MAX_RECONCILE_WAIT {
+            return Err(ApiError::bad_request(format!(
+                "timeout `{t}`: must be more than 0 and at most 1h"
+            )));
+        }
+        Ok(d)
+    }
+}
+
 async fn reconcile_one(
     State(app): State<AppState>,
     Path((kind, name)): Path<(String, String)>,
+    Query(q): Query<ReconcileQuery>,
 ) -> Result<Json<ReconcileResult>, ApiError> {
     let kind = parse_kind(&kind)?;
-    Ok(Json(app.api.control.reconcile(kind, name).await?))
+    let wait = q.wait()?;
+    Ok(Json(app.api.control.reconcile(kind, name, wait).await?))
 }
 
-async fn reconcile_all(State(app): State<AppState>) -> Result<Json<Vec<ReconcileResult>>, ApiError> {
-    Ok(Json(app.api.control.reconcile_all().await?))
+async fn reconcile_all(
+    State(app): State<AppState>,
+    Query(q): Query<ReconcileQuery>,
+) -> Result<Json<Vec<ReconcileResult>>, ApiError> {
+    let wait = q.wait()?;
+    Ok(Json(app.api.control.reconcile_all(wait).await?))
 }
 
 async fn suspend(

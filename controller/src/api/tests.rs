@@ -1,6 +1,9 @@
 //! Router tests without a network: auth, 404, filters, triggers, watch.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use axum::{
     body::Body,
@@ -30,6 +33,7 @@ impl Control for FakeControl {
         &self,
         kind: Kind,
         name: String,
+        wait: Duration,
     ) -> BoxFuture<'static, Result<ReconcileResult, ControlError>> {
         Box::pin(async move {
             match name.as_str() {
@@ -41,13 +45,19 @@ impl Control for FakeControl {
                     revision: Some("abc123".into()),
                     message: "1 container recreated".into(),
                     duration_ms: 12,
+                    run: Some(7),
                 }),
                 "paused" => Err(ControlError::Suspended { kind, name }),
+                // Echoes the wait the route passed, so tests see how `?timeout=` is read.
+                "slow" => Err(ControlError::TimedOut(format!(
+                    "Stack/slow on local is still queued after {}s",
+                    wait.as_secs()
+                ))),
                 _ => Err(ControlError::NotFound { kind, name }),
             }
         })
     }
-    fn reconcile_all(&self) -> BoxFuture<'static, Result<Vec<ReconcileResult>, ControlError>> {
+    fn reconcile_all(&self, _: Duration) -> BoxFuture<'static, Result<Vec<ReconcileResult>, ControlError>> {
         Box::pin(async { Ok(vec![]) })
     }
     fn suspend(
@@ -210,6 +220,49 @@ async fn reconcile_maps_control_errors_to_status_codes() {
     assert_eq!(status, StatusCode::CONFLICT);
     let (status, body) = call(app(), req("POST", "/api/v1/reconcile", Some(TOKEN))).await;
     assert_eq!((status, body), (StatusCode::OK, serde_json::json!([])));
+}
+
+/// A request still queued at its deadline is a gateway timeout (504) that says so, not a 500;
+/// `?timeout=` sets the deadline (default 10 minutes) and is checked.
+#[tokio::test]
+async fn reconcile_timeout_is_read_and_a_queued_request_answers_504() {
+    let slow = |q: &str| {
+        req(
+            "POST",
+            &format!("/api/v1/resources/Stack/slow/reconcile{q}"),
+            Some(TOKEN),
+        )
+    };
+    let (status, body) = call(app(), slow("?timeout=2s")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (
+            StatusCode::GATEWAY_TIMEOUT,
+            Some("Stack/slow on local is still queued after 2s")
+        )
+    );
+    let (_, body) = call(app(), slow("")).await;
+    assert_eq!(
+        body["error"].as_str(),
+        Some("Stack/slow on local is still queued after 600s")
+    );
+    for bad in ["?timeout=soon", "?timeout=0s", "?timeout=2h"] {
+        let (status, body) = call(app(), slow(bad)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("timeout `"),
+            "{body}"
+        );
+    }
+    let (status, body) = call(
+        app(),
+        req("POST", "/api/v1/resources/Stack/demo/reconcile", Some(TOKEN)),
+    )
+    .await;
+    assert_eq!((status, body["run"].as_u64()), (StatusCode::OK, Some(7)));
 }
 
 #[tokio::test]

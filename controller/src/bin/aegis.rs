@@ -3,7 +3,9 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use aegis::{
-    apply, cli, manifest,
+    apply,
+    cli::{self, exit::Exit},
+    manifest,
     source::{self, LoadError, Location, SourceArgs},
 };
 use clap::{Parser, Subcommand};
@@ -19,14 +21,18 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start: a boxed variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
-    /// Check a source (directory or git revision): exit 0 when valid, otherwise print every error.
+    /// Check a source (directory or git revision): exit 0 when valid, otherwise print every
+    /// error and exit 3.
     Validate {
         #[command(flatten)]
         source: SourceArgs,
     },
-    /// One reconcile pass over every host, then exit (0 when converged).
+    /// One reconcile pass over every host, then exit: 0 converged, 1 some resources failed,
+    /// 3 invalid revision (nothing applied), 4 a host unreachable.
     Apply {
         #[command(flatten)]
         source: SourceArgs,
@@ -72,6 +78,13 @@ enum Command {
         /// Reconciles run at once per host.
         #[arg(long, default_value_t = 4)]
         per_host: usize,
+        /// First delay before a failed resource is retried; it doubles (with jitter) on
+        /// each consecutive failure, up to --backoff-max.
+        #[arg(long, default_value = "1s", value_parser = parse_duration)]
+        backoff_min: std::time::Duration,
+        /// Longest delay between retries of a failing resource.
+        #[arg(long, default_value = "5m", value_parser = parse_duration)]
+        backoff_max: std::time::Duration,
         #[arg(long, default_value_t = 120)]
         health_timeout: u64,
         #[command(flatten)]
@@ -109,7 +122,7 @@ fn sops_decrypt(
     file: &std::path::Path,
     key_file: Option<&std::path::Path>,
     input_type: Option<&str>,
-) -> ExitCode {
+) -> Exit {
     use aegis::secrets::sops::{decrypt_file, Format, Identities};
     use std::io::Write;
     let format = input_type
@@ -124,13 +137,13 @@ fn sops_decrypt(
             let mut out = std::io::stdout().lock();
             if let Err(e) = out.write_all(&plain).and_then(|()| out.flush()) {
                 eprintln!("error: cannot write the plaintext: {e}");
-                return ExitCode::from(1);
+                return Exit::Error;
             }
-            ExitCode::SUCCESS
+            Exit::Success
         }
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(1)
+            Exit::from(&e)
         }
     }
 }
@@ -139,45 +152,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let long_running = matches!(cli.command, Command::Controller { .. });
     aegis::telemetry::init(if long_running { "info" } else { "warn" });
-    match cli.command {
-        Command::Validate { source } => {
-            let (location, name) = match location(&source) {
-                Ok(l) => l,
-                Err(code) => return code,
-            };
-            match source::load_once(&location) {
-                Ok((_checkout, r)) => {
-                    for w in &r.warnings {
-                        eprintln!("warning: {w}");
-                    }
-                    let containers: usize = r
-                        .state
-                        .hosts
-                        .iter()
-                        .flat_map(|h| &h.stacks)
-                        .map(|s| s.containers.len())
-                        .sum();
-                    println!(
-                        "{}: valid ({} manifests, {} hosts, {} containers, revision {})",
-                        name,
-                        r.manifests.items.len(),
-                        r.state.hosts.len(),
-                        containers,
-                        r.state.revision
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(LoadError::Invalid(diags)) => {
-                    eprintln!("{diags}");
-                    eprintln!("{} error(s) in {}", diags.len(), name);
-                    ExitCode::from(1)
-                }
-                Err(LoadError::Source(e)) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(2)
-                }
-            }
-        }
+    run(cli.command).into()
+}
+
+/// Runs one command; its exit code as in the README's table.
+fn run(command: Command) -> Exit {
+    match command {
+        Command::Validate { source } => validate(&source),
         Command::Apply {
             source,
             parallel,
@@ -185,25 +166,6 @@ fn main() -> ExitCode {
             instance,
             prune_volumes,
         } => {
-            let location = match location(&source) {
-                Ok((l, _)) => l,
-                Err(code) => return code,
-            };
-            let (_checkout, resolved) = match source::load_once(&location) {
-                Ok(r) => r,
-                Err(LoadError::Invalid(diags)) => {
-                    eprintln!("{diags}");
-                    eprintln!("{} error(s): nothing was applied", diags.len());
-                    return ExitCode::from(1);
-                }
-                Err(LoadError::Source(e)) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            for w in &resolved.warnings {
-                eprintln!("warning: {w}");
-            }
             let opts = apply::ApplyOptions {
                 parallel,
                 health_timeout: std::time::Duration::from_secs(health_timeout),
@@ -212,39 +174,7 @@ fn main() -> ExitCode {
                     prune_volumes,
                 },
             };
-            let started = std::time::Instant::now();
-            let runtime = match tokio::runtime::Runtime::new() {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("error: cannot start the async runtime: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let results = runtime.block_on(apply::apply_all(&resolved.state, &opts));
-            let mut failed = false;
-            let mut reports = Vec::new();
-            for r in results {
-                match r {
-                    Ok(rep) => reports.push(rep),
-                    Err(e) => {
-                        failed = true;
-                        eprintln!("error: {e}");
-                    }
-                }
-            }
-            print!("{}", cli::print_summary(&reports));
-            let calls: u64 = reports.iter().map(|r| r.api_calls).sum();
-            println!(
-                "revision {} {} in {:.2}s ({calls} Docker API calls)",
-                resolved.state.revision,
-                if failed { "partly applied" } else { "applied" },
-                started.elapsed().as_secs_f64()
-            );
-            if failed {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            }
+            apply_once(&source, &opts)
         }
         Command::Controller {
             source,
@@ -255,6 +185,8 @@ fn main() -> ExitCode {
             webhook_secret_file,
             parallel,
             per_host,
+            backoff_min,
+            backoff_max,
             health_timeout,
             api,
         } => {
@@ -270,7 +202,7 @@ fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("error: {e}");
-                    return ExitCode::from(2);
+                    return Exit::Usage;
                 }
             };
             let poll = poll.unwrap_or(match source {
@@ -281,7 +213,7 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("error: {e}");
-                    return ExitCode::from(2);
+                    return Exit::Usage;
                 }
             };
             let opts = aegis::control::ControllerOptions {
@@ -300,6 +232,8 @@ fn main() -> ExitCode {
                 runtime: aegis::runtime::Config {
                     resync,
                     per_group: per_host,
+                    backoff_min,
+                    backoff_max,
                     ..Default::default()
                 },
                 api,
@@ -308,14 +242,14 @@ fn main() -> ExitCode {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("error: cannot start the async runtime: {e}");
-                    return ExitCode::from(2);
+                    return Exit::Error;
                 }
             };
             match runtime.block_on(aegis::control::run(opts)) {
-                Ok(()) => ExitCode::SUCCESS,
+                Ok(()) => Exit::Success,
                 Err(e) => {
                     eprintln!("error: {e:#}");
-                    ExitCode::from(1)
+                    Exit::Error
                 }
             }
         }
@@ -330,18 +264,110 @@ fn main() -> ExitCode {
         Command::Schema { out_dir } => match manifest::schema::write_all(&out_dir) {
             Ok(()) => {
                 println!("wrote schemas to {}", out_dir.display());
-                ExitCode::SUCCESS
+                Exit::Success
             }
             Err(e) => {
                 eprintln!("error: cannot write schemas to {}: {e}", out_dir.display());
-                ExitCode::from(1)
+                Exit::Error
             }
         },
     }
 }
 
+/// Loads the source or prints why not: every diagnostic of an invalid revision.
+fn load(
+    source: &SourceArgs,
+    what: &str,
+) -> Result<(source::Materialized, aegis::resolve::Resolved, String), Exit> {
+    let (location, name) = location(source)?;
+    match source::load_once(&location) {
+        Ok((checkout, r)) => Ok((checkout, r, name)),
+        Err(e) => {
+            match &e {
+                LoadError::Invalid(diags) => {
+                    eprintln!("{diags}");
+                    eprintln!("{} error(s) in {name}: {what}", diags.len());
+                }
+                LoadError::Source(s) => eprintln!("error: {s}"),
+            }
+            Err(Exit::from(&e))
+        }
+    }
+}
+
+fn validate(source: &SourceArgs) -> Exit {
+    let (_checkout, r, name) = match load(source, "the revision is invalid") {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
+    let containers: usize = r
+        .state
+        .hosts
+        .iter()
+        .flat_map(|h| &h.stacks)
+        .map(|s| s.containers.len())
+        .sum();
+    println!(
+        "{}: valid ({} manifests, {} hosts, {} containers, revision {})",
+        name,
+        r.manifests.items.len(),
+        r.state.hosts.len(),
+        containers,
+        r.state.revision
+    );
+    Exit::Success
+}
+
+/// `apply`: 0 converged, 1 some resources failed, 3 invalid (nothing applied), 4 a host
+/// unreachable.
+fn apply_once(source: &SourceArgs, opts: &apply::ApplyOptions) -> Exit {
+    let (_checkout, resolved, _) = match load(source, "nothing was applied") {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    for w in &resolved.warnings {
+        eprintln!("warning: {w}");
+    }
+    let started = std::time::Instant::now();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::Error;
+        }
+    };
+    let results = runtime.block_on(apply::apply_all(&resolved.state, opts));
+    let mut exit = Exit::Success;
+    let mut reports = Vec::new();
+    for r in results {
+        match r {
+            Ok(rep) => reports.push(rep),
+            Err(e) => {
+                exit = exit.and(Exit::from(&e));
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    print!("{}", cli::print_summary(&reports));
+    let calls: u64 = reports.iter().map(|r| r.api_calls).sum();
+    println!(
+        "revision {} {} in {:.2}s ({calls} Docker API calls)",
+        resolved.state.revision,
+        if exit == Exit::Success {
+            "applied"
+        } else {
+            "partly applied"
+        },
+        started.elapsed().as_secs_f64()
+    );
+    exit
+}
+
 /// The checked source flags and a name for messages, or the exit code for a usage error.
-fn location(args: &SourceArgs) -> Result<(Location, String), ExitCode> {
+fn location(args: &SourceArgs) -> Result<(Location, String), Exit> {
     match args.location() {
         Ok(l) => {
             let name = source::describe(&l);
@@ -349,7 +375,7 @@ fn location(args: &SourceArgs) -> Result<(Location, String), ExitCode> {
         }
         Err(e) => {
             eprintln!("error: {e}");
-            Err(ExitCode::from(2))
+            Err(Exit::from(&e))
         }
     }
 }

@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use aegis::{
-    apply, cli,
+    apply,
+    cli::{self, exit::Exit},
     source::{self, LoadError, SourceArgs},
 };
 use clap::{Parser, Subcommand};
@@ -24,7 +25,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Show what `aegis apply` would change against the live hosts.
-    /// Exit 0: nothing to change; 1: changes; 2 or more: error (like `flux diff`).
+    /// Exit 0: nothing to change; 1: changes; 2 or more: error (like `flux diff`; the README
+    /// lists every code).
     Diff {
         #[command(flatten)]
         source: SourceArgs,
@@ -41,79 +43,89 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Remote(cmd) => run_remote(cmd, &cli.connect),
-        Command::Diff { source, instance } => {
-            let location = match source.location() {
-                Ok(l) => l,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let (_checkout, resolved) = match source::load_once(&location) {
-                Ok(r) => r,
-                Err(LoadError::Invalid(diags)) => {
-                    eprintln!("{diags}");
-                    return ExitCode::from(2);
-                }
-                Err(LoadError::Source(e)) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            for w in &resolved.warnings {
-                eprintln!("warning: {w}");
-            }
-            let runtime = match tokio::runtime::Runtime::new() {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("error: cannot start the async runtime: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let mut plans = Vec::new();
-            let mut failed = false;
-            for r in runtime.block_on(apply::plan_all(
-                &resolved.state,
-                &aegis::plan::PlanOptions {
-                    instance,
-                    ..Default::default()
-                },
-            )) {
-                match r {
-                    Ok(p) => plans.push(p),
-                    Err(e) => {
-                        failed = true;
-                        eprintln!("error: {e}");
-                    }
-                }
-            }
-            print!("{}", cli::print_diff(&plans));
-            if failed || plans.iter().any(|p| !p.errors.is_empty()) {
-                ExitCode::from(2)
-            } else if plans.iter().all(|p| p.is_noop()) {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            }
-        }
+        Command::Diff { source, instance } => diff(&source, instance).into(),
     }
 }
 
-/// get/describe/reconcile/suspend/resume: exit 0 on success, 1 on any error.
+/// `diff`: 0 no changes, 1 changes, otherwise the error's code (README, "Exit codes").
+fn diff(source: &SourceArgs, instance: String) -> Exit {
+    let location = match source.location() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+    };
+    let (_checkout, resolved) = match source::load_once(&location) {
+        Ok(r) => r,
+        Err(e) => {
+            match &e {
+                LoadError::Invalid(diags) => {
+                    eprintln!("{diags}");
+                    eprintln!("{} error(s): the revision is invalid", diags.len());
+                }
+                LoadError::Source(s) => eprintln!("error: {s}"),
+            }
+            return Exit::from(&e);
+        }
+    };
+    for w in &resolved.warnings {
+        eprintln!("warning: {w}");
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::Error;
+        }
+    };
+    let mut plans = Vec::new();
+    let mut exit = Exit::Success;
+    for r in runtime.block_on(apply::plan_all(
+        &resolved.state,
+        &aegis::plan::PlanOptions {
+            instance,
+            ..Default::default()
+        },
+    )) {
+        match r {
+            Ok(p) => plans.push(p),
+            Err(e) => {
+                // A host that cannot be planned: its diff is unknown, which is an error here
+                // (1 means "changes").
+                exit = exit.and(match Exit::from(&e) {
+                    Exit::Failed => Exit::Error,
+                    other => other,
+                });
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    print!("{}", cli::print_diff(&plans));
+    if plans.iter().any(|p| !p.errors.is_empty()) {
+        exit = exit.and(Exit::Error);
+    }
+    if plans.iter().any(|p| !p.is_noop()) {
+        exit = exit.and(Exit::Failed);
+    }
+    exit
+}
+
+/// get/describe/reconcile/suspend/resume; exit codes as in the README's table.
 fn run_remote(cmd: cli::commands::RemoteCommand, connect: &cli::connect::ConnectArgs) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
+            return Exit::Error.into();
         }
     };
     match runtime.block_on(cli::commands::run(cmd, connect)) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
+        Ok(true) => Exit::Success.into(),
+        Ok(false) => Exit::Failed.into(),
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(1)
+            Exit::from(&e).into()
         }
     }
 }

@@ -40,6 +40,9 @@ pub enum ClientError {
     /// The connection settings are unusable.
     #[error("{0}")]
     Config(String),
+    /// An argument is wrong (found before any connection).
+    #[error("{0}")]
+    Usage(String),
     /// The answer was not what this aegisctl understands.
     #[error("unexpected answer from {server}: {detail}")]
     Protocol { server: String, detail: String },
@@ -52,9 +55,10 @@ pub struct Client {
     http: reqwest::Client,
 }
 
-/// Timeout of reads; triggers (`reconcile`) and watches have none, they take as long as
-/// the work.
+/// Timeout of reads; watches have none, and triggers (`reconcile`) take their own wait.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How much longer than its wait a reconcile request waits for the server's answer.
+const ANSWER_GRACE: Duration = Duration::from_secs(30);
 
 impl Client {
     pub fn new(conn: &Connection) -> Result<Self, ClientError> {
@@ -163,14 +167,23 @@ impl Client {
         self.json(Method::GET, url, Some(READ_TIMEOUT)).await
     }
 
-    pub async fn reconcile(&self, kind: Kind, name: &str) -> Result<ReconcileResult, ClientError> {
-        let url = self.url(&["api", "v1", "resources", kind.as_str(), name, "reconcile"]);
-        self.json(Method::POST, url, None).await
+    /// Asks for a reconcile and waits up to `wait` for it (the server answers 504 then; this
+    /// side waits a little longer, so that the server's answer, which says why, arrives).
+    pub async fn reconcile(
+        &self,
+        kind: Kind,
+        name: &str,
+        wait: Duration,
+    ) -> Result<ReconcileResult, ClientError> {
+        let mut url = self.url(&["api", "v1", "resources", kind.as_str(), name, "reconcile"]);
+        set_wait(&mut url, wait);
+        self.json(Method::POST, url, Some(wait + ANSWER_GRACE)).await
     }
 
-    pub async fn reconcile_all(&self) -> Result<Vec<ReconcileResult>, ClientError> {
-        self.json(Method::POST, self.url(&["api", "v1", "reconcile"]), None)
-            .await
+    pub async fn reconcile_all(&self, wait: Duration) -> Result<Vec<ReconcileResult>, ClientError> {
+        let mut url = self.url(&["api", "v1", "reconcile"]);
+        set_wait(&mut url, wait);
+        self.json(Method::POST, url, Some(wait + ANSWER_GRACE)).await
     }
 
     pub async fn suspend(
@@ -266,6 +279,12 @@ fn error_chain<'a>(e: &'a (dyn std::error::Error + 'static)) -> Vec<&'a (dyn std
             None => return chain,
         }
     }
+}
+
+/// `?timeout=<seconds>s`, whole seconds (at least 1).
+fn set_wait(url: &mut Url, wait: Duration) {
+    let secs = wait.as_secs().max(1);
+    url.query_pairs_mut().append_pair("timeout", &format!("{secs}s"));
 }
 
 fn set_filter(url: &mut Url, filter: &ListFilter) {

@@ -3,9 +3,9 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use clap::{Args, Subcommand, ValueEnum};
-
+pub use super::args::{DescribeArgs, GetArgs, Output, ReconcileArgs, RemoteCommand, TargetArgs};
 use super::{
+    args::{Checked, GetPlan},
     client::{Client, ClientError},
     connect::ConnectArgs,
     source_view,
@@ -13,134 +13,43 @@ use super::{
 };
 use crate::{
     desired::Kind,
-    status::{kind_from_word, ChangeType, ListFilter, ResourceStatus, StatusKey},
+    status::{ChangeType, ResourceStatus, StatusKey},
 };
 
-#[derive(Debug, Subcommand)]
-pub enum RemoteCommand {
-    /// List resources: hosts, networks, stacks, dnsguards, tunnelclients or all; or the
-    /// source (its running and rejected revisions, fetch errors).
-    Get(GetArgs),
-    /// Show one resource in detail: conditions, inventory, events; or `describe source`:
-    /// rejected revisions with every error, and the running revision's warnings.
-    Describe(DescribeArgs),
-    /// Reconcile a resource (or --all) now and wait for the result.
-    Reconcile(ReconcileArgs),
-    /// Stop reconciling a resource until `resume`.
-    Suspend(TargetArgs),
-    /// Reconcile a suspended resource again.
-    Resume(TargetArgs),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    Json,
-    Yaml,
-    Wide,
-}
-
-#[derive(Debug, Args)]
-pub struct GetArgs {
-    /// hosts, networks, stacks, dnsguards, tunnelclients, all, or source (singular works too).
-    pub what: String,
-    /// Only this resource.
-    pub name: Option<String>,
-    #[arg(short, long, value_enum)]
-    pub output: Option<Output>,
-    /// After listing, print a new row for every change.
-    #[arg(short, long)]
-    pub watch: bool,
-    /// Only resources with these labels: key=value[,key=value].
-    #[arg(short = 'l', long)]
-    pub selector: Option<String>,
-    /// Only resources on this host.
-    #[arg(long)]
-    pub host: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct TargetArgs {
-    /// The kind, e.g. stack.
-    pub kind: String,
-    pub name: String,
-}
-
-#[derive(Debug, Args)]
-pub struct DescribeArgs {
-    /// The kind, e.g. stack; or `source`.
-    pub kind: String,
-    /// The resource's name (none for `source`).
-    pub name: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct ReconcileArgs {
-    /// The kind, e.g. stack.
-    #[arg(required_unless_present = "all")]
-    pub kind: Option<String>,
-    #[arg(required_unless_present = "all")]
-    pub name: Option<String>,
-    /// Reconcile every resource.
-    #[arg(long, conflicts_with_all = ["kind", "name"])]
-    pub all: bool,
-}
-
-fn kind_arg(word: &str) -> Result<Kind, ClientError> {
-    kind_from_word(word).ok_or_else(|| {
-        ClientError::Config(format!(
-            "unknown resource type `{word}`; expected hosts, networks, stacks, dnsguards, tunnelclients, all or source"
-        ))
-    })
-}
-
-/// Runs `cmd` against the API that `connect` names. `Ok(false)` means the command ran and
-/// reports a failure (a reconcile that failed).
+/// Runs `cmd` against the API that `connect` names. Its arguments are checked first, so a
+/// wrong one is reported without a token or a connection. `Ok(false)` means the command ran
+/// and reports a failure (a reconcile that failed).
 pub async fn run(cmd: RemoteCommand, connect: &ConnectArgs) -> Result<bool, ClientError> {
+    let cmd = cmd.check()?;
     let client = Client::new(&connect.resolve()?)?;
     match cmd {
-        RemoteCommand::Get(args) => get(&client, args).await,
-        RemoteCommand::Describe(t) => {
-            if t.kind.eq_ignore_ascii_case("source") {
-                print!("{}", source_view::describe_source(&client.source().await?));
-                return Ok(true);
-            }
-            let kind = kind_arg(&t.kind)?;
-            let name = t
-                .name
-                .ok_or_else(|| ClientError::Config(format!("`describe {}` needs a name", t.kind)))?;
+        Checked::GetSource { output } => get_source(&client, output).await,
+        Checked::Get(plan) => get(&client, plan).await,
+        Checked::DescribeSource => {
+            print!("{}", source_view::describe_source(&client.source().await?));
+            Ok(true)
+        }
+        Checked::Describe { kind, name } => {
             let status = client.get(kind, &name).await?;
             print!("{}", views::describe(&status));
             Ok(true)
         }
-        RemoteCommand::Reconcile(args) => reconcile(&client, args).await,
-        RemoteCommand::Suspend(t) => suspend(&client, t, true).await,
-        RemoteCommand::Resume(t) => suspend(&client, t, false).await,
+        Checked::Reconcile { target, timeout } => reconcile(&client, target, timeout).await,
+        Checked::Suspend {
+            kind,
+            name,
+            suspended,
+        } => suspend(&client, kind, &name, suspended).await,
     }
 }
 
-async fn get(client: &Client, args: GetArgs) -> Result<bool, ClientError> {
-    if ["source", "sources"]
-        .iter()
-        .any(|w| args.what.eq_ignore_ascii_case(w))
-    {
-        return get_source(client, &args).await;
-    }
-    let all = args.what.eq_ignore_ascii_case("all");
-    let kind = if all { None } else { Some(kind_arg(&args.what)?) };
-    let filter = ListFilter {
-        kind,
-        host: args.host.clone(),
-        selector: args
-            .selector
-            .as_deref()
-            .map(str::parse)
-            .transpose()
-            .map_err(|e| ClientError::Config(format!("-l: {e}")))?,
-    };
+async fn get(client: &Client, args: GetPlan) -> Result<bool, ClientError> {
+    let kind = args.kind;
+    let all = kind.is_none();
+    let filter = args.filter;
     let rows = match (&args.name, kind) {
         (Some(name), Some(kind)) => vec![client.get(kind, name).await?],
-        (Some(_), None) => return Err(ClientError::Config("`get all` takes no name".into())),
-        (None, _) => client.list(&filter).await?,
+        _ => client.list(&filter).await?,
     };
     let single = args.name.is_some();
     let wide = args.output == Some(Output::Wide);
@@ -205,14 +114,9 @@ async fn get(client: &Client, args: GetArgs) -> Result<bool, ClientError> {
 }
 
 /// `aegisctl get source`.
-async fn get_source(client: &Client, args: &GetArgs) -> Result<bool, ClientError> {
-    if args.name.is_some() || args.watch || args.selector.is_some() || args.host.is_some() {
-        return Err(ClientError::Config(
-            "`get source` takes no name, -w, -l or --host: there is one source".into(),
-        ));
-    }
+async fn get_source(client: &Client, output: Option<Output>) -> Result<bool, ClientError> {
     let source = client.source().await?;
-    match args.output {
+    match output {
         Some(Output::Json) => println!(
             "{}",
             serde_json::to_string_pretty(&source).expect("the source status serializes to JSON")
@@ -224,7 +128,7 @@ async fn get_source(client: &Client, args: &GetArgs) -> Result<bool, ClientError
         ),
         _ => print!(
             "{}",
-            source_view::source_table(&source, args.output == Some(Output::Wide)).render()
+            source_view::source_table(&source, output == Some(Output::Wide)).render()
         ),
     }
     Ok(true)
@@ -256,47 +160,37 @@ fn print_result(r: &crate::api::ReconcileResult) {
     let rev = r
         .revision
         .as_deref()
-        .map(|v| format!(" at {}", views::short_revision(Some(v))));
+        .map(|v| format!(" at {}", views::short_revision(Some(v))))
+        .unwrap_or_default();
+    let run = r.run.map(|n| format!(" (run #{n})")).unwrap_or_default();
+    let took = seconds(r.duration_ms);
+    let (kind, name, host, message) = (r.kind, &r.name, &r.host, &r.message);
     if r.succeeded {
-        println!(
-            "{}/{} reconciled on {}{} in {}: {}",
-            r.kind,
-            r.name,
-            r.host,
-            rev.unwrap_or_default(),
-            seconds(r.duration_ms),
-            r.message
-        );
+        println!("{kind}/{name} reconciled on {host}{rev} in {took}{run}: {message}");
     } else {
-        println!(
-            "{}/{} failed on {} after {}: {}",
-            r.kind,
-            r.name,
-            r.host,
-            seconds(r.duration_ms),
-            r.message
-        );
+        println!("{kind}/{name} failed on {host} after {took}{run}: {message}");
     }
 }
 
-async fn reconcile(client: &Client, args: ReconcileArgs) -> Result<bool, ClientError> {
-    if args.all {
-        let results = client.reconcile_all().await?;
+async fn reconcile(
+    client: &Client,
+    target: Option<(Kind, String)>,
+    timeout: Duration,
+) -> Result<bool, ClientError> {
+    let Some((kind, name)) = target else {
+        let results = client.reconcile_all(timeout).await?;
         results.iter().for_each(print_result);
         let failed = results.iter().filter(|r| !r.succeeded).count();
         println!("{} reconciled, {failed} failed", results.len() - failed);
         return Ok(failed == 0);
-    }
-    let (Some(kind), Some(name)) = (args.kind, args.name) else {
-        return Err(ClientError::Config("give KIND NAME or --all".into()));
     };
-    let result = client.reconcile(kind_arg(&kind)?, &name).await?;
+    let result = client.reconcile(kind, &name, timeout).await?;
     print_result(&result);
     Ok(result.succeeded)
 }
 
-async fn suspend(client: &Client, t: TargetArgs, suspended: bool) -> Result<bool, ClientError> {
-    let r = client.suspend(kind_arg(&t.kind)?, &t.name, suspended).await?;
+async fn suspend(client: &Client, kind: Kind, name: &str, suspended: bool) -> Result<bool, ClientError> {
+    let r = client.suspend(kind, name, suspended).await?;
     let word = if r.suspended { "suspended" } else { "resumed" };
     println!("{}/{} {word}", r.kind, r.name);
     Ok(true)

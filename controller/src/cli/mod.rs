@@ -2,9 +2,11 @@
 //! the controller's HTTP API (`get`, `describe`, `reconcile`, `suspend`, `resume`).
 //! Formatting and HTTP only; no decisions.
 
+pub mod args;
 pub mod client;
 pub mod commands;
 pub mod connect;
+pub mod exit;
 mod report;
 mod source_view;
 pub mod table;

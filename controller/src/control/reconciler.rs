@@ -287,7 +287,7 @@ mod tests {
         let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry());
         // An "engine" that accepts connections and never answers: connect() waits in the
         // version negotiation.
-        let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = silent.local_addr().expect("addr").port();
         let dir = tempfile::tempdir().expect("tempdir");
         let head = "apiVersion: aegis.dev/v1alpha1";
@@ -309,10 +309,12 @@ mod tests {
             ApplyOptions::default(),
         );
         let task = tokio::spawn(async move { r.reconcile(StatusKey::new(Kind::Stack, "h", "s")).await });
-        for _ in 0..20 {
-            tokio::task::yield_now().await;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // The reconcile has connected (observed, not waited for): it is now parked inside its
+        // span, waiting for an answer that never comes, while this task runs.
+        let (_held, _) = tokio::time::timeout(Duration::from_secs(30), silent.accept())
+            .await
+            .expect("the reconcile never connected")
+            .expect("accept");
         assert!(
             !task.is_finished(),
             "the reconcile should be waiting on the silent engine"

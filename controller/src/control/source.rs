@@ -149,6 +149,9 @@ impl Poller {
             .map(|h| h.host.name.clone())
             .collect();
         let keys: Vec<StatusKey> = snap.keys.iter().cloned().collect();
+        // Keys whose own desired state changed run at once, their backoff reset: a fix commit
+        // must not wait out the backoff of the failures it fixes.
+        let changed = snap.changed_since(self.snapshot.get().as_deref());
         self.snapshot.set(snap);
         self.store
             .retain(|k| keys.contains(k) || k.kind != crate::desired::Kind::Host);
@@ -159,7 +162,12 @@ impl Poller {
             }
         }
         for k in &keys {
-            self.handle.enqueue(k.clone(), Reason::Source);
+            let reason = if changed.contains(k) {
+                Reason::SpecChanged
+            } else {
+                Reason::Source
+            };
+            self.handle.enqueue(k.clone(), reason);
         }
         self.enqueue_orphans(&keys).await;
         for h in hosts {

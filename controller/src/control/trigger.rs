@@ -2,7 +2,7 @@
 //! result), suspend and resume. Triggers go through the work queue like everything else, so a
 //! manual reconcile never runs beside an automatic one for the same key.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use futures::future::BoxFuture;
 use tokio::sync::broadcast::error::RecvError;
@@ -12,12 +12,9 @@ use super::snapshot::Shared;
 use crate::{
     api::{Control, ControlError, ReconcileResult},
     desired::Kind,
-    runtime::{Handle, Outcome, Reason},
+    runtime::{Handle, Outcome, Reason, RunId, Ticket},
     status::{StatusKey, StatusStore},
 };
-
-/// The longest `aegisctl reconcile` waits for its pass.
-const WAIT_LIMIT: Duration = Duration::from_secs(600);
 
 pub struct Triggers {
     handle: Handle<StatusKey>,
@@ -45,20 +42,26 @@ impl Triggers {
         })
     }
 
-    /// Enqueues `keys` now and waits for one outcome of each.
+    /// Enqueues `keys` now and waits, up to `wait`, for a run of each that started after the
+    /// request: a run already in flight when the request came saw the world as it was before,
+    /// so it is not the answer.
     fn run_and_wait(
         &self,
         keys: Vec<StatusKey>,
+        wait: Duration,
     ) -> BoxFuture<'static, Result<Vec<ReconcileResult>, ControlError>> {
         let mut rx = self.handle.subscribe();
-        for k in &keys {
-            self.handle.enqueue(k.clone(), Reason::Manual);
+        let mut waiting: BTreeMap<StatusKey, Ticket> = BTreeMap::new();
+        for k in keys {
+            let ticket = self.handle.enqueue(k.clone(), Reason::Manual);
+            tracing::debug!(key = %k, "reconcile requested through the API");
+            waiting.insert(k, ticket);
         }
         let revision = self.snapshot.get().map(|s| s.revision().to_string());
+        let handle = self.handle.clone();
         Box::pin(async move {
-            let mut waiting: std::collections::BTreeSet<StatusKey> = keys.into_iter().collect();
             let mut results = Vec::new();
-            let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
+            let deadline = tokio::time::Instant::now() + wait;
             while !waiting.is_empty() {
                 let outcome: Outcome<StatusKey> = match tokio::time::timeout_at(deadline, rx.recv()).await {
                     Ok(Ok(o)) => o,
@@ -67,14 +70,23 @@ impl Triggers {
                         return Err(ControlError::Unavailable("shutting down".into()))
                     }
                     Err(_) => {
-                        return Err(ControlError::Internal(
-                            "timed out waiting for the reconcile".into(),
-                        ))
+                        let left: Vec<Unfinished> = waiting
+                            .iter()
+                            .map(|(key, ticket)| Unfinished {
+                                key: key.clone(),
+                                running: handle.running(key).filter(|run| run.serves(*ticket)),
+                            })
+                            .collect();
+                        return Err(ControlError::TimedOut(unfinished_message(&left, wait)));
                     }
                 };
-                if !waiting.remove(&outcome.key) {
+                let Some(ticket) = waiting.get(&outcome.key) else {
                     continue;
+                };
+                if !outcome.run.serves(*ticket) {
+                    continue; // the run that was in flight when we asked
                 }
+                waiting.remove(&outcome.key);
                 let (succeeded, message) = match &outcome.result {
                     Ok(_) => (true, "reconciled".to_string()),
                     Err(e) => (false, e.clone()),
@@ -86,11 +98,50 @@ impl Triggers {
                     succeeded,
                     revision: revision.clone(),
                     message,
-                    duration_ms: outcome.duration.as_millis() as u64,
+                    duration_ms: u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX),
+                    run: Some(outcome.run.get()),
                 });
             }
             Ok(results)
         })
+    }
+}
+
+/// A requested run that had not finished at the deadline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Unfinished {
+    key: StatusKey,
+    /// The run serving the request, if it has started.
+    running: Option<RunId>,
+}
+
+/// What a reconcile request that ran out of time answers (HTTP 504): which resources are still
+/// queued, which still running. The requests stay queued: the runs happen later.
+fn unfinished_message(left: &[Unfinished], waited: Duration) -> String {
+    let waited = humantime::format_duration(Duration::from_secs(waited.as_secs().max(1)));
+    let state = |u: &Unfinished| match u.running {
+        Some(run) => format!("{} is still running (run {run})", u.key),
+        None => format!(
+            "{} is still queued (behind a run that was in flight, or waiting for a free slot on host `{}`)",
+            u.key, u.key.host
+        ),
+    };
+    match left {
+        [one] => format!("{} after {waited}; it will still run", state(one)),
+        many => {
+            let shown: Vec<String> = many.iter().take(5).map(state).collect();
+            let more = many.len().saturating_sub(shown.len());
+            let more = if more > 0 {
+                format!("; and {more} more")
+            } else {
+                String::new()
+            };
+            format!(
+                "{} resources not reconciled after {waited}; they will still run: {}{more}",
+                many.len(),
+                shown.join("; ")
+            )
+        }
     }
 }
 
@@ -99,6 +150,7 @@ impl Control for Triggers {
         &self,
         kind: Kind,
         name: String,
+        wait: Duration,
     ) -> BoxFuture<'static, Result<ReconcileResult, ControlError>> {
         let key = match self.key(kind, &name) {
             Ok(k) => k,
@@ -107,14 +159,17 @@ impl Control for Triggers {
         if self.store.get(&key).is_some_and(|s| s.suspended) {
             return Box::pin(async move { Err(ControlError::Suspended { kind, name }) });
         }
-        let fut = self.run_and_wait(vec![key]);
+        let fut = self.run_and_wait(vec![key], wait);
         Box::pin(async move {
             let mut r = fut.await?;
             r.pop().ok_or_else(|| ControlError::Internal("no result".into()))
         })
     }
 
-    fn reconcile_all(&self) -> BoxFuture<'static, Result<Vec<ReconcileResult>, ControlError>> {
+    fn reconcile_all(
+        &self,
+        wait: Duration,
+    ) -> BoxFuture<'static, Result<Vec<ReconcileResult>, ControlError>> {
         let Some(snap) = self.snapshot.get() else {
             return Box::pin(async { Err(ControlError::Unavailable("no revision accepted yet".into())) });
         };
@@ -124,7 +179,7 @@ impl Control for Triggers {
             .filter(|k| !self.store.get(k).is_some_and(|s| s.suspended))
             .cloned()
             .collect();
-        self.run_and_wait(keys)
+        self.run_and_wait(keys, wait)
     }
 
     fn suspend(
@@ -171,4 +226,49 @@ pub async fn forget_removed(handle: Handle<StatusKey>, snapshot: Shared, stop: C
 #[allow(dead_code)]
 fn _assert_send(t: Arc<Triggers>) -> Arc<dyn Control> {
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str) -> StatusKey {
+        StatusKey::new(Kind::Stack, "two", name)
+    }
+
+    #[test]
+    fn a_timed_out_request_says_whether_its_run_is_queued_or_running() {
+        let queued = Unfinished {
+            key: key("x"),
+            running: None,
+        };
+        let msg = unfinished_message(std::slice::from_ref(&queued), Duration::from_secs(2));
+        assert_eq!(
+            msg,
+            "Stack/x on two is still queued (behind a run that was in flight, or waiting for a free \
+             slot on host `two`) after 2s; it will still run"
+        );
+        let running = Unfinished {
+            key: key("y"),
+            running: Some(RunId::for_test(12)),
+        };
+        let msg = unfinished_message(std::slice::from_ref(&running), Duration::from_secs(600));
+        assert_eq!(
+            msg,
+            "Stack/y on two is still running (run #12) after 10m; it will still run"
+        );
+        let many: Vec<Unfinished> = (0..7)
+            .map(|i| Unfinished {
+                key: key(&format!("s{i}")),
+                running: (i % 2 == 1).then(|| RunId::for_test(i)),
+            })
+            .collect();
+        let msg = unfinished_message(&many, Duration::from_millis(90_500));
+        assert!(
+            msg.starts_with("7 resources not reconciled after 1m 30s"),
+            "{msg}"
+        );
+        assert!(msg.contains("Stack/s1 on two is still running (run #1)"), "{msg}");
+        assert!(msg.ends_with("; and 2 more"), "{msg}");
+    }
 }

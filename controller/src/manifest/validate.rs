@@ -126,20 +126,8 @@ fn check_host(
     diags: &mut Diagnostics,
 ) {
     if let Some(ep) = &h.spec.endpoint {
-        let ok = ep.starts_with("unix://") || ep.starts_with("tcp://");
-        if !ok {
-            let hint = if ep.starts_with("ssh://") {
-                "ssh:// is planned; use tcp:// with TLS for now"
-            } else {
-                "use unix:///path or tcp://host:port"
-            };
-            diags.push(
-                m.diag(
-                    FieldPath::parse("spec.endpoint"),
-                    format!("unsupported endpoint `{ep}`"),
-                )
-                .with_hint(hint),
-            );
+        if let Some((message, hint)) = endpoint_problem(ep) {
+            diags.push(m.diag(FieldPath::parse("spec.endpoint"), message).with_hint(hint));
         }
         if h.spec.tls.is_some() && !ep.starts_with("tcp://") {
             diags.push(m.diag(
@@ -161,6 +149,45 @@ fn check_host(
             ));
         }
     }
+}
+
+/// Why `ep` cannot name a Docker engine, and what to write instead; `None` if it can.
+fn endpoint_problem(ep: &str) -> Option<(String, &'static str)> {
+    const FORMS: &str = "use unix:///path/to/docker.sock or tcp://host:port";
+    if let Some(path) = ep.strip_prefix("unix://") {
+        return if path.is_empty() {
+            Some((format!("endpoint `{ep}` names no socket"), FORMS))
+        } else if !path.starts_with('/') {
+            Some((
+                format!("endpoint `{ep}`: the socket path must be absolute"),
+                "write three slashes: unix:///var/run/docker.sock",
+            ))
+        } else {
+            None
+        };
+    }
+    if let Some(addr) = ep.strip_prefix("tcp://") {
+        let host_port = addr.trim_end_matches('/');
+        return if host_port.is_empty() {
+            Some((format!("endpoint `{ep}` names no host"), FORMS))
+        } else if host_port
+            .rsplit_once(':')
+            .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
+        {
+            Some((
+                format!("endpoint `{ep}` has no port"),
+                "write tcp://host:port (Docker's TLS port is 2376)",
+            ))
+        } else {
+            None
+        };
+    }
+    let hint = if ep.starts_with("ssh://") {
+        "ssh:// is planned; use tcp:// with TLS for now"
+    } else {
+        FORMS
+    };
+    Some((format!("unsupported endpoint `{ep}`"), hint))
 }
 
 fn check_stack(
@@ -292,6 +319,39 @@ mod tests {
         )]);
         assert!(text.contains("several hosts (a, b); set spec.host"), "{text}");
         assert!(text.contains("unsupported endpoint `ssh://b`"), "{text}");
+    }
+
+    /// `endpoint: "unix://"` used to pass validation and fail only when the controller
+    /// connected (to a socket named ""): an endpoint must name its socket or its host:port.
+    #[test]
+    fn an_endpoint_without_an_address_is_invalid() {
+        let host = |name: &str, ep: &str| {
+            format!("apiVersion: aegis.dev/v1alpha1\nkind: Host\nmetadata: {{name: {name}}}\nspec: {{endpoint: \"{ep}\"}}\n")
+        };
+        let text = check(&[(
+            "h.yaml",
+            &[
+                host("a", "unix://"),
+                host("b", "unix://docker.sock"),
+                host("c", "tcp://"),
+                host("d", "tcp://10.0.0.5"),
+                host("ok1", "unix:///var/run/docker.sock"),
+                host("ok2", "tcp://10.0.0.5:2376"),
+            ]
+            .join("---\n"),
+        )]);
+        assert!(
+            text.contains("h.yaml:4: spec.endpoint: endpoint `unix://` names no socket"),
+            "{text}"
+        );
+        assert!(
+            text.contains("endpoint `unix://docker.sock`: the socket path must be absolute"),
+            "{text}"
+        );
+        assert!(text.contains("endpoint `tcp://` names no host"), "{text}");
+        assert!(text.contains("endpoint `tcp://10.0.0.5` has no port"), "{text}");
+        assert!(!text.contains("`unix:///var/run/docker.sock`"), "{text}");
+        assert!(!text.contains("`tcp://10.0.0.5:2376`"), "{text}");
     }
 
     #[test]

@@ -11,8 +11,14 @@
 //!   ([`Reconciler::group`], aegis: the host, [`Config::per_group`]). Groups are served
 //!   round-robin, so a hung host holds only its own slots and never delays other hosts.
 //! - **Errors back off per key**, exponentially with jitter, reset by a success. While a key backs
-//!   off, only a [`Reason::Manual`] request runs it earlier: event storms ([`Reason::DockerEvent`],
-//!   [`Reason::Source`], …) wait for the backoff delay, so a failing key never hot-loops.
+//!   off, event storms ([`Reason::DockerEvent`], [`Reason::Source`], …) wait for the backoff delay,
+//!   so a failing key never hot-loops. Three reasons run it earlier: [`Reason::Manual`] (an
+//!   operator asked), [`Reason::Relist`] (the host is back) and [`Reason::SpecChanged`] (its
+//!   desired state changed: the backoff is reset, since the failures were about the old spec and a
+//!   fix must not wait them out).
+//! - **Every request and every run has an id** from one counter ([`Ticket`], [`RunId`]): a run
+//!   serves the requests made before it started, so a caller who waits for "its" run
+//!   ([`RunId::serves`]) is never answered by a run that was already in flight.
 //! - **Resync.** After a success with [`Action::AwaitChange`] a key runs again after
 //!   [`Config::resync`] (plus up to 10 % jitter); [`Handle::forget`] stops that.
 //! - **Graceful shutdown.** See [`Runtime::run`].
@@ -87,13 +93,18 @@ pub enum Action {
 /// not part of a key's identity: requests for one key with different reasons are one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reason {
-    /// The desired state changed (a new git revision).
+    /// A new revision of the desired state, which leaves this key's own desired state as it was
+    /// (level-triggered: the pass is cheap when nothing changed).
     Source,
+    /// This key's own desired state changed (a new revision edits it). Resets its error backoff and
+    /// runs it at once: the failures behind the backoff were about the old desired state, and a
+    /// fix must not wait them out.
+    SpecChanged,
     /// The Docker engine reported a change (die, destroy, …) to something the key owns.
     DockerEvent,
     /// The periodic resync after [`Action::AwaitChange`].
     Resync,
-    /// An operator asked (`aegisctl reconcile`). The only reason that cuts an error backoff short.
+    /// An operator asked (`aegisctl reconcile`).
     Manual,
     /// A retry after an error.
     Backoff,
@@ -107,15 +118,58 @@ impl Reason {
     /// Whether a request with this reason may run a key before its error backoff delay ends.
     ///
     /// [`Reason::Manual`]: an operator who asks for a run gets it at once. [`Reason::Relist`]:
-    /// it follows a reconnect to the host, so the trouble behind the backoff is over. Other
-    /// automatic triggers (events, new revisions) wait, so an event storm about a failing key
-    /// cannot turn its backoff into a hot loop.
+    /// it follows a reconnect to the host, so the trouble behind the backoff is over.
+    /// [`Reason::SpecChanged`]: see [`Reason::resets_backoff`]. Other automatic triggers
+    /// (events, revisions that leave the key as it was) wait, so an event storm about a failing
+    /// key cannot turn its backoff into a hot loop.
     #[must_use]
     pub fn bypasses_backoff(self) -> bool {
-        // A relist follows a reconnect to a host's engine: the host is back, so the errors
-        // the backoff was spacing out are over; waiting out a long backoff would only delay
-        // recovery.
-        matches!(self, Self::Manual | Self::Relist)
+        matches!(self, Self::Manual | Self::Relist | Self::SpecChanged)
+    }
+
+    /// Whether a request with this reason forgets the key's consecutive failures, so that a
+    /// failure after it starts the backoff again at its minimum. Only [`Reason::SpecChanged`]:
+    /// the key is, in effect, a new one.
+    #[must_use]
+    pub fn resets_backoff(self) -> bool {
+        matches!(self, Self::SpecChanged)
+    }
+}
+
+/// The id of one request ([`Handle::enqueue`]). Requests and runs draw their ids from one
+/// counter, so ids order them in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ticket(u64);
+
+/// The id of one run of a key (unique within a [`Runtime`]), shown as `#N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunId(u64);
+
+impl RunId {
+    /// Whether this run serves the request `ticket` (of the same key): it started after the
+    /// request was made, so it saw the world as it was when the request came. A run that was
+    /// already in flight when the request came does not serve it.
+    #[must_use]
+    pub fn serves(self, ticket: Ticket) -> bool {
+        self.0 > ticket.0
+    }
+
+    /// The number, for APIs that show it.
+    #[must_use]
+    pub fn get(self) -> u64 {
+        self.0
+    }
+
+    /// A run id for tests of code that reports runs.
+    #[cfg(test)]
+    pub(crate) fn for_test(n: u64) -> Self {
+        Self(n)
+    }
+}
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
     }
 }
 
@@ -123,6 +177,7 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = match self {
             Self::Source => "source",
+            Self::SpecChanged => "spec-changed",
             Self::DockerEvent => "docker-event",
             Self::Resync => "resync",
             Self::Manual => "manual",
@@ -185,6 +240,8 @@ impl Default for Config {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome<K> {
     pub key: K,
+    /// This run's id: it [serves](RunId::serves) the requests made before it started.
+    pub run: RunId,
     /// The reason of the request that started this run (the earliest one, if several merged).
     pub reason: Reason,
     /// The reconciler's action, or its error's text.
@@ -240,14 +297,23 @@ impl<K> Clone for Handle<K> {
 impl<K: Clone + Eq + Hash + Ord> Handle<K> {
     /// Runs `key` as soon as possible. Many requests before it starts make one run; a request
     /// while it runs makes one more run right after. While `key` backs off after an error, only
-    /// [`Reason::Manual`] runs it before the backoff delay ends.
-    pub fn enqueue(&self, key: K, reason: Reason) {
-        self.request(key, Instant::now(), reason);
+    /// the reasons that [bypass](Reason::bypasses_backoff) it run it before the delay ends.
+    ///
+    /// The returned [`Ticket`] names this request: the first [`Outcome`] of `key` whose run
+    /// [serves](RunId::serves) it is the answer to it.
+    pub fn enqueue(&self, key: K, reason: Reason) -> Ticket {
+        self.request(key, Instant::now(), reason)
     }
 
     /// Runs `key` after `delay`, or earlier if it is already due earlier.
-    pub fn enqueue_after(&self, key: K, delay: Duration, reason: Reason) {
-        self.request(key, Instant::now() + delay, reason);
+    pub fn enqueue_after(&self, key: K, delay: Duration, reason: Reason) -> Ticket {
+        self.request(key, Instant::now() + delay, reason)
+    }
+
+    /// The run of `key` in progress, if any.
+    #[must_use]
+    pub fn running(&self, key: &K) -> Option<RunId> {
+        self.shared.queue().running(key)
     }
 
     /// `key` left the desired state: drop its pending requests, resync and backoff. A run in
@@ -275,9 +341,10 @@ impl<K: Clone + Eq + Hash + Ord> Handle<K> {
         self.shared.queue().stats(Instant::now())
     }
 
-    fn request(&self, key: K, at: Instant, reason: Reason) {
-        self.shared.queue().request(key, at, reason);
+    fn request(&self, key: K, at: Instant, reason: Reason) -> Ticket {
+        let ticket = self.shared.queue().request(key, at, reason);
         self.shared.wake.notify_one();
+        ticket
     }
 }
 
@@ -294,6 +361,7 @@ const OUTCOME_BUFFER: usize = 1024;
 /// What a reconcile task hands back to the loop.
 struct Finished<K> {
     key: K,
+    run: RunId,
     reason: Reason,
     attempt: u32,
     result: Result<Action, String>,
@@ -373,12 +441,18 @@ impl<R: Reconciler> Runtime<R> {
         let Ok(done) = joined else { return };
         let result = done.result.as_ref().map(|action| *action).map_err(|_| ());
         self.shared.queue().complete(&done.key, result, Instant::now());
-        if let Err(message) = &done.result {
-            tracing::warn!(key = ?done.key, attempt = done.attempt, error = %message, "reconcile failed");
+        match &done.result {
+            Ok(action) => {
+                tracing::debug!(key = %done.key, run = %done.run, ?action, duration = ?done.duration, "reconcile done");
+            }
+            Err(message) => {
+                tracing::warn!(key = %done.key, run = %done.run, attempt = done.attempt, error = %message, "reconcile failed");
+            }
         }
         // No receiver is fine: nobody is watching.
         let _ = self.shared.outcomes.send(Outcome {
             key: done.key,
+            run: done.run,
             reason: done.reason,
             result: done.result,
             duration: done.duration,
@@ -413,8 +487,14 @@ impl<R: Reconciler> Runtime<R> {
 
 /// Runs one reconcile in its own task, under its own span (one trace per reconcile).
 async fn reconcile<R: Reconciler>(reconciler: Arc<R>, start: Start<R::Key>) -> Finished<R::Key> {
-    let Start { key, reason, attempt } = start;
-    let span = tracing::info_span!("reconcile", key = %key, %reason, attempt);
+    let Start {
+        key,
+        run,
+        reason,
+        attempt,
+    } = start;
+    let span = tracing::info_span!("reconcile", key = %key, run = %run, %reason, attempt);
+    tracing::debug!(key = %key, run = %run, %reason, attempt, "reconcile started");
     let began = Instant::now();
     let result = AssertUnwindSafe(reconciler.reconcile(key.clone()))
         .catch_unwind()
@@ -427,6 +507,7 @@ async fn reconcile<R: Reconciler>(reconciler: Arc<R>, start: Start<R::Key>) -> F
     };
     Finished {
         key,
+        run,
         reason,
         attempt,
         result,

@@ -10,7 +10,9 @@ use std::{hash::Hash, time::Duration};
 
 use tokio::time::Instant;
 
-use super::{backoff::Backoffs, runner::Slots, scheduler::Scheduler, Action, Config, QueueStats, Reason};
+use super::{
+    backoff::Backoffs, runner::Slots, scheduler::Scheduler, Action, Config, QueueStats, Reason, RunId, Ticket,
+};
 
 #[derive(Debug)]
 pub(crate) struct Queue<K> {
@@ -18,12 +20,15 @@ pub(crate) struct Queue<K> {
     slots: Slots<K>,
     backoffs: Backoffs<K>,
     resync: Duration,
+    /// The last id handed out, to a request ([`Ticket`]) or a run ([`RunId`]).
+    last_id: u64,
 }
 
 /// A key to start now.
 #[derive(Debug)]
 pub(crate) struct Start<K> {
     pub(crate) key: K,
+    pub(crate) run: RunId,
     pub(crate) reason: Reason,
     pub(crate) attempt: u32,
 }
@@ -35,18 +40,37 @@ impl<K: Clone + Eq + Hash + Ord> Queue<K> {
             slots: Slots::new(config.concurrency, config.per_group),
             backoffs: Backoffs::new(config.backoff_min, config.backoff_max),
             resync: config.resync,
+            last_id: 0,
         }
     }
 
     /// Asks for a run of `key` at `at` (or later, see [`Reason::bypasses_backoff`]).
-    pub(crate) fn request(&mut self, key: K, at: Instant, reason: Reason) {
+    pub(crate) fn request(&mut self, key: K, at: Instant, reason: Reason) -> Ticket {
+        let ticket = Ticket(self.next_id());
         // A running key keeps the raw request: it is checked against the backoff floor that the
-        // run itself leaves behind, in `complete`.
-        if self.slots.request_while_running(&key, at, reason) || self.slots.is_ready(&key) {
-            return;
+        // run itself leaves behind, in `complete` (which also applies a reset then, so that the
+        // run's own failure does not count against the new desired state).
+        if self.slots.request_while_running(&key, at, reason) {
+            return ticket;
         }
-        let at = self.floored(&key, at, reason);
-        self.scheduler.schedule(key, at, reason);
+        if reason.resets_backoff() {
+            self.backoffs.reset(&key);
+        }
+        if !self.slots.is_ready(&key) {
+            let at = self.floored(&key, at, reason);
+            self.scheduler.schedule(key, at, reason);
+        }
+        ticket
+    }
+
+    fn next_id(&mut self) -> u64 {
+        self.last_id += 1;
+        self.last_id
+    }
+
+    /// The run of `key` in progress.
+    pub(crate) fn running(&self, key: &K) -> Option<RunId> {
+        self.slots.running_run(key)
     }
 
     /// Drops every request for `key` and its backoff. A run in progress finishes, without follow-up.
@@ -66,9 +90,16 @@ impl<K: Clone + Eq + Hash + Ord> Queue<K> {
 
     /// The next key that may start now, if a slot is free; it is then running.
     pub(crate) fn start_next(&mut self) -> Option<Start<K>> {
-        let (key, reason) = self.slots.start_next()?;
+        let run = RunId(self.last_id + 1);
+        let (key, reason) = self.slots.start_next(run)?;
+        self.last_id = run.0;
         let attempt = self.backoffs.attempt(&key);
-        Some(Start { key, reason, attempt })
+        Some(Start {
+            key,
+            run,
+            reason,
+            attempt,
+        })
     }
 
     /// Ends the run of `key` with its result, and schedules its next run: after the action's delay
@@ -88,6 +119,9 @@ impl<K: Clone + Eq + Hash + Ord> Queue<K> {
             }
             Err(()) => (now + self.backoffs.failed(key.clone(), now), Reason::Backoff),
         };
+        if run.reset_backoff {
+            self.backoffs.reset(key);
+        }
         if let Some((pending_at, pending_reason)) = run.pending {
             let pending_at = self.floored(key, pending_at, pending_reason);
             if pending_at < at {

@@ -13,16 +13,20 @@ use std::{
 
 use tokio::time::Instant;
 
-use super::Reason;
+use super::{Reason, RunId};
 
 /// A key whose reconcile is in progress.
 #[derive(Debug)]
 pub(crate) struct Running {
+    pub(crate) run: RunId,
     pub(crate) group: String,
     /// The earliest request that came in during the run, before any backoff floor.
     pub(crate) pending: Option<(Instant, Reason)>,
     /// [`forget`](Slots::forget) was called during the run: do not schedule it again.
     pub(crate) forgotten: bool,
+    /// A request during the run [resets the backoff](Reason::resets_backoff): apply it once the
+    /// run's own result is counted.
+    pub(crate) reset_backoff: bool,
 }
 
 #[derive(Debug)]
@@ -76,14 +80,20 @@ impl<K: Clone + Eq + Hash> Slots<K> {
             return false;
         };
         run.forgotten = false;
+        run.reset_backoff |= reason.resets_backoff();
         if run.pending.is_none_or(|(due, _)| at < due) {
             run.pending = Some((at, reason));
         }
         true
     }
 
-    /// Takes the next key that may start now and marks it running.
-    pub(crate) fn start_next(&mut self) -> Option<(K, Reason)> {
+    /// The id of `key`'s run in progress.
+    pub(crate) fn running_run(&self, key: &K) -> Option<RunId> {
+        self.running.get(key).map(|r| r.run)
+    }
+
+    /// Takes the next key that may start now and marks it running as `run`.
+    pub(crate) fn start_next(&mut self, run: RunId) -> Option<(K, Reason)> {
         if self.running.len() >= self.concurrency {
             return None;
         }
@@ -114,9 +124,11 @@ impl<K: Clone + Eq + Hash> Slots<K> {
         self.running.insert(
             key.clone(),
             Running {
+                run,
                 group,
                 pending: None,
                 forgotten: false,
+                reset_backoff: false,
             },
         );
         Some((key, reason))
@@ -147,6 +159,7 @@ impl<K: Clone + Eq + Hash> Slots<K> {
         if let Some(run) = self.running.get_mut(key) {
             run.forgotten = true;
             run.pending = None;
+            run.reset_backoff = false;
         }
     }
 
@@ -176,7 +189,7 @@ mod tests {
     }
 
     fn start_all(s: &mut Slots<&'static str>) -> Vec<&'static str> {
-        std::iter::from_fn(|| s.start_next().map(|(k, _)| k)).collect()
+        std::iter::from_fn(|| s.start_next(RunId(0)).map(|(k, _)| k)).collect()
     }
 
     #[test]
@@ -213,7 +226,7 @@ mod tests {
     #[test]
     fn requests_fold_into_one_pending_and_forget_drops_them() {
         let mut s = slots(&[("a1", "a"), ("a2", "a")], 0, 0);
-        s.start_next();
+        s.start_next(RunId(1));
         let now = Instant::now();
         assert!(s.request_while_running(&"a1", now + std::time::Duration::from_secs(5), Reason::Resync));
         assert!(s.request_while_running(&"a1", now, Reason::DockerEvent));

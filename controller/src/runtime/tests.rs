@@ -734,3 +734,142 @@ async fn a_relist_after_a_reconnect_cuts_the_backoff_short() {
         "the host is back: no need to wait out the backoff"
     );
 }
+
+/// "A new revision that changes a resource's desired spec resets that key's backoff and
+/// reconciles it at once": a fix must not wait out the backoff of the failures before it.
+#[tokio::test(start_paused = true)]
+async fn a_spec_change_resets_the_backoff_and_runs_at_once() {
+    let config = Config {
+        backoff_min: secs(60),
+        backoff_max: secs(600),
+        ..config()
+    };
+    let mut h = Harness::start(config, |_, nth| {
+        if nth <= 3 {
+            Step::Err(Duration::ZERO)
+        } else {
+            QUICK
+        }
+    });
+    h.enqueue("a/1", Reason::Source);
+    sleep(secs(1)).await;
+    // A revision that leaves the key as it was waits for the backoff, as before.
+    h.enqueue("a/1", Reason::Source);
+    sleep(secs(1)).await;
+    assert_eq!(
+        h.fake.runs_of("a/1").len(),
+        1,
+        "an unchanged spec waits out the backoff"
+    );
+
+    h.enqueue("a/1", Reason::SpecChanged);
+    sleep(MS).await;
+    let runs = h.fake.runs_of("a/1");
+    assert_eq!(runs.len(), 2, "the changed spec runs at once: {runs:?}");
+    assert_within(runs[1], secs(2), secs(2));
+
+    // Run 2 failed too: its backoff starts over at the minimum, [60 s, 120 s), not [120 s, 240 s).
+    sleep(secs(300)).await;
+    let runs = h.fake.runs_of("a/1");
+    assert!(runs.len() >= 3, "{runs:?}");
+    assert_within(runs[2] - runs[1], secs(60), secs(120));
+    let attempts: Vec<(u32, Reason)> = h.outcomes().iter().map(|o| (o.attempt, o.reason)).collect();
+    assert_eq!(
+        attempts[..3],
+        [
+            (1, Reason::Source),
+            (1, Reason::SpecChanged),
+            (2, Reason::Backoff)
+        ],
+        "a spec change makes a fresh start"
+    );
+}
+
+/// A spec change that arrives while the key runs (and that run then fails) runs it right after
+/// that run, with a fresh backoff.
+#[tokio::test(start_paused = true)]
+async fn a_spec_change_during_a_failing_run_runs_again_right_after_it() {
+    let config = Config {
+        backoff_min: secs(60),
+        ..config()
+    };
+    let mut h = Harness::start(config, |_, nth| if nth == 1 { Step::Err(secs(5)) } else { QUICK });
+    h.enqueue("a/1", Reason::Source);
+    sleep(secs(1)).await;
+    h.enqueue("a/1", Reason::SpecChanged);
+    sleep(secs(10)).await;
+    let runs = h.fake.runs_of("a/1");
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_within(runs[1], secs(5), secs(5));
+    let second = &h.outcomes()[1];
+    assert_eq!((second.attempt, second.reason), (1, Reason::SpecChanged));
+}
+
+/// `aegisctl reconcile` must be answered by the run it asked for: a request made while the key
+/// runs is served by the next run, never by the one in flight.
+#[tokio::test(start_paused = true)]
+async fn a_request_is_served_only_by_a_run_that_starts_after_it() {
+    let mut h = Harness::start(config(), |_, nth| {
+        if nth == 1 {
+            Step::Err(secs(10))
+        } else {
+            Step::Ok(Action::AwaitChange, secs(1))
+        }
+    });
+    let first = h.handle.enqueue("a/1".to_owned(), Reason::Source);
+    sleep(secs(1)).await;
+    let in_flight = h.handle.running(&"a/1".to_owned()).expect("a/1 runs");
+    assert!(in_flight.serves(first));
+    let mine = h.handle.enqueue("a/1".to_owned(), Reason::Manual);
+    assert!(
+        !in_flight.serves(mine),
+        "the run in flight started before the request"
+    );
+    assert_eq!(h.handle.running(&"a/1".to_owned()), Some(in_flight));
+    sleep(secs(20)).await;
+    let outcomes = h.outcomes();
+    assert_eq!(outcomes.len(), 2);
+    assert_eq!(outcomes[0].run, in_flight);
+    assert!(outcomes[0].result.is_err() && !outcomes[0].run.serves(mine));
+    assert!(outcomes[1].run.serves(mine) && outcomes[1].result.is_ok());
+    assert!(outcomes[1].run > outcomes[0].run);
+    assert_eq!(h.handle.running(&"a/1".to_owned()), None);
+}
+
+/// A writer into a shared buffer, for reading what the runtime logs.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The runtime's own lines name a key the way every other line does, by its `Display`
+/// (aegis: `Stack/x on two`), not its `Debug` (`StatusKey { kind: Stack, host: "two", … }`).
+#[tokio::test(start_paused = true)]
+async fn log_lines_show_keys_by_display() {
+    let buffer = LogBuffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let h = Harness::start(config(), |_, _| Step::Err(Duration::ZERO));
+    h.enqueue("a/1", Reason::Source);
+    sleep(MS).await;
+    let log = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
+    let failed = log
+        .lines()
+        .find(|l| l.contains("reconcile failed"))
+        .unwrap_or_else(|| panic!("no failure line in:\n{log}"));
+    assert!(failed.contains("key=a/1 "), "{failed}");
+    assert!(!log.contains("\"a/1\""), "a key printed with Debug:\n{log}");
+}

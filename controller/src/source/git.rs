@@ -159,7 +159,8 @@ impl GitSource {
                 return Ok((c.id(), Tracked::Pinned));
             }
         }
-        Err(SourceError::Git(format!(
+        // The remote answered: the flag is wrong (a usage error), not the remote.
+        Err(SourceError::Config(format!(
             "--ref {r}: no branch, tag or commit of that name in {url}"
         )))
     }

@@ -282,6 +282,12 @@ impl StatusStore {
         self.inner.changes.subscribe()
     }
 
+    /// How many [`subscribe`](Self::subscribe) receivers are open (API watches): what a
+    /// test waits for before it makes the change a watch must see.
+    pub fn subscribers(&self) -> usize {
+        self.inner.changes.receiver_count()
+    }
+
     /// Writes `status.json` now (no-op for an in-memory store). Call on shutdown.
     pub async fn flush(&self) -> Result<(), StatusError> {
         self.inner.write_now().await

@@ -173,7 +173,8 @@ impl Controller {
             .arg(state.path().join("state"))
             .args(["--instance", &repo.src.instance])
             .args(extra)
-            .env("RUST_LOG", "info")
+            // debug: tests count what the poller did (`woken by the webhook`).
+            .env("RUST_LOG", "aegis=debug")
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
@@ -212,6 +213,41 @@ impl Controller {
             "",
         );
         (code == 200).then(|| serde_json::from_str(&body).expect("status JSON"))
+    }
+
+    /// `GET /api/v1/source`, parsed.
+    pub fn source_status(&self) -> Option<aegis::status::SourceStatus> {
+        let (code, body) = self.request(
+            "GET",
+            "/api/v1/source",
+            &[("Authorization", "Bearer test-token")],
+            "",
+        );
+        (code == 200).then(|| serde_json::from_str(&body).expect("source status JSON"))
+    }
+
+    /// Waits until a fetch that began after this call has finished: the source status shows
+    /// two fetches finished after it (the first may have begun before). Whatever the poller
+    /// would do about a commit made before this call has then been done; a test that proves
+    /// nothing happened waits for this instead of sleeping.
+    pub fn wait_fetch_after_now(&self, timeout: Duration) {
+        let since = aegis::status::Timestamp::now();
+        let mut seen = std::collections::BTreeSet::new();
+        wait_for(timeout, "two fetches after now on the source status", || {
+            if let Some(t) = self
+                .source_status()
+                .and_then(|s| s.last_fetch)
+                .filter(|t| *t > since)
+            {
+                seen.insert(t);
+            }
+            (seen.len() >= 2).then_some(())
+        });
+    }
+
+    /// How many lines of the controller's log contain `needle`.
+    pub fn log_count(&self, needle: &str) -> usize {
+        self.log().matches(needle).count()
     }
 
     /// `aegisctl ARGS` against this controller: (success, stdout+stderr).

@@ -1,6 +1,7 @@
 //! Helpers for the SOPS tests: the shared vectors (`../shared/testdata/sops`), and the real Go
 //! `sops` and `age-keygen` binaries (scripts/setup-sops.sh installs both) to encrypt fresh
-//! files. A test whose inputs are missing prints a SKIP notice and passes.
+//! files. A test whose inputs are missing prints a SKIP notice and passes, except under CI
+//! (`CI=true`), which has them all: there it fails.
 #![allow(dead_code)]
 
 use std::{
@@ -10,19 +11,35 @@ use std::{
 
 use aegis::secrets::sops::Identities;
 
-/// `repo_root/../shared/testdata/sops`, or `None` (with a notice) when it is absent.
+/// Whether the tests run under CI (`CI` set, and not `false` or `0`): there every
+/// prerequisite is installed, so a missing one is a broken setup and fails the test instead of
+/// skipping it.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+}
+
+/// The shared vectors: `$AEGIS_SHARED_DIR/testdata/sops`, else `shared/testdata/sops` beside
+/// the repository (`../shared`) or beside one of its parents (a git worktree under
+/// `/work/wt/NAME` finds `/work/shared`). `None` (with a notice) when absent, as on a user's
+/// machine; under CI, which has them, absent is a failure.
 pub fn vectors_dir(test: &str) -> Option<PathBuf> {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root");
-    let dir = repo.join("../shared/testdata/sops");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIP {test}: {} is absent (the shared test vectors are not on this machine)",
-            dir.display()
-        );
-        None
+    let explicit = std::env::var_os("AEGIS_SHARED_DIR").map(|d| PathBuf::from(d).join("testdata/sops"));
+    let beside = repo.ancestors().skip(1).map(|a| a.join("shared/testdata/sops"));
+    let tried: Vec<PathBuf> = explicit.into_iter().chain(beside).collect();
+    if let Some(dir) = tried.iter().find(|d| d.is_dir()) {
+        return Some(dir.clone());
     }
+    assert!(
+        !under_ci(),
+        "{test}: the shared sops vectors are missing under CI (looked for {}); set AEGIS_SHARED_DIR",
+        repo.join("../shared/testdata/sops").display()
+    );
+    eprintln!(
+        "SKIP {test}: {} is absent (the shared test vectors are not on this machine; set AEGIS_SHARED_DIR)",
+        repo.join("../shared/testdata/sops").display()
+    );
+    None
 }
 
 fn find_tool(name: &str, env: &str) -> Option<PathBuf> {
@@ -55,7 +72,7 @@ pub fn tools(test: &str) -> Option<Tools> {
             // CI installs both (scripts/setup-sops.sh): there a missing tool is a broken setup,
             // not a reason to prove nothing.
             assert!(
-                std::env::var_os("CI").is_none(),
+                !under_ci(),
                 "{test}: the Go `sops` or `age-keygen` is missing under CI; scripts/setup-sops.sh should have installed them"
             );
             eprintln!(

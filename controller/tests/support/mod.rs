@@ -11,6 +11,13 @@ use std::{
 
 pub const IMAGE: &str = "busybox:1.36";
 
+/// Whether the tests run under CI (`CI` set, and not `false` or `0`): there every
+/// prerequisite (the second engine, sshd, the git http backend) is installed, so a missing
+/// one fails the test instead of skipping it.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+}
+
 /// A name unique to this test run: `prefix-<pid><nanos>`.
 pub fn unique(prefix: &str) -> String {
     let nanos = SystemTime::now()
