@@ -25,4 +25,5 @@ pub mod secrets;
 pub mod source;
 pub mod status;
 pub mod telemetry;
+pub mod tunnel;
 pub mod yaml;
