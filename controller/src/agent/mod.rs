@@ -6,7 +6,7 @@
 
 pub mod dnsguard;
 
-use std::process::ExitCode;
+use crate::cli::exit::Exit;
 
 /// `aegis agent ...`.
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -23,7 +23,7 @@ impl AgentCommand {
         }
     }
 
-    pub fn run(self) -> ExitCode {
+    pub fn run(self) -> Exit {
         match self {
             AgentCommand::Dnsguard(a) => a.run(),
         }

@@ -3,10 +3,10 @@
 use std::{
     net::{IpAddr, SocketAddr},
     path::PathBuf,
-    process::ExitCode,
 };
 
 use super::{defaults, resolv::Subnet, Config, ProbeTarget};
+use crate::cli::exit::Exit;
 
 /// `aegis agent dnsguard`: keep the host's DNS working when the tunnel's DNS proxy dies.
 #[derive(Debug, Clone, clap::Args)]
@@ -99,14 +99,15 @@ impl DnsGuardArgs {
     }
 
     /// Runs the command: `--once`, `--backup-now`, `--health`, or the long-running agent
-    /// (until SIGTERM or SIGINT).
-    pub fn run(self) -> ExitCode {
+    /// (until SIGTERM or SIGINT). 1 means the pass failed, the backup was refused, or (for
+    /// `--health`, as Docker's healthcheck expects) the agent is unhealthy.
+    pub fn run(self) -> Exit {
         let (once, backup_now, health) = (self.once, self.backup_now, self.health);
         let cfg = match self.into_config() {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("error: {e}");
-                return ExitCode::from(2);
+                return Exit::Usage;
             }
         };
         if health {
@@ -115,36 +116,32 @@ impl DnsGuardArgs {
                 println!("{line}");
             }
             return match verdict {
-                Ok(()) => ExitCode::SUCCESS,
+                Ok(()) => Exit::Success,
                 Err(e) => {
                     println!("unhealthy: {e}");
-                    ExitCode::from(1)
+                    Exit::Failed
                 }
             };
         }
         if backup_now {
             let report = super::backup_now(&cfg);
             println!("{}", serde_json::to_string(&report).unwrap_or_default());
-            return if report.ok() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            };
+            return if report.ok() { Exit::Success } else { Exit::Failed };
         }
         let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("error: cannot start the async runtime: {e}");
-                return ExitCode::from(2);
+                return Exit::Error;
             }
         };
         if once {
             let report = runtime.block_on(super::run_once(&cfg));
             println!("{}", serde_json::to_string(&report).unwrap_or_default());
             return if report.action == super::Action::Failed {
-                ExitCode::from(1)
+                Exit::Failed
             } else {
-                ExitCode::SUCCESS
+                Exit::Success
             };
         }
         tracing::info!(
@@ -156,7 +153,7 @@ impl DnsGuardArgs {
         );
         runtime.block_on(super::run(&cfg, shutdown_signal()));
         tracing::info!("dnsguard agent stopped");
-        ExitCode::SUCCESS
+        Exit::Success
     }
 }
 
