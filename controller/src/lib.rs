@@ -4,6 +4,7 @@
 //! [`desired`] → [`plan`] → [`docker`] (driven by [`apply`]) → status. `plan` is pure (desired + observed → steps);
 //! side effects live in `docker` and `apply`.
 
+pub mod agent;
 pub mod api;
 pub mod apply;
 pub mod cli;
@@ -24,4 +25,5 @@ pub mod secrets;
 pub mod source;
 pub mod status;
 pub mod telemetry;
+pub mod tunnel;
 pub mod yaml;

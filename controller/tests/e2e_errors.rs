@@ -83,8 +83,15 @@ fn every_error_is_reported_not_only_the_first() {
 
 #[test]
 fn seed_deployment_validates() {
+    // The tunnel clients' credentials are SOPS files encrypted to the example's own key.
     let dir = repo_root().join("examples/racknerd-aegis");
-    let o = validate(&dir);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_aegis"))
+        .args(["validate", "--source"])
+        .arg(&dir)
+        .env("SOPS_AGE_KEY_FILE", dir.join("example-age-key.txt"))
+        .env_remove("SOPS_AGE_KEY")
+        .output()
+        .expect("run aegis");
     assert!(o.status.success(), "{}", text(&o));
     let dir = repo_root().join("examples/quickstart");
     let o = validate(&dir);

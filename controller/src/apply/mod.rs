@@ -179,7 +179,7 @@ pub async fn apply_resource(
     let images: BTreeSet<String> = desired
         .stacks
         .iter()
-        .filter(|s| resource.kind == crate::desired::Kind::Stack && s.name == resource.name)
+        .filter(|s| s.owner() == *resource)
         .flat_map(|s| s.containers.iter().map(|c| c.image.clone()))
         .collect();
     for image in images {

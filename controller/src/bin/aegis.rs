@@ -95,6 +95,11 @@ enum Command {
         #[command(subcommand)]
         command: SopsCommand,
     },
+    /// Agents aegis deploys onto hosts (run inside their containers).
+    Agent {
+        #[command(subcommand)]
+        command: aegis::agent::AgentCommand,
+    },
     /// Write the JSON Schemas of every kind.
     Schema {
         #[arg(long, default_value = "crds")]
@@ -150,7 +155,11 @@ fn sops_decrypt(
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let long_running = matches!(cli.command, Command::Controller { .. });
+    let long_running = match &cli.command {
+        Command::Controller { .. } => true,
+        Command::Agent { command } => command.long_running(),
+        _ => false,
+    };
     aegis::telemetry::init(if long_running { "info" } else { "warn" });
     run(cli.command).into()
 }
@@ -261,6 +270,7 @@ fn run(command: Command) -> Exit {
                     input_type,
                 },
         } => sops_decrypt(&file, age_key_file.as_deref(), input_type.as_deref()),
+        Command::Agent { command } => command.run(),
         Command::Schema { out_dir } => match manifest::schema::write_all(&out_dir) {
             Ok(()) => {
                 println!("wrote schemas to {}", out_dir.display());

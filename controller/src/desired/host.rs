@@ -31,9 +31,14 @@ pub struct HostSpec {
     pub labels: BTreeMap<String, String>,
 }
 
-/// One Stack: its containers, plus the networks and volumes its compose file declares.
+/// The containers one resource owns, plus the networks and volumes it declares: a `Stack`
+/// (from its compose file), or the expansion of a `DnsGuard` (the agent container) or a
+/// `TunnelClient` (the client container). All three plan, apply and prune the same way; the
+/// name is also the containers' compose project, so it is unique per host across the kinds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StackSpec {
+    /// The kind of the manifest that declares these containers.
+    pub kind: super::Kind,
     pub name: String,
     /// Other resources this stack waits for (`dependsOn`), same host only.
     pub depends_on: Vec<ResourceRef>,
@@ -43,6 +48,14 @@ pub struct StackSpec {
     pub volumes: Vec<VolumeSpec>,
     /// Whether this stack is on its host's management path (`critical`); used by later issues.
     pub critical: bool,
+}
+
+impl StackSpec {
+    /// The resource that owns these containers, e.g. `Stack/demo` or `DnsGuard/komodo-dns`:
+    /// the `aegis.dev/resource` label and the status key.
+    pub fn owner(&self) -> ResourceRef {
+        ResourceRef::new(self.kind, &self.name)
+    }
 }
 
 /// Everything aegis wants on one host.

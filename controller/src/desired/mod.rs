@@ -8,6 +8,7 @@ mod container;
 mod env;
 mod host;
 mod network;
+mod pangolin;
 mod resource;
 
 pub use container::{
@@ -17,4 +18,5 @@ pub use container::{
 pub use env::{EnvValue, SecretFile, SECRET_PREFIX};
 pub use host::{DesiredHost, DesiredState, Endpoint, HostSpec, StackSpec, TlsFiles};
 pub use network::{Ipam, NetworkSpec, VolumeSpec};
+pub use pangolin::{PangolinCheck, PangolinObject};
 pub use resource::{Kind, ResourceRef};

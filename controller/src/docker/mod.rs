@@ -2,7 +2,8 @@
 //!
 //! One file per job: [`client`] connects and counts calls, [`observe`] lists a host's state
 //! in four calls, [`container_config`] turns a spec into a create body (pure), and
-//! [`containers`], [`networks`], [`volumes`], [`images`], [`files`] and [`wait`] act.
+//! [`containers`], [`networks`], [`volumes`], [`images`], [`files`] and [`wait`] act, and
+//! [`exec`] runs a command in a container (readiness checks).
 //! Every call goes through [`DockerHost`], so [`DockerHost::api_calls`] counts them all.
 
 pub mod client;
@@ -10,6 +11,7 @@ pub mod container_config;
 pub mod containers;
 pub mod error;
 pub mod events;
+pub mod exec;
 pub mod files;
 pub mod images;
 pub mod networks;

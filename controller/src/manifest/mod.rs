@@ -4,6 +4,7 @@ pub mod kinds;
 mod load;
 pub mod schema;
 mod validate;
+pub mod validate_agents;
 mod validate_policy;
 
 pub use load::{load_dir, load_root, AnyManifest, Located, ManifestSet};

@@ -69,30 +69,14 @@ pub fn validate(set: &ManifestSet) -> Diagnostics {
         match &m.value {
             AnyManifest::Host(h) => check_host(m, h, set, &mut diags),
             AnyManifest::Stack(s) => check_stack(m, s, set, &mut diags),
-            AnyManifest::DnsGuard(_) => {}
-            AnyManifest::TunnelClient(t) => {
-                if let Some(g) = &t.spec.dns_guard {
-                    if set.get(&ResourceRef::new(Kind::DnsGuard, g)).is_none() {
-                        diags.push(m.diag(
-                            FieldPath::parse("spec.dnsGuard"),
-                            format!("DnsGuard `{g}` is not declared"),
-                        ));
-                    }
-                }
-                for (i, h) in t.spec.carries_management_for.iter().enumerate() {
-                    if !set.host_names().contains(h) {
-                        diags.push(m.diag(
-                            FieldPath::parse("spec.carriesManagementFor").index(i),
-                            format!("host `{h}` is not declared"),
-                        ));
-                    }
-                }
-            }
+            // Checked in validate_agents.rs.
+            AnyManifest::DnsGuard(_) | AnyManifest::TunnelClient(_) => {}
             AnyManifest::Network(_) => {}
             AnyManifest::Policy(p) => super::validate_policy::check(m, p, set, &mut diags),
         }
     }
     check_cycles(set, &mut diags);
+    super::validate_agents::check(set, &mut diags);
     diags
 }
 
@@ -254,11 +238,12 @@ fn check_stack(
 fn check_cycles(set: &ManifestSet, diags: &mut Diagnostics) {
     let mut edges: BTreeMap<ResourceRef, Vec<ResourceRef>> = BTreeMap::new();
     for m in &set.items {
-        if let AnyManifest::Stack(s) = &m.value {
-            edges
-                .entry(m.value.reference())
-                .or_insert_with(|| s.spec.depends_on.clone());
-        }
+        let deps = match &m.value {
+            AnyManifest::Stack(s) => s.spec.depends_on.clone(),
+            AnyManifest::TunnelClient(t) => super::validate_agents::tunnel_dependencies(set, m, &t.spec),
+            _ => continue,
+        };
+        edges.entry(m.value.reference()).or_insert(deps);
     }
     if let Some(cycle) = graph::find_cycle(&edges) {
         let first = &cycle[0];

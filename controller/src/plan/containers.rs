@@ -31,7 +31,7 @@ pub(super) fn decide(
     // First pass: each container on its own.
     let mut pending: Vec<(ResourceRef, &ContainerSpec, Option<Action>)> = Vec::new();
     for stack in &desired.stacks {
-        let owner = ResourceRef::new(crate::desired::Kind::Stack, &stack.name);
+        let owner = stack.owner();
         for spec in &stack.containers {
             if let Some(o) = others.iter().find(|o| o.name == spec.name) {
                 errors.push((

@@ -156,7 +156,8 @@ fn container_inputs(
     after
 }
 
-/// Every step of the resources a Stack `dependsOn`: containers Ready, other objects Done.
+/// Every step of the resources a Stack (or TunnelClient) `dependsOn`: containers Ready, other
+/// objects Done.
 fn stack_dependencies(
     spec: &ContainerSpec,
     stack_deps: &BTreeMap<String, Vec<ResourceRef>>,
@@ -175,7 +176,9 @@ fn stack_dependencies(
             )
         })
         .map(|s| {
-            let gate = if s.resource.kind == Kind::Stack
+            // Containers of a Stack, DnsGuard or TunnelClient must be Ready (running, and
+            // healthy where they have a healthcheck: a DnsGuard's agent after its first pass).
+            let gate = if s.resource.kind != Kind::Network
                 && matches!(
                     s.action,
                     Action::CreateContainer { .. }

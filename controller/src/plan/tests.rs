@@ -54,6 +54,7 @@ fn desired(containers: Vec<ContainerSpec>) -> DesiredHost {
         },
         networks: vec![net("web")],
         stacks: vec![StackSpec {
+            kind: Kind::Stack,
             name: "demo".into(),
             depends_on: vec![ResourceRef::new(Kind::Network, "web")],
             containers,
@@ -299,6 +300,7 @@ fn recreating_a_namespace_owner_recreates_its_sharers() {
 fn stack_depends_on_another_stack_waits_for_readiness() {
     let mut d = desired(vec![ctr("demo", "web")]);
     d.stacks.push(StackSpec {
+        kind: Kind::Stack,
         name: "late".into(),
         depends_on: vec![ResourceRef::new(Kind::Stack, "demo")],
         containers: vec![ctr("late", "app")],

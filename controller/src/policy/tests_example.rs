@@ -4,9 +4,18 @@
 use super::tests::HEAD;
 use crate::resolve;
 
+/// The example's TunnelClient credentials are encrypted to the example's own key.
+fn example_key() {
+    crate::secrets::keys::set_key_file(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/racknerd-aegis/example-age-key.txt"),
+    );
+}
+
 /// The example's policy holds, and the warnings it leaves are the ones listed here.
 #[test]
 fn the_racknerd_example_keeps_its_policy() {
+    example_key();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/racknerd-aegis");
     let r = resolve::load_source(&dir).unwrap_or_else(|e| panic!("{e}"));
     assert!(
@@ -60,6 +69,7 @@ fn load_dir(dir: &std::path::Path) -> Result<String, String> {
 
 #[test]
 fn the_example_policy_rejects_what_the_seed_forbids() {
+    example_key();
     // LLDAP on pangolin-internal: the seed's "NOT on pangolin - LDAP isolated".
     let dir = example_copy();
     std::fs::write(
@@ -100,21 +110,40 @@ fn the_example_policy_rejects_what_the_seed_forbids() {
         "{e}"
     );
 
-    // Newt mounting the Docker socket: only Periphery's is an accepted risk.
+    // Newt on pangolin-internal: "reaches Periphery, not Pangolin's internals". Policies see
+    // a TunnelClient's container like a Stack's, and point at its manifest.
     let dir = example_copy();
-    let compose = dir.path().join("stacks/newt/compose.yaml");
-    let text = std::fs::read_to_string(&compose).expect("read");
+    let tunnels = dir.path().join("tunnels.yaml");
+    let text = std::fs::read_to_string(&tunnels).expect("read");
     std::fs::write(
-        &compose,
+        &tunnels,
         text.replace(
-            "    env_file: .env\n",
-            "    env_file: .env\n    volumes: [\"/var/run/docker.sock:/var/run/docker.sock\"]\n",
+            "  networks: [newt-periphery]\n",
+            "  networks: [newt-periphery, pangolin-internal]\n",
         ),
     )
     .expect("write");
-    let e = load_dir(dir.path()).expect_err("newt with the Docker socket must be rejected");
+    let e = load_dir(dir.path()).expect_err("newt on pangolin-internal must be rejected");
     assert!(
-        e.contains("Stack/newt service newt (container pangolin-newt) mounts `/var/run/docker.sock`"),
+        e.contains(
+            "TunnelClient/newt service newt (container pangolin-newt) joins network `pangolin-internal`"
+        ),
+        "{e}"
+    );
+    assert!(e.contains("tunnels.yaml:"), "{e}");
+
+    // Another container mounting the Docker socket: only Periphery's is an accepted risk.
+    let dir = example_copy();
+    std::fs::write(
+        dir.path().join("alloy.yaml"),
+        format!(
+            "{HEAD}\nkind: Stack\nmetadata: {{name: alloy}}\nspec:\n  host: racknerd-aegis\n  services:\n    alloy:\n      image: grafana/alloy:v1.5.0\n      container_name: alloy\n      volumes: [\"/var/run/docker.sock:/var/run/docker.sock\"]\n"
+        ),
+    )
+    .expect("write");
+    let e = load_dir(dir.path()).expect_err("alloy with the Docker socket must be rejected");
+    assert!(
+        e.contains("Stack/alloy service alloy (container alloy) mounts `/var/run/docker.sock`"),
         "{e}"
     );
     assert!(e.contains("Policy/accepted-risks privileges.dockerSocket"), "{e}");

@@ -13,6 +13,9 @@ use crate::{
 #[derive(Debug)]
 pub(super) struct Workload<'a> {
     pub host: &'a str,
+    /// The kind that declares the container (a Stack, or a DnsGuard's or TunnelClient's
+    /// expansion); selectors match all of them by name (`Stack/NAME` is the compose project).
+    pub kind: crate::desired::Kind,
     pub stack: &'a str,
     pub c: &'a ContainerSpec,
     pub netns: NetNs,
@@ -39,6 +42,7 @@ impl<'a> Workload<'a> {
             for c in &stack.containers {
                 out.push(Workload {
                     host: &host.host.name,
+                    kind: stack.kind,
                     stack: &stack.name,
                     c,
                     netns: netns(host, &stack.name, c, 0),
@@ -56,11 +60,12 @@ impl<'a> Workload<'a> {
         selectors.iter().any(|s| self.matches(s))
     }
 
-    /// `Stack/identity service lldap (container lldap)`.
+    /// `Stack/identity service lldap (container lldap)`, `DnsGuard/vps-dns service dnsguard
+    /// (container aegis-dnsguard-vps-dns)`.
     pub fn who(&self) -> String {
         format!(
-            "Stack/{} service {} (container {})",
-            self.stack, self.c.service, self.c.name
+            "{}/{} service {} (container {})",
+            self.kind, self.stack, self.c.service, self.c.name
         )
     }
 

@@ -4,8 +4,10 @@
 //! A revision is accepted whole or rejected whole: any diagnostic from any stage rejects it,
 //! including a broken [`crate::policy`] rule, checked last on the complete desired state.
 
+pub mod dnsguards;
 mod hosts;
 mod stacks;
+pub mod tunnels;
 
 use std::path::Path;
 
@@ -27,6 +29,9 @@ pub struct Resolved {
     /// (`privileged`, Docker socket mounts, host networking, ports on every address) that no
     /// `Policy` rules on.
     pub warnings: Vec<Diagnostic>,
+    /// The TunnelClients' `pangolinApi` checks, API keys decrypted (see
+    /// [`crate::tunnel::pangolin_api`]); a TunnelClient without one is "not checked".
+    pub pangolin_checks: Vec<crate::desired::PangolinCheck>,
 }
 
 /// Loads the source directory `root` into a desired state, or every reason it is invalid.
@@ -57,6 +62,7 @@ pub fn load_source_at(root: &Path, revision: &str) -> Result<Resolved, Diagnosti
     }
     let mut warnings = Vec::new();
     let mut origins = policy::Origins::new();
+    let mut pangolin_checks = Vec::new();
     let mut hosts: Vec<DesiredHost> = Vec::new();
     for name in set.host_names() {
         match hosts::host_spec(&set, &name) {
@@ -83,7 +89,22 @@ pub fn load_source_at(root: &Path, revision: &str) -> Result<Resolved, Diagnosti
                 }
                 Err(e) => diags.extend(e),
             },
-            _ => {}
+            AnyManifest::DnsGuard(g) => {
+                origins.insert(g.metadata.name.clone(), manifest_origin(m));
+                target.stacks.push(dnsguards::expand(&dnsguards::Guard::new(
+                    &g.metadata.name,
+                    &g.spec,
+                )));
+            }
+            AnyManifest::TunnelClient(t) => match tunnels::tunnel_spec(&source, &set, m, t) {
+                Ok((spec, check)) => {
+                    origins.insert(t.metadata.name.clone(), manifest_origin(m));
+                    target.stacks.push(spec);
+                    pangolin_checks.extend(check);
+                }
+                Err(e) => diags.extend(e),
+            },
+            AnyManifest::Host(_) | AnyManifest::Policy(_) => {}
         }
     }
     for h in &hosts {
@@ -106,7 +127,19 @@ pub fn load_source_at(root: &Path, revision: &str) -> Result<Resolved, Diagnosti
         state,
         manifests: set,
         warnings,
+        pangolin_checks,
     })
+}
+
+/// Where policy findings about a DnsGuard's or TunnelClient's container point: its manifest
+/// (the container is generated from the `spec`, not written as compose).
+fn manifest_origin(m: &manifest::Located<AnyManifest>) -> policy::StackOrigin {
+    policy::StackOrigin {
+        file: m.file.clone(),
+        map: m.map.clone(),
+        base: FieldPath::parse("spec"),
+        compose: serde_json::Value::Null,
+    }
 }
 
 /// Digest of every file under `root` (paths, modes and contents; hidden directories such as

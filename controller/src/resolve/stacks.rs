@@ -118,6 +118,7 @@ pub(super) fn stack_spec(
         }
     };
     let spec = StackSpec {
+        kind: crate::desired::Kind::Stack,
         name: name.clone(),
         depends_on: s.spec.depends_on.clone(),
         containers: loaded.containers,
@@ -175,31 +176,48 @@ pub(super) fn check_host_collisions(set: &ManifestSet, host: &DesiredHost) -> Di
         .iter()
         .map(|n| (n.name.as_str(), n.owner.to_string()))
         .collect();
+    let mut projects: BTreeMap<&str, crate::desired::ResourceRef> = BTreeMap::new();
     for stack in &host.stacks {
         let at = |what: String| {
-            let r = crate::desired::ResourceRef::new(crate::desired::Kind::Stack, &stack.name);
+            let r = stack.owner();
             match set.get(&r) {
                 Some(m) => m.diag(FieldPath::parse("metadata.name"), what),
                 None => Diagnostic::new(&set.root, None, FieldPath::root(), what),
             }
         };
+        if let Some(other) = projects.insert(&stack.name, stack.owner()) {
+            diags.push(
+                at(format!(
+                    "{other} and {} on host `{}` share the name `{}`, which names their containers' compose project",
+                    stack.owner(),
+                    host.host.name,
+                    stack.name
+                ))
+                .with_hint("Stacks, DnsGuards and TunnelClients on one host need different names"),
+            );
+        }
         for c in &stack.containers {
             if let Some(other) = containers.insert(&c.name, &stack.name) {
+                let other = projects.get(other).map(ToString::to_string).unwrap_or_default();
                 diags.push(
                     at(format!(
-                        "container name `{}` on host `{}` is used by Stack/{other} and Stack/{}",
-                        c.name, host.host.name, stack.name
+                        "container name `{}` on host `{}` is used by {other} and {}",
+                        c.name,
+                        host.host.name,
+                        stack.owner()
                     ))
                     .with_hint("container names are per host; change container_name"),
                 );
             }
         }
         for n in &stack.networks {
-            if let Some(other) = networks.insert(&n.name, format!("Stack/{}", stack.name)) {
+            if let Some(other) = networks.insert(&n.name, stack.owner().to_string()) {
                 diags.push(
                     at(format!(
-                        "network `{}` on host `{}` is declared by {other} and Stack/{}",
-                        n.name, host.host.name, stack.name
+                        "network `{}` on host `{}` is declared by {other} and {}",
+                        n.name,
+                        host.host.name,
+                        stack.owner()
                     ))
                     .with_hint("declare the network once, and mark it `external: true` in the compose file"),
                 );

@@ -3,8 +3,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Duration;
 
-/// `DnsGuard`: the host DNS failsafe (four tiers). Parsed and validated here; the agent that
-/// runs it is built separately.
+/// `DnsGuard`: the host DNS failsafe (four tiers), run as the `aegis agent dnsguard` container
+/// on its host. See `agent::dnsguard` for what the agent does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DnsGuardSpec {
@@ -15,24 +15,38 @@ pub struct DnsGuardSpec {
     /// How often to probe. Default 30s.
     #[serde(default)]
     pub interval: Option<Duration>,
-    /// Tier 2: the host-side backup to restore. Default `/etc/resolv.conf.pre-pangolin`.
+    /// Tier 2: the host-side backup to restore, under /etc. Default `/etc/resolv.conf.pre-pangolin`.
     #[serde(default)]
     pub backup_path: Option<String>,
-    /// The file being guarded. Default `/etc/resolv.conf`.
+    /// The file being guarded, under /etc. Default `/etc/resolv.conf`.
     #[serde(default)]
     pub resolv_conf: Option<String>,
-    /// Tier 4: nameservers written as a last resort.
+    /// Tier 4: nameservers (IP addresses) written as a last resort. Also the default
+    /// `upstreamDns` of the pangolin-cli TunnelClients this guard protects.
     #[serde(default)]
     pub fallback_nameservers: Vec<String>,
-    /// Image of the agent; defaults to aegis's own image.
+    /// Nameservers in this subnet mean "resolv.conf points at the proxy". Default: the /24
+    /// around the probe address (Pangolin's per-organisation utility subnet, 100.96.128.0/24).
+    #[serde(default)]
+    pub utility_subnet: Option<String>,
+    /// Image of the agent; defaults to the agent image aegis builds from its own executable.
     #[serde(default)]
     pub image: Option<String>,
+    /// The host directory the agent sees as the host's `/etc` (mounted read-write so
+    /// `resolv.conf` can be replaced, symlink included). Default `/etc`; tests point it at a
+    /// scratch directory.
+    #[serde(default)]
+    pub host_etc: Option<String>,
+    /// The host directory of systemd-resolved's stub file (mounted read-only). Default
+    /// `/run/systemd/resolve`.
+    #[serde(default)]
+    pub host_resolved_dir: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DnsProbe {
-    /// `ip:port` of the DNS server to query, e.g. `100.96.128.1:53`.
+    /// `ip:port` (or `ip`, port 53) of the DNS server to query, e.g. `100.96.128.1:53`.
     pub server: String,
     /// The name to resolve. Default `example.com`.
     #[serde(default)]

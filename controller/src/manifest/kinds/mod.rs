@@ -20,7 +20,7 @@ pub use host::{HostManifestSpec, HostTls};
 pub use network::{NetworkIpam, NetworkManifestSpec};
 pub use policy::{CapabilityGrant, NetworkRule, PolicySpec, Privileges, Selector, ServiceRule};
 pub use stack::{StackManifestSpec, StackSecret};
-pub use tunnelclient::{TunnelClientSpec, TunnelType};
+pub use tunnelclient::{PangolinApi, SopsValue, TunnelClientSpec, TunnelSecret, TunnelType};
 
 pub const API_VERSION: &str = "aegis.dev/v1alpha1";
 
