@@ -134,7 +134,11 @@ fn a_revision_rejected_by_policy_changes_nothing_on_the_host() {
     // diff: an error, not "changes" (exit 1) or "no changes" (exit 0).
     let o = aegisctl(&src.args("diff"));
     let t = text(&o);
-    assert_eq!(o.status.code(), Some(3), "diff must fail as an invalid source: {t}");
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "diff must fail as an invalid source: {t}"
+    );
     assert!(t.contains(&app.expected_error()), "{t}");
 
     let after = app.snapshot();
