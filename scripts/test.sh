@@ -32,6 +32,7 @@ if [ "${AEGIS_SKIP_SETUP:-0}" != 1 ]; then
     scripts/ensure-docker.sh
     scripts/setup-images.sh
     scripts/setup-sops.sh
+    scripts/setup-prometheus.sh
 fi
 
 step "cargo fmt --all -- --check"

@@ -22,6 +22,11 @@
 //! | `aegis_rollbacks_total` | counter | host |
 //! | `aegis_dnsguard_actions_total` | counter | dnsguard, tier |
 //! | `aegis_build_info` | gauge (info) | version |
+//!
+//! A family with no labelled series yet is left out of the exposition (`prometheus-client`
+//! writes no `# TYPE` for it), so the series that must read 0 before anything happens are
+//! made at scrape time: `aegis_rollbacks_total` per host, `aegis_dnsguard_actions_total`
+//! per DnsGuard and tier. Help texts carry no final period: the encoder adds one.
 
 use std::{
     sync::{Arc, Mutex, PoisonError},
@@ -167,62 +172,62 @@ impl Metrics {
             .set(1);
         registry.register(
             "reconciles",
-            "Reconciles of one resource that finished, by kind and result (success, error).",
+            "Reconciles of one resource that finished, by kind and result (success, error)",
             reconciles.clone(),
         );
         registry.register(
             "reconcile_duration_seconds",
-            "Wall time of a reconcile, by kind and result.",
+            "Wall time of a reconcile, by kind and result",
             reconcile_seconds.clone(),
         );
         registry.register(
             "drift_repairs",
             "Docker objects put back to their declared state after they drifted at the same revision \
-             (removed, stopped or changed by hand).",
+             (removed, stopped or changed by hand)",
             drift_repairs.clone(),
         );
         registry.register(
             "rollbacks",
             "Management-path changes rolled back by the watchdog because the controller did not \
-             confirm them.",
+             confirm them",
             rollbacks.clone(),
         );
         registry.register(
             "dnsguard_actions",
-            "Actions taken by DnsGuard agents, by tier (probe, restore-backup, relink-resolved, fallback).",
+            "Actions taken by DnsGuard agents, by tier (probe, restore-backup, relink-resolved, fallback)",
             dnsguard_actions.clone(),
         );
         registry.register(
             "queue_depth",
-            "Resources due for a reconcile and waiting for a slot.",
+            "Resources due for a reconcile and waiting for a slot",
             queue_depth.clone(),
         );
         registry.register(
             "queue_keys",
-            "Resources in the work queue by state (ready, scheduled, running).",
+            "Resources in the work queue by state (ready, scheduled, running)",
             queue_keys.clone(),
         );
         registry.register(
             "host_up",
-            "1 when the host's Docker engine answered the last check, 0 when it did not.",
+            "1 when the host's Docker engine answered the last check, 0 when it did not",
             host_up.clone(),
         );
         registry.register(
             "source_revision_info",
-            "The accepted source revision (always 1).",
+            "The accepted source revision (always 1)",
             source_revision.clone(),
         );
         registry.register(
             "resource_info",
-            "Each resource with the revision it was last applied at (always 1).",
+            "Each resource with the revision it was last applied at (always 1)",
             resource_info.clone(),
         );
         registry.register(
             "resource_ready",
-            "1 when the resource's Ready condition is True, else 0.",
+            "1 when the resource's Ready condition is True, else 0",
             resource_ready.clone(),
         );
-        registry.register("build_info", "The aegis version (always 1).", build_info);
+        registry.register("build_info", "The aegis version (always 1)", build_info);
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -451,7 +456,7 @@ mod tests {
             "aegis_reconciles_total{kind=\"Stack\",result=\"error\"} 2",
             "aegis_reconcile_duration_seconds_count{kind=\"Stack\",result=\"error\"} 2",
             "aegis_drift_repairs_total{host=\"local\",kind=\"Stack\",name=\"web\"} 2",
-            "aegis_build_info{version=\"0.1.0\"} 1",
+            &format!("aegis_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION")),
             "# EOF",
         ] {
             assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
