@@ -67,7 +67,9 @@ fn json_logs_are_one_object_per_line() {
     let created = created.unwrap_or_else(|| panic!("no `created` line in {lines:?}"));
     assert_eq!(created["span"]["name"], "reconcile", "{created}");
     assert!(
-        created["span"]["key"].as_str().is_some_and(|k| k.contains(&stack)),
+        created["span"]["key"]
+            .as_str()
+            .is_some_and(|k| k.contains(&stack)),
         "{created}"
     );
 }

@@ -156,12 +156,19 @@ impl Prometheus {
         std::fs::read_to_string(self._dir.path().join("prometheus.log")).unwrap_or_default()
     }
 
-    /// The value of an instant query's first sample, if any.
-    fn query(&self, q: &str) -> Option<f64> {
+    /// An instant query's `data.result`, asserting that Prometheus accepted the query.
+    fn result(&self, q: &str) -> Vec<serde_json::Value> {
         let (status, _, body) = http_get(self.port, &format!("/api/v1/query?query={}", urlencode(q)), None);
         assert_eq!(status, 200, "query {q}: {body}");
         let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
-        v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+        assert_eq!(v["status"], "success", "query {q}: {body}");
+        v["data"]["result"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The value of an instant query's first sample, if any.
+    fn query(&self, q: &str) -> Option<f64> {
+        let r = self.result(q);
+        r.first()?["value"][1].as_str()?.parse().ok()
     }
 
     /// Waits until `q`'s value satisfies `ok`; returns it.
@@ -299,4 +306,39 @@ fn prometheus_reads_reconciles_drift_repairs_and_failures() {
     assert!(ctype.starts_with("application/openmetrics-text"), "{ctype}");
     assert!(om.ends_with("# EOF\n"));
     println!("{text}");
+
+    // The dashboard's PromQL runs on this Prometheus, and its resource table lists both
+    // stacks, the one that never applied included.
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("manifests/grafana/aegis.json")).expect("dashboard"),
+    )
+    .expect("dashboard JSON");
+    let mut table = None;
+    for p in dashboard["panels"].as_array().expect("panels") {
+        if p["datasource"]["type"] != "prometheus" {
+            continue;
+        }
+        for t in p["targets"].as_array().expect("targets") {
+            let expr = t["expr"]
+                .as_str()
+                .expect("expr")
+                .replace("$host", ".*")
+                .replace("$kind", ".*")
+                .replace("$__rate_interval", "1m");
+            let result = prom.result(&expr);
+            if t["format"] == "table" {
+                table = Some(result);
+            }
+        }
+    }
+    let rows = table.expect("the resources table");
+    for name in [&good, &bad] {
+        assert!(
+            rows.iter().any(|r| r["metric"]["name"] == name.as_str()),
+            "the resources table lacks {name}: {rows:?}"
+        );
+    }
+    assert!(rows
+        .iter()
+        .any(|r| r["metric"]["name"] == good.as_str() && r["metric"]["revision"] == revision.as_str()));
 }
