@@ -4,19 +4,21 @@
 //!
 //! ```text
 //! reconcile                      root (parent: None); aegis.host, aegis.kind, aegis.name,
-//!                                aegis.revision, aegis.reason, aegis.attempt
-//! ├─ docker.connect              a new connection (version negotiation)
+//!                                aegis.revision; key, reason, attempt
+//! ├─ docker.connect              only when a new connection is made (version negotiation)
 //! ├─ observe                     the host's containers, networks, volumes, images
-//! │  └─ docker.list_containers … one span per Docker API call
-//! ├─ image.ensure                a pull when the image is missing
+//! │  └─ docker.list_containers … one span per Docker API call, aegis.host
+//! ├─ docker.inspect_image        only when an image is missing, then docker.create_image
 //! ├─ plan                        pure planning; aegis.steps
-//! └─ execute                     the plan's DAG
-//!    ├─ network.create           one span per step: aegis.object, aegis.spec_hash
-//!    │  └─ docker.create_network
-//!    ├─ container.create
-//!    │  ├─ docker.create_container
-//!    │  └─ docker.start_container
-//!    └─ health.wait              a `service_healthy` / `service_completed_successfully` gate
+//! ├─ execute                     the plan's DAG; aegis.steps
+//! │  ├─ network.create           one span per step: object, aegis.spec_hash
+//! │  │  └─ docker.create_network
+//! │  ├─ container.create
+//! │  │  ├─ docker.create_container
+//! │  │  └─ docker.start_container
+//! │  └─ health.wait              a `service_healthy` / `service_completed_successfully` gate
+//! │     └─ docker.inspect_container …
+//! └─ observe                     again, after a change, for the status
 //! ```
 //!
 //! Steps are `container.{create,replace,start,remove}`, `network.{create,recreate,remove}`,
