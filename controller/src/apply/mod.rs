@@ -83,9 +83,20 @@ pub async fn apply_host(
     opts: &ApplyOptions,
 ) -> Result<HostReport, ApplyError> {
     // Root: one trace per host and pass of a one-shot apply.
-    let span = tracing::info_span!(parent: None, "apply", aegis.host = %desired.host.name, aegis.revision = revision);
+    let span = tracing::info_span!(
+        parent: None,
+        "apply",
+        aegis.host = %desired.host.name,
+        aegis.revision = revision
+    );
     // `instrument`, not `span.enter()` across `.await` (that leaks the span into other tasks).
-    apply_host_in(desired, revision, opts).instrument(span).await
+    let result = apply_host_in(desired, revision, opts)
+        .instrument(span.clone())
+        .await;
+    if let Err(e) = &result {
+        crate::telemetry::spans::record_error(&span, &e.to_string());
+    }
+    result
 }
 
 async fn apply_host_in(
