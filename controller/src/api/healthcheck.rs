@@ -53,7 +53,11 @@ pub async fn healthcheck(args: &HealthcheckArgs) -> Result<(), String> {
         .danger_accept_invalid_certs(true)
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-    let response = client.get(&url).send().await.map_err(|e| format!("{url}: {e}"))?;
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| format!("{url}: {}", chain(&e)))?;
     let status = response.status();
     if status.is_success() {
         Ok(())
@@ -61,6 +65,18 @@ pub async fn healthcheck(args: &HealthcheckArgs) -> Result<(), String> {
         let body = response.text().await.unwrap_or_default();
         Err(format!("{url}: {status} {}", body.trim()))
     }
+}
+
+/// An error and its causes, `: `-separated (reqwest's own message names no cause).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
 }
 
 #[cfg(test)]
