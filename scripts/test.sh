@@ -33,6 +33,7 @@ if [ "${AEGIS_SKIP_SETUP:-0}" != 1 ]; then
     scripts/setup-images.sh
     scripts/setup-sops.sh
     scripts/setup-dnsmasq.sh
+    scripts/setup-prometheus.sh
 fi
 
 step "cargo fmt --all -- --check"

@@ -90,6 +90,7 @@ async fn serve(store: StatusStore, tls: Option<TlsFiles>) -> SocketAddr {
         token: TOKEN.into(),
         tls,
         insecure_api: false,
+        metrics_token_required: false,
     })
     .unwrap();
     let addr = server.local_addr();

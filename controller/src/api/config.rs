@@ -21,6 +21,8 @@ pub struct ApiConfig {
     pub tls: Option<TlsFiles>,
     /// Allow plain HTTP on a non-loopback address (e.g. behind a TLS-terminating proxy).
     pub insecure_api: bool,
+    /// `GET /metrics` needs the bearer token too.
+    pub metrics_token_required: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -56,14 +58,18 @@ pub struct ApiArgs {
     #[arg(long, env = "AEGIS_TOKEN_FILE")]
     pub token_file: PathBuf,
     /// PEM certificate (chain) for the API; serves HTTPS together with --tls-key.
-    #[arg(long, requires = "tls_key")]
+    #[arg(long, env = "AEGIS_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for --tls-cert.
-    #[arg(long, requires = "tls_cert")]
+    #[arg(long, env = "AEGIS_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
     /// Allow plain HTTP on a non-loopback --api-bind (only behind a TLS-terminating proxy).
-    #[arg(long)]
+    #[arg(long, env = "AEGIS_INSECURE_API")]
     pub insecure_api: bool,
+    /// Serve `/metrics` only with the API token (default: open, like most Prometheus
+    /// targets; it shows resource names and revisions, never a secret).
+    #[arg(long, env = "AEGIS_METRICS_TOKEN_REQUIRED")]
+    pub metrics_token_required: bool,
 }
 
 impl ApiArgs {
@@ -76,6 +82,7 @@ impl ApiArgs {
                 .zip(self.tls_key)
                 .map(|(cert, key)| TlsFiles { cert, key }),
             insecure_api: self.insecure_api,
+            metrics_token_required: self.metrics_token_required,
         })
     }
 }

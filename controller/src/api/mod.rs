@@ -15,6 +15,7 @@
 //! | POST | `/api/v1/reconcile?timeout=30s` | `[ReconcileResult]`, when all are done; 504 as above |
 //! | GET | `/api/v1/watch?kind=&host=&selector=` | NDJSON stream of `Change` |
 //! | POST | `/api/v1/webhook` | GitHub/GitLab push hook, own signature check: 202 triggered, 200 ignored, 401 |
+//! | GET | `/metrics` | Prometheus metrics (open unless `--metrics-token-required`), see [`metrics`] |
 //! | GET | `/healthz` | 200 always |
 //! | GET | `/readyz` | 200 when [`Control::ready`], else 503 |
 //!
@@ -24,6 +25,8 @@ mod auth;
 mod config;
 mod control;
 mod error;
+mod healthcheck;
+pub mod metrics;
 mod routes;
 mod server;
 mod tls;
@@ -32,6 +35,7 @@ mod watch;
 pub use config::{ApiArgs, ApiConfig, TlsFiles, DEFAULT_BIND};
 pub use control::{Control, ControlError, ReconcileResult};
 pub use error::ErrorBody;
+pub use healthcheck::{healthcheck, HealthcheckArgs};
 pub use routes::{ApiState, SuspendResponse, DEFAULT_RECONCILE_WAIT};
 pub use server::{serve, ApiServer, ServeError};
 

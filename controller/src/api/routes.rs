@@ -32,6 +32,8 @@ pub struct ApiState {
     pub control: Arc<dyn Control>,
     /// Serves `POST /api/v1/webhook` when set; without it that route answers 404.
     pub webhook: Option<Arc<Webhook>>,
+    /// Serves `GET /metrics` when set; without it that route answers 404.
+    pub metrics: Option<super::metrics::MetricsRoute>,
 }
 
 impl ApiState {
@@ -40,7 +42,18 @@ impl ApiState {
             store,
             control,
             webhook: None,
+            metrics: None,
         }
+    }
+
+    /// Serves `GET /metrics`, open or (`token_required`) behind the API token.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: crate::telemetry::metrics::Metrics, token_required: bool) -> Self {
+        self.metrics = Some(super::metrics::MetricsRoute {
+            metrics,
+            token_required,
+        });
+        self
     }
 
     #[must_use]
@@ -103,8 +116,16 @@ fn parse_kind(word: &str) -> Result<Kind, ApiError> {
 /// `None` means they run until the client leaves.
 pub(crate) fn router(state: ApiState, token: &str, shutdown: Option<watch::Receiver<bool>>) -> Router {
     let shutdown = shutdown.unwrap_or_else(|| watch::channel(false).1);
+    let metrics_protected = state.metrics.as_ref().is_some_and(|m| m.token_required);
     let app = AppState { api: state, shutdown };
-    let protected = Router::new()
+    let mut protected = Router::new();
+    let mut open = Router::new();
+    if metrics_protected {
+        protected = protected.route("/metrics", get(super::metrics::metrics));
+    } else {
+        open = open.route("/metrics", get(super::metrics::metrics));
+    }
+    let protected = protected
         .route("/api/v1/resources", get(list))
         .route("/api/v1/resources/{kind}/{name}", get(get_one))
         .route("/api/v1/resources/{kind}/{name}/reconcile", post(reconcile_one))
@@ -118,7 +139,7 @@ pub(crate) fn router(state: ApiState, token: &str, shutdown: Option<watch::Recei
             TokenDigest::new(token),
             require_token,
         ));
-    let open = Router::new()
+    let open = open
         .route(
             "/healthz",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),

@@ -330,6 +330,7 @@ fn non_loopback_without_tls_is_refused() {
         token: TOKEN.into(),
         tls: None,
         insecure_api,
+        metrics_token_required: false,
     };
     let err = ApiServer::bind(config(false)).err().unwrap();
     assert!(
@@ -347,6 +348,7 @@ fn empty_token_is_refused() {
         token: "  \n".into(),
         tls: None,
         insecure_api: false,
+        metrics_token_required: false,
     })
     .err()
     .unwrap();
@@ -396,4 +398,65 @@ async fn webhook_needs_no_token_but_its_signature_and_is_off_by_default() {
     let (status, body) = call(app, hook_req(Some(&dev_sig), DEV)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "ignored");
+}
+
+/// `/metrics`: open by default, behind the token with `--metrics-token-required`; text
+/// format for curl, OpenMetrics for a scraper that asks for it.
+#[tokio::test]
+async fn metrics_are_open_or_behind_the_token_and_negotiated() {
+    let metrics = crate::telemetry::metrics::Metrics::new();
+    metrics.observe_reconcile("Stack", true, std::time::Duration::from_millis(5));
+    let app = |token_required| {
+        router(
+            ApiState::new(store(), Arc::new(FakeControl::default()))
+                .with_metrics(metrics.clone(), token_required),
+            TOKEN,
+        )
+    };
+    let body = |resp: axum::response::Response| async move {
+        let ct = resp.headers()[axum::http::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (ct, String::from_utf8(bytes.to_vec()).unwrap())
+    };
+    let resp = app(false).oneshot(req("GET", "/metrics", None)).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let (ct, text) = body(resp).await;
+    assert!(ct.starts_with("text/plain; version=0.0.4"), "{ct}");
+    assert!(
+        text.contains("# TYPE aegis_reconciles_total counter\n")
+            && text.contains("aegis_reconciles_total{kind=\"Stack\",result=\"success\"} 1\n")
+            && !text.contains("# EOF"),
+        "{text}"
+    );
+    let r = Request::builder()
+        .uri("/metrics")
+        .header(
+            axum::http::header::ACCEPT,
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        )
+        .body(Body::empty())
+        .unwrap();
+    let (ct, text) = body(app(false).oneshot(r).await.unwrap()).await;
+    assert!(ct.starts_with("application/openmetrics-text"), "{ct}");
+    assert!(text.ends_with("# EOF\n"), "{text}");
+
+    assert_eq!(
+        call(app(true), req("GET", "/metrics", None)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let resp = app(true)
+        .oneshot(req("GET", "/metrics", Some(TOKEN)))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    // Without a Metrics, the route is absent (behind the token, like every unknown route).
+    assert_eq!(
+        call(app_with(Arc::default()).0, req("GET", "/metrics", Some(TOKEN)))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
 }

@@ -8,6 +8,7 @@ use std::{
 };
 
 use tokio::{sync::Semaphore, task::JoinSet};
+use tracing::Instrument as _;
 
 use super::{labels, step, ApplyOptions};
 use crate::{
@@ -82,11 +83,16 @@ pub(super) async fn run(
                     specs.clone(),
                 );
                 let id = s.id;
-                tasks.spawn(async move {
-                    let _permit = sem.acquire().await;
-                    let r = step::run(&h, &who, &resource, &action, &specs).await;
-                    Event::Step(id, r)
-                });
+                // A spawned task starts with no span: hand it the reconcile's, so that the
+                // step is part of the reconcile's trace and not a trace of its own.
+                tasks.spawn(
+                    async move {
+                        let _permit = sem.acquire().await;
+                        let r = step::run(&h, &who, &resource, &action, &specs).await;
+                        Event::Step(id, r)
+                    }
+                    .in_current_span(),
+                );
             }
         }
         let Some(joined) = tasks.join_next().await else {
@@ -117,10 +123,13 @@ pub(super) async fn run(
                     let name = plan.steps[id].action.object().to_string();
                     let has_healthcheck = specs.get(&name).is_some_and(|c| c.healthcheck.is_some());
                     let (h, timeout) = (host.clone(), opts.health_timeout);
-                    tasks.spawn(async move {
-                        let r = wait_gate(&h, &name, gate, has_healthcheck, timeout).await;
-                        Event::Gate(id, gate, r)
-                    });
+                    tasks.spawn(
+                        async move {
+                            let r = wait_gate(&h, &name, gate, has_healthcheck, timeout).await;
+                            Event::Gate(id, gate, r)
+                        }
+                        .in_current_span(),
+                    );
                 }
             }
             Event::Step(id, Err(e)) => {
@@ -146,11 +155,21 @@ async fn wait_gate(
     has_healthcheck: bool,
     timeout: std::time::Duration,
 ) -> Result<(), String> {
+    let span = tracing::info_span!("health", otel.name = "health.wait", object = name, gate = ?gate);
     let r = match gate {
         Gate::Done | Gate::Started => return Ok(()),
         Gate::Ready if !has_healthcheck => return Ok(()),
-        Gate::Healthy | Gate::Ready => wait::wait_healthy(host, name, timeout).await,
-        Gate::CompletedSuccessfully => wait::wait_exited_ok(host, name, timeout).await,
+        Gate::Healthy | Gate::Ready => {
+            wait::wait_healthy(host, name, timeout)
+                .instrument(span.clone())
+                .await
+        }
+        Gate::CompletedSuccessfully => {
+            wait::wait_exited_ok(host, name, timeout)
+                .instrument(span.clone())
+                .await
+        }
     };
     r.map_err(|e| e.to_string())
+        .inspect_err(|e| crate::telemetry::spans::record_error(&span, e))
 }

@@ -82,9 +82,21 @@ pub async fn apply_host(
     revision: &str,
     opts: &ApplyOptions,
 ) -> Result<HostReport, ApplyError> {
-    let span = tracing::info_span!("host", host = %desired.host.name);
+    // Root: one trace per host and pass of a one-shot apply.
+    let span = tracing::info_span!(
+        parent: None,
+        "apply",
+        aegis.host = %desired.host.name,
+        aegis.revision = revision
+    );
     // `instrument`, not `span.enter()` across `.await` (that leaks the span into other tasks).
-    apply_host_in(desired, revision, opts).instrument(span).await
+    let result = apply_host_in(desired, revision, opts)
+        .instrument(span.clone())
+        .await;
+    if let Err(e) = &result {
+        crate::telemetry::spans::record_error(&span, &e.to_string());
+    }
+    result
 }
 
 async fn apply_host_in(
@@ -93,14 +105,14 @@ async fn apply_host_in(
     opts: &ApplyOptions,
 ) -> Result<HostReport, ApplyError> {
     let host = DockerHost::connect(&desired.host).await?;
-    let mut observed = docker::observe(&host).await?;
+    let mut observed = observe(&host).await?;
     for image in images_of(desired) {
         let id = docker::images::ensure_image(&host, &observed.images, &image).await?;
         observed.images.insert(image, id);
     }
-    let plan = plan::plan_host(desired, &observed, &opts.plan);
+    let plan = traced_plan(|| plan::plan_host(desired, &observed, &opts.plan));
     let mut failures = plan.error_messages();
-    failures.extend(execute::run(&host, desired, &plan, &who(desired, revision, opts), opts).await);
+    failures.extend(execute(&host, desired, &plan, &who(desired, revision, opts), opts).await);
     let report = HostReport::new(&host, desired, revision, plan);
     if failures.is_empty() {
         Ok(report)
@@ -175,7 +187,7 @@ pub async fn apply_resource(
     revision: &str,
     opts: &ApplyOptions,
 ) -> Result<ResourceReport, ApplyError> {
-    let mut observed = docker::observe(host).await?;
+    let mut observed = observe(host).await?;
     let images: BTreeSet<String> = desired
         .stacks
         .iter()
@@ -186,7 +198,7 @@ pub async fn apply_resource(
         let id = docker::images::ensure_image(host, &observed.images, &image).await?;
         observed.images.insert(image, id);
     }
-    let plan = plan::plan_host(desired, &observed, &opts.plan).only(resource);
+    let plan = traced_plan(|| plan::plan_host(desired, &observed, &opts.plan).only(resource));
     if !plan.errors.is_empty() {
         return Err(ApplyError::Blocked {
             host: desired.host.name.clone(),
@@ -195,8 +207,8 @@ pub async fn apply_resource(
     }
     let mut failures = Vec::new();
     if !plan.is_noop() {
-        failures.extend(execute::run(host, desired, &plan, &who(desired, revision, opts), opts).await);
-        observed = docker::observe(host).await?;
+        failures.extend(execute(host, desired, &plan, &who(desired, revision, opts), opts).await);
+        observed = observe(host).await?;
     }
     if failures.is_empty() {
         Ok(ResourceReport { plan, observed })
@@ -208,4 +220,43 @@ pub async fn apply_resource(
             report: Box::new(report),
         })
     }
+}
+
+/// [`docker::observe`] under an `observe` span.
+async fn observe(host: &DockerHost) -> Result<crate::observed::ObservedHost, DockerError> {
+    let span = tracing::info_span!("observe");
+    let r = docker::observe(host).instrument(span.clone()).await;
+    if let Err(e) = &r {
+        crate::telemetry::spans::record_error(&span, &e.to_string());
+    }
+    r
+}
+
+/// Planning (pure) under a `plan` span that records how many steps it made.
+fn traced_plan(plan: impl FnOnce() -> HostPlan) -> HostPlan {
+    let span = tracing::info_span!("plan", aegis.steps = tracing::field::Empty);
+    let plan = span.in_scope(plan);
+    span.record("aegis.steps", plan.steps.len());
+    if !plan.errors.is_empty() {
+        crate::telemetry::spans::record_error(&span, &plan.error_messages().join("; "));
+    }
+    plan
+}
+
+/// [`execute::run`] under an `execute` span, failed when a step failed.
+async fn execute(
+    host: &DockerHost,
+    desired: &DesiredHost,
+    plan: &HostPlan,
+    who: &labels::Ctx,
+    opts: &ApplyOptions,
+) -> Vec<String> {
+    let span = tracing::info_span!("execute", aegis.steps = plan.steps.len());
+    let failures = execute::run(host, desired, plan, who, opts)
+        .instrument(span.clone())
+        .await;
+    if !failures.is_empty() {
+        crate::telemetry::spans::record_error(&span, &failures.join("; "));
+    }
+    failures
 }

@@ -19,12 +19,23 @@ pub(super) async fn run(
     action: &Action,
     specs: &BTreeMap<String, ContainerSpec>,
 ) -> Result<(), String> {
-    let span =
-        tracing::info_span!("step", resource = %resource, verb = action.verb(), object = action.object());
+    use crate::telemetry::spans;
+    let span = tracing::info_span!(
+        "step",
+        otel.name = spans::step_name(action),
+        resource = %resource,
+        verb = action.verb(),
+        object = action.object(),
+        aegis.spec_hash = spans::spec_hash(action),
+    );
     // `instrument`, not `span.enter()` across `.await` (that leaks the span into other tasks).
-    run_step(host, who, resource, action, specs)
-        .instrument(span)
-        .await
+    let result = run_step(host, who, resource, action, specs)
+        .instrument(span.clone())
+        .await;
+    if let Err(e) = &result {
+        spans::record_error(&span, e);
+    }
+    result
 }
 
 async fn run_step(

@@ -19,6 +19,8 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    telemetry: aegis::telemetry::TelemetryArgs,
 }
 
 // Parsed once at start: a boxed variant would buy nothing.
@@ -100,6 +102,12 @@ enum Command {
         #[command(subcommand)]
         command: aegis::agent::AgentCommand,
     },
+    /// Exit 0 when the controller on this machine answers `/readyz` with 200, 1 when not
+    /// (the image's HEALTHCHECK; reads AEGIS_API and AEGIS_TLS_CERT like the controller).
+    Healthcheck {
+        #[command(flatten)]
+        args: aegis::api::HealthcheckArgs,
+    },
     /// Write the JSON Schemas of every kind.
     Schema {
         #[arg(long, default_value = "crds")]
@@ -160,12 +168,47 @@ fn main() -> ExitCode {
         Command::Agent { command } => command.long_running(),
         _ => false,
     };
-    aegis::telemetry::init(if long_running { "info" } else { "warn" });
-    run(cli.command).into()
+    // The commands that do async work get their runtime first: the OTLP exporter is built
+    // on it, and flushed (`telemetry.shutdown()`) after the work while it still runs.
+    let runtime = match cli.command {
+        Command::Apply { .. } | Command::Controller { .. } | Command::Healthcheck { .. } => {
+            match tokio::runtime::Runtime::new() {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return Exit::Error.into();
+                }
+            }
+        }
+        _ => None,
+    };
+    let traced = matches!(cli.command, Command::Apply { .. } | Command::Controller { .. });
+    let telemetry = {
+        let _entered = runtime.as_ref().map(tokio::runtime::Runtime::enter);
+        let handle = runtime.as_ref().filter(|_| traced).map(|r| r.handle().clone());
+        match aegis::telemetry::init(
+            &cli.telemetry,
+            if long_running { "info" } else { "warn" },
+            handle.as_ref(),
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Usage.into();
+            }
+        }
+    };
+    if let Some(t) = telemetry.target() {
+        tracing::info!(endpoint = %t.endpoint, protocol = t.protocol.as_str(), "exporting traces over OTLP");
+    }
+    let exit = run(cli.command, runtime.as_ref());
+    telemetry.shutdown();
+    exit.into()
 }
 
-/// Runs one command; its exit code as in the README's table.
-fn run(command: Command) -> Exit {
+/// Runs one command; its exit code as in the README's table. `runtime` is there for the
+/// commands that do async work.
+fn run(command: Command, runtime: Option<&tokio::runtime::Runtime>) -> Exit {
     match command {
         Command::Validate { source } => validate(&source),
         Command::Apply {
@@ -183,7 +226,10 @@ fn run(command: Command) -> Exit {
                     prune_volumes,
                 },
             };
-            apply_once(&source, &opts)
+            let Some(runtime) = runtime else {
+                return Exit::Error;
+            };
+            apply_once(&source, &opts, runtime)
         }
         Command::Controller {
             source,
@@ -247,12 +293,8 @@ fn run(command: Command) -> Exit {
                 },
                 api,
             };
-            let runtime = match tokio::runtime::Runtime::new() {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("error: cannot start the async runtime: {e}");
-                    return Exit::Error;
-                }
+            let Some(runtime) = runtime else {
+                return Exit::Error;
             };
             match runtime.block_on(aegis::control::run(opts)) {
                 Ok(()) => Exit::Success,
@@ -271,6 +313,19 @@ fn run(command: Command) -> Exit {
                 },
         } => sops_decrypt(&file, age_key_file.as_deref(), input_type.as_deref()),
         Command::Agent { command } => command.run(),
+        Command::Healthcheck { args } => {
+            let Some(runtime) = runtime else {
+                return Exit::Error;
+            };
+            // Docker reads 0 as healthy and 1 as unhealthy (2 is reserved).
+            match runtime.block_on(aegis::api::healthcheck(&args)) {
+                Ok(()) => Exit::Success,
+                Err(e) => {
+                    eprintln!("unhealthy: {e}");
+                    Exit::Failed
+                }
+            }
+        }
         Command::Schema { out_dir } => match manifest::schema::write_all(&out_dir) {
             Ok(()) => {
                 println!("wrote schemas to {}", out_dir.display());
@@ -333,7 +388,7 @@ fn validate(source: &SourceArgs) -> Exit {
 
 /// `apply`: 0 converged, 1 some resources failed, 3 invalid (nothing applied), 4 a host
 /// unreachable.
-fn apply_once(source: &SourceArgs, opts: &apply::ApplyOptions) -> Exit {
+fn apply_once(source: &SourceArgs, opts: &apply::ApplyOptions, runtime: &tokio::runtime::Runtime) -> Exit {
     let (_checkout, resolved, _) = match load(source, "nothing was applied") {
         Ok(l) => l,
         Err(code) => return code,
@@ -342,13 +397,6 @@ fn apply_once(source: &SourceArgs, opts: &apply::ApplyOptions) -> Exit {
         eprintln!("warning: {w}");
     }
     let started = std::time::Instant::now();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return Exit::Error;
-        }
-    };
     let results = runtime.block_on(apply::apply_all(&resolved.state, opts));
     let mut exit = Exit::Success;
     let mut reports = Vec::new();

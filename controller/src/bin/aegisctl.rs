@@ -39,7 +39,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    aegis::telemetry::init("warn");
+    aegis::telemetry::init_logs("warn");
     let cli = Cli::parse();
     match cli.command {
         Command::Remote(cmd) => run_remote(cmd, &cli.connect),

@@ -9,6 +9,7 @@
 
 mod events;
 mod hosts;
+mod metrics;
 mod reconciler;
 mod snapshot;
 mod source;
@@ -53,14 +54,23 @@ pub async fn run(opts: ControllerOptions) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot load status from {}: {e}", opts.state_dir.display()))?;
     let snapshot = Shared::default();
     let pool = hosts::Pool::default();
-    let reconciler = Arc::new(reconciler::AegisReconciler::new(
-        snapshot.clone(),
-        store.clone(),
-        pool.clone(),
-        opts.apply.clone(),
-    ));
+    let metrics = crate::telemetry::metrics::Metrics::new();
+    let reconciler = Arc::new(
+        reconciler::AegisReconciler::new(snapshot.clone(), store.clone(), pool.clone(), opts.apply.clone())
+            .with_metrics(metrics.clone()),
+    );
     let (rt, handle) = Runtime::new(reconciler, opts.runtime.clone());
     let stop = CancellationToken::new();
+    metrics.set_source(metrics::scrape_source(
+        handle.clone(),
+        store.clone(),
+        snapshot.clone(),
+    ));
+    let metrics_task = tokio::spawn(metrics::count_outcomes(
+        metrics.clone(),
+        handle.subscribe(),
+        stop.clone(),
+    ));
 
     // Source → snapshot → requeues; the first valid revision also starts the event watchers.
     let source = crate::source::open(&opts.source, &opts.state_dir)
@@ -96,7 +106,8 @@ pub async fn run(opts: ControllerOptions) -> anyhow::Result<()> {
         snapshot.clone(),
         store.clone(),
     ));
-    let mut api_state = ApiState::new(store.clone(), triggers);
+    let mut api_state =
+        ApiState::new(store.clone(), triggers).with_metrics(metrics, opts.api.metrics_token_required);
     if let Some(hook) = webhook {
         api_state = api_state.with_webhook(hook);
     }
@@ -127,6 +138,7 @@ pub async fn run(opts: ControllerOptions) -> anyhow::Result<()> {
     let _ = rt_task.await;
     let _ = source_task.await;
     let _ = forget_task.await;
+    let _ = metrics_task.await;
     store
         .flush()
         .await

@@ -3,8 +3,6 @@
 
 use std::{sync::Arc, time::Duration};
 
-use tracing::Instrument as _;
-
 use crate::{
     apply::{self, ApplyError, ApplyOptions},
     desired::{Kind, ResourceRef},
@@ -16,6 +14,7 @@ use crate::{
         reason, ConditionStatus, ConditionType, EventReason, EventType, InventoryItem, InventoryKind,
         StatusKey, StatusStore,
     },
+    telemetry::metrics::Metrics,
 };
 
 use super::{hosts::Pool, snapshot::Shared};
@@ -31,6 +30,7 @@ pub struct AegisReconciler {
     store: StatusStore,
     pool: Pool,
     opts: ApplyOptions,
+    metrics: Metrics,
 }
 
 impl AegisReconciler {
@@ -40,7 +40,15 @@ impl AegisReconciler {
             store,
             pool,
             opts,
+            metrics: Metrics::default(),
         }
+    }
+
+    /// Counts drift repairs into `metrics` (by default into a registry nobody serves).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 }
 
@@ -56,13 +64,12 @@ impl Reconciler for AegisReconciler {
         let Some(snap) = self.snapshot.get() else {
             return Ok(Action::Requeue(Duration::from_secs(1)));
         };
+        // The runtime's `reconcile` span is the root of this reconcile's trace.
+        crate::telemetry::spans::annotate_reconcile(&tracing::Span::current(), &key, snap.revision());
         if self.store.get(&key).is_some_and(|s| s.suspended) {
             return Ok(Action::AwaitChange);
         }
-        // `instrument`, not `span.enter()`: an entered guard held across `.await` leaks the span
-        // into whatever task the thread runs next (the event watcher, other reconciles).
-        let span = tracing::info_span!("desired", revision = snap.revision());
-        self.reconcile_in(key, snap).instrument(span).await
+        self.reconcile_in(key, snap).await
     }
 }
 
@@ -139,13 +146,17 @@ impl AegisReconciler {
                 let inventory = inventory(&report.observed, desired, &resource, &self.opts.plan.instance);
                 let changed = !report.plan.is_noop();
                 let revision = snap.revision().to_string();
+                let mut repaired = 0;
                 let ready = self.store.update(&key, |s| {
                     let drift = s.observed_revision.as_deref() == Some(revision.as_str());
                     for step in &report.plan.steps {
                         let (reason, verb) = match (&step.action, drift) {
                             (PlanAction::RemoveContainer { .. } | PlanAction::RemoveNetwork { .. }, _)
                             | (PlanAction::RemoveVolume { .. }, _) => (EventReason::Pruned, "pruned"),
-                            (_, true) => (EventReason::DriftRepaired, "repaired"),
+                            (_, true) => {
+                                repaired += 1;
+                                (EventReason::DriftRepaired, "repaired")
+                            }
                             (
                                 PlanAction::ReplaceContainer { .. } | PlanAction::RecreateNetwork { .. },
                                 false,
@@ -161,6 +172,10 @@ impl AegisReconciler {
                     s.mark_succeeded(&revision, inventory, changed);
                     s.ready() == ConditionStatus::True
                 });
+                if repaired > 0 {
+                    self.metrics
+                        .drift_repaired(&key.host, key.kind.as_str(), &key.name, repaired);
+                }
                 Ok(if ready {
                     Action::AwaitChange
                 } else {

@@ -9,6 +9,7 @@ use std::{
 };
 
 use bollard::{Docker, API_DEFAULT_VERSION};
+use tracing::Instrument as _;
 
 use super::error::{connect_reason, DockerError, Result};
 use crate::desired::{Endpoint, HostSpec, TlsFiles};
@@ -32,6 +33,19 @@ impl DockerHost {
     /// can be as old as 20.10, API 1.41). Negotiation is a real round trip, so an unreachable
     /// engine fails here, with a message naming the endpoint.
     pub async fn connect(spec: &HostSpec) -> Result<DockerHost> {
+        let span = if tracing::Span::current().is_none() {
+            tracing::Span::none() // see `api`
+        } else {
+            tracing::debug_span!("docker", otel.name = "docker.connect", aegis.host = %spec.name)
+        };
+        let result = Self::connect_in(spec).instrument(span.clone()).await;
+        if let Err(e) = &result {
+            crate::telemetry::spans::record_error(&span, &e.to_string());
+        }
+        result
+    }
+
+    async fn connect_in(spec: &HostSpec) -> Result<DockerHost> {
         let endpoint = describe(&spec.endpoint);
         let fail = |e: bollard::errors::Error| {
             let reason = connect_reason(&e);
@@ -122,10 +136,43 @@ impl DockerHost {
     }
 
     /// The client, for exactly one API call: every use is counted. All calls of the docker
-    /// layer go through here, which is what makes [`DockerHost::api_calls`] trustworthy.
+    /// layer go through here (or through [`DockerHost::api`], which adds a span), which is
+    /// what makes [`DockerHost::api_calls`] trustworthy.
     pub(crate) fn call(&self) -> &Docker {
         self.calls.fetch_add(1, Ordering::Relaxed);
         &self.docker
+    }
+
+    /// One counted API call, `op` (bollard's method name), under its own span `docker.<op>`
+    /// when it is part of a traced operation (see [`crate::telemetry::spans`]). The span is marked failed when the engine answers
+    /// with an error other than 304 (not modified) or 404 (not found), which callers treat
+    /// as normal answers ("already started", "already gone", "no such image").
+    pub(crate) async fn api<'a, T, F, Fut>(
+        &'a self,
+        op: &'static str,
+        f: F,
+    ) -> std::result::Result<T, bollard::errors::Error>
+    where
+        F: FnOnce(&'a Docker) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, bollard::errors::Error>> + 'a,
+    {
+        let span = if tracing::Span::current().is_none() {
+            // Outside any reconcile (the event watcher's pings, every few seconds): traced,
+            // each call would be a trace of its own, noise in the trace store.
+            tracing::Span::none()
+        } else {
+            tracing::debug_span!(
+                "docker",
+                otel.name = format!("docker.{op}"),
+                docker.operation = op,
+                aegis.host = %self.host,
+            )
+        };
+        let result = f(self.call()).instrument(span.clone()).await;
+        if let Err(e) = &result {
+            crate::telemetry::spans::record_docker_error(&span, e);
+        }
+        result
     }
 }
 

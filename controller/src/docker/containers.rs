@@ -58,8 +58,7 @@ pub async fn create_container(
 ) -> Result<String> {
     let opts = CreateContainerOptionsBuilder::new().name(name).build();
     let resp = host
-        .call()
-        .create_container(Some(opts), body)
+        .api("create_container", |d| d.create_container(Some(opts), body))
         .await
         .map_err(|e| DockerError::create(host.host(), "container", name, e))?;
     for net in extra_networks {
@@ -106,17 +105,24 @@ async fn upload_secret_files(host: &DockerHost, name: &str, id: &str, files: &[S
     let opts = bollard::query_parameters::UploadToContainerOptionsBuilder::new()
         .path("/")
         .build();
-    host.call()
-        .upload_to_container(id, Some(opts), bollard::body_full(tar.to_vec().into()))
-        .await
-        .map_err(|e| fail(format!("cannot write the secret files into the container (a read_only container can't take them): {}", super::error::engine_message(&e))))
+    host.api("upload_to_container", |d| {
+        d.upload_to_container(id, Some(opts), bollard::body_full(tar.to_vec().into()))
+    })
+    .await
+    .map_err(|e| {
+        fail(format!(
+            "cannot write the secret files into the container (a read_only container can't take them): {}",
+            super::error::engine_message(&e)
+        ))
+    })
 }
 
 /// Starts a container; already running is fine.
 pub async fn start(host: &DockerHost, id: &str) -> Result<()> {
     match host
-        .call()
-        .start_container(id, None::<StartContainerOptions>)
+        .api("start_container", |d| {
+            d.start_container(id, None::<StartContainerOptions>)
+        })
         .await
     {
         Err(e) if !is_status(&e, 304) => Err(DockerError::api(host.host(), "start", "container", id, e)),
@@ -132,7 +138,10 @@ pub async fn stop(host: &DockerHost, id: &str, timeout_secs: Option<i32>) -> Res
     if let Some(t) = timeout_secs {
         b = b.t(t);
     }
-    match host.call().stop_container(id, Some(b.build())).await {
+    match host
+        .api("stop_container", |d| d.stop_container(id, Some(b.build())))
+        .await
+    {
         Err(e) if !is_status(&e, 304) => Err(DockerError::api(host.host(), "stop", "container", id, e)),
         _ => Ok(()),
     }
@@ -142,7 +151,10 @@ pub async fn stop(host: &DockerHost, id: &str, timeout_secs: Option<i32>) -> Res
 /// keeps them. A container that is already gone is not an error.
 pub async fn remove(host: &DockerHost, id: &str, force: bool) -> Result<()> {
     let opts = RemoveContainerOptionsBuilder::new().force(force).build();
-    match host.call().remove_container(id, Some(opts)).await {
+    match host
+        .api("remove_container", |d| d.remove_container(id, Some(opts)))
+        .await
+    {
         Err(e) if !is_status(&e, 404) => Err(DockerError::api(host.host(), "remove", "container", id, e)),
         _ => Ok(()),
     }
@@ -151,17 +163,20 @@ pub async fn remove(host: &DockerHost, id: &str, force: bool) -> Result<()> {
 /// Renames a container. A taken name gives [`DockerError::Conflict`].
 pub async fn rename(host: &DockerHost, id: &str, new_name: &str) -> Result<()> {
     let opts = RenameContainerOptionsBuilder::new().name(new_name).build();
-    host.call().rename_container(id, opts).await.map_err(|e| match e {
-        e if is_status(&e, 409) => DockerError::create(host.host(), "container", new_name, e),
-        e => DockerError::api(host.host(), "rename", "container", id, e),
-    })
+    host.api("rename_container", |d| d.rename_container(id, opts))
+        .await
+        .map_err(|e| match e {
+            e if is_status(&e, 409) => DockerError::create(host.host(), "container", new_name, e),
+            e => DockerError::api(host.host(), "rename", "container", id, e),
+        })
 }
 
 /// One inspect: state, health, exit code.
 pub async fn inspect_state(host: &DockerHost, id: &str) -> Result<ContainerStatus> {
     let c = host
-        .call()
-        .inspect_container(id, None::<bollard::query_parameters::InspectContainerOptions>)
+        .api("inspect_container", |d| {
+            d.inspect_container(id, None::<bollard::query_parameters::InspectContainerOptions>)
+        })
         .await
         .map_err(|e| DockerError::api(host.host(), "inspect", "container", id, e))?;
     let st = c.state.unwrap_or_default();
@@ -234,8 +249,9 @@ pub async fn replace_container(
 /// Whether the container carries aegis's owner label (one inspect).
 async fn is_owned(host: &DockerHost, name: &str) -> Result<bool> {
     let c = host
-        .call()
-        .inspect_container(name, None::<bollard::query_parameters::InspectContainerOptions>)
+        .api("inspect_container", |d| {
+            d.inspect_container(name, None::<bollard::query_parameters::InspectContainerOptions>)
+        })
         .await
         .map_err(|e| DockerError::api(host.host(), "inspect", "container", name, e))?;
     Ok(c.config

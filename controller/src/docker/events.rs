@@ -94,8 +94,7 @@ pub fn stream(
 
 /// One cheap round trip to the engine (`/_ping`), to tell a quiet stream from a dead engine.
 pub async fn ping(host: &DockerHost) -> Result<()> {
-    host.call()
-        .ping()
+    host.api("ping", |d| d.ping())
         .await
         .map(drop)
         .map_err(|e| DockerError::Connect {

@@ -106,8 +106,9 @@ pub async fn deliver(
     let id = containers::create_container(host, &helper, body, &[], &[]).await?;
     let opts = UploadToContainerOptionsBuilder::new().path(HELPER_MOUNT).build();
     let upload = host
-        .call()
-        .upload_to_container(&id, Some(opts), body_full(tar.into()))
+        .api("upload_to_container", |d| {
+            d.upload_to_container(&id, Some(opts), body_full(tar.into()))
+        })
         .await
         .map_err(|e| {
             fail(

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use bollard::query_parameters::CreateImageOptionsBuilder;
 use futures::StreamExt;
+use tracing::Instrument as _;
 
 use super::{
     client::DockerHost,
@@ -42,7 +43,7 @@ pub async fn ensure_image(
 
 /// The image's ID, or `None` if the host doesn't have it.
 pub async fn inspect_id(host: &DockerHost, reference: &str) -> Result<Option<String>> {
-    match host.call().inspect_image(reference).await {
+    match host.api("inspect_image", |d| d.inspect_image(reference)).await {
         Ok(img) => Ok(img.id),
         Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
         Err(e) => Err(DockerError::api(host.host(), "inspect", "image", reference, e)),
@@ -52,6 +53,22 @@ pub async fn inspect_id(host: &DockerHost, reference: &str) -> Result<Option<Str
 /// Pulls `reference` (one streaming call). Errors reported inside the stream (the engine
 /// answers 200 and then fails) are caught too.
 pub async fn pull(host: &DockerHost, reference: &str) -> Result<()> {
+    // A streaming call, so not through `DockerHost::api`: the span covers the whole stream.
+    let span = tracing::debug_span!(
+        "docker",
+        otel.name = "docker.create_image",
+        docker.operation = "create_image",
+        aegis.host = %host.host(),
+        image = reference,
+    );
+    let result = pull_stream(host, reference).instrument(span.clone()).await;
+    if let Err(e) = &result {
+        crate::telemetry::spans::record_error(&span, &e.to_string());
+    }
+    result
+}
+
+async fn pull_stream(host: &DockerHost, reference: &str) -> Result<()> {
     let opts = CreateImageOptionsBuilder::new().from_image(reference).build();
     let mut stream = host.call().create_image(Some(opts), None, None);
     let fail = |reason: String| DockerError::ImagePull {

@@ -50,8 +50,7 @@ pub async fn create_network(
         ..Default::default()
     };
     let resp = host
-        .call()
-        .create_network(req)
+        .api("create_network", |d| d.create_network(req))
         .await
         .map_err(|e| DockerError::create(host.host(), "network", &spec.name, e))?;
     Ok(resp.id)
@@ -59,8 +58,7 @@ pub async fn create_network(
 
 /// Removes a network by name or ID. Fails while containers are attached.
 pub async fn remove_network(host: &DockerHost, name: &str) -> Result<()> {
-    host.call()
-        .remove_network(name)
+    host.api("remove_network", |d| d.remove_network(name))
         .await
         .map_err(|e| DockerError::api(host.host(), "remove", "network", name, e))
 }
@@ -73,8 +71,7 @@ pub async fn connect(host: &DockerHost, container: &str, attachment: &NetworkAtt
         container: container.to_string(),
         endpoint_config: Some(endpoint_settings(attachment)),
     };
-    host.call()
-        .connect_network(&attachment.network, req)
+    host.api("connect_network", |d| d.connect_network(&attachment.network, req))
         .await
         .map_err(|e| {
             DockerError::api(
@@ -93,8 +90,7 @@ pub async fn disconnect(host: &DockerHost, container: &str, network: &str, force
         container: container.to_string(),
         force: Some(force),
     };
-    host.call()
-        .disconnect_network(network, req)
+    host.api("disconnect_network", |d| d.disconnect_network(network, req))
         .await
         .map_err(|e| DockerError::api(host.host(), "disconnect container from", "network", network, e))
 }
@@ -109,11 +105,12 @@ pub async fn recreate_network(
     reconnect: &[NetworkAttachmentFor],
 ) -> Result<()> {
     let info = host
-        .call()
-        .inspect_network(
-            &spec.name,
-            None::<bollard::query_parameters::InspectNetworkOptions>,
-        )
+        .api("inspect_network", |d| {
+            d.inspect_network(
+                &spec.name,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+        })
         .await
         .map_err(|e| DockerError::api(host.host(), "inspect", "network", &spec.name, e))?;
     for id in info.containers.unwrap_or_default().keys() {

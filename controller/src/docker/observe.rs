@@ -59,8 +59,7 @@ async fn list_containers(host: &DockerHost) -> Result<Vec<ObservedContainer>> {
         .filters(&filters)
         .build();
     let list = host
-        .call()
-        .list_containers(Some(opts))
+        .api("list_containers", |d| d.list_containers(Some(opts)))
         .await
         .map_err(|e| list_failed(host, "containers", e))?;
     Ok(list.into_iter().map(container_from_summary).collect())
@@ -120,8 +119,7 @@ pub(crate) fn health_from_status(status: &str) -> Option<Health> {
 
 async fn list_networks(host: &DockerHost) -> Result<Vec<ObservedNetwork>> {
     let list = host
-        .call()
-        .list_networks(None::<ListNetworksOptions>)
+        .api("list_networks", |d| d.list_networks(None::<ListNetworksOptions>))
         .await
         .map_err(|e| list_failed(host, "networks", e))?;
     Ok(list
@@ -136,8 +134,7 @@ async fn list_networks(host: &DockerHost) -> Result<Vec<ObservedNetwork>> {
 
 async fn list_volumes(host: &DockerHost) -> Result<Vec<ObservedVolume>> {
     let list = host
-        .call()
-        .list_volumes(None::<ListVolumesOptions>)
+        .api("list_volumes", |d| d.list_volumes(None::<ListVolumesOptions>))
         .await
         .map_err(|e| list_failed(host, "volumes", e))?;
     Ok(list
@@ -154,8 +151,7 @@ async fn list_volumes(host: &DockerHost) -> Result<Vec<ObservedVolume>> {
 async fn list_images(host: &DockerHost) -> Result<BTreeMap<String, String>> {
     let opts = ListImagesOptionsBuilder::new().build();
     let list = host
-        .call()
-        .list_images(Some(opts))
+        .api("list_images", |d| d.list_images(Some(opts)))
         .await
         .map_err(|e| list_failed(host, "images", e))?;
     let mut map = BTreeMap::new();

@@ -28,8 +28,7 @@ pub async fn create_volume(
         ..Default::default()
     };
     let v = host
-        .call()
-        .create_volume(req)
+        .api("create_volume", |d| d.create_volume(req))
         .await
         .map_err(|e| DockerError::create(host.host(), "volume", &spec.name, e))?;
     Ok(v.name)
@@ -37,8 +36,9 @@ pub async fn create_volume(
 
 /// Removes a volume (only ever called for volumes aegis owns, when asked to).
 pub async fn remove_volume(host: &DockerHost, name: &str) -> Result<()> {
-    host.call()
-        .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
-        .await
-        .map_err(|e| DockerError::api(host.host(), "remove", "volume", name, e))
+    host.api("remove_volume", |d| {
+        d.remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+    })
+    .await
+    .map_err(|e| DockerError::api(host.host(), "remove", "volume", name, e))
 }

@@ -485,7 +485,8 @@ impl<R: Reconciler> Runtime<R> {
     }
 }
 
-/// Runs one reconcile in its own task, under its own span (one trace per reconcile).
+/// Runs one reconcile in its own task, under its own span: a root (`parent: None`), so that
+/// each reconcile is one trace of its own whatever span the loop itself runs in.
 async fn reconcile<R: Reconciler>(reconciler: Arc<R>, start: Start<R::Key>) -> Finished<R::Key> {
     let Start {
         key,
@@ -493,18 +494,32 @@ async fn reconcile<R: Reconciler>(reconciler: Arc<R>, start: Start<R::Key>) -> F
         reason,
         attempt,
     } = start;
-    let span = tracing::info_span!("reconcile", key = %key, run = %run, %reason, attempt);
+    let span = tracing::info_span!(
+        parent: None,
+        "reconcile",
+        key = %key,
+        run = %run,
+        %reason,
+        attempt,
+        otel.status_code = tracing::field::Empty,
+        otel.status_description = tracing::field::Empty,
+    );
     tracing::debug!(key = %key, run = %run, %reason, attempt, "reconcile started");
     let began = Instant::now();
     let result = AssertUnwindSafe(reconciler.reconcile(key.clone()))
         .catch_unwind()
-        .instrument(span)
+        .instrument(span.clone())
         .await;
     let result = match result {
         Ok(Ok(action)) => Ok(action),
         Ok(Err(error)) => Err(error.to_string()),
         Err(panic) => Err(format!("reconciler panicked: {}", panic_message(&*panic))),
     };
+    if let Err(message) = &result {
+        // `otel.*` fields become the OpenTelemetry span status (tracing-opentelemetry).
+        span.record("otel.status_code", "ERROR");
+        span.record("otel.status_description", message.as_str());
+    }
     Finished {
         key,
         run,
