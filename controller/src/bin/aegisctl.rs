@@ -34,6 +34,11 @@ enum Command {
         #[arg(long, env = "AEGIS_INSTANCE", default_value = aegis::labels::DEFAULT_INSTANCE)]
         instance: String,
     },
+    /// Convert another tool's configuration into aegis manifests.
+    Import {
+        #[command(subcommand)]
+        what: cli::import::ImportCommand,
+    },
     #[command(flatten)]
     Remote(cli::commands::RemoteCommand),
 }
@@ -43,6 +48,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Remote(cmd) => run_remote(cmd, &cli.connect),
+        Command::Import { what } => match cli::import::run(what) {
+            Ok(()) => Exit::Success.into(),
+            Err(e) => {
+                eprintln!("error: {e}");
+                Exit::Usage.into()
+            }
+        },
         Command::Diff { source, instance } => diff(&source, instance).into(),
     }
 }

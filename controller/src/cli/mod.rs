@@ -7,6 +7,7 @@ pub mod client;
 pub mod commands;
 pub mod connect;
 pub mod exit;
+pub mod import;
 mod report;
 mod source_view;
 pub mod table;
