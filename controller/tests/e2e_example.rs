@@ -24,7 +24,10 @@ fn the_seed_deployment_validates_with_its_test_key() {
     // Two hosts: on the VPS nine stack containers, Newt, the obs client and a DnsGuard
     // agent; on komodo the machine client and its DnsGuard agent.
     assert!(t.contains("2 hosts, 14 containers"), "{t}");
-    assert!(!t.contains("warning:"), "the policy governs every risky setting: {t}");
+    assert!(
+        !t.contains("warning:"),
+        "the policy governs every risky setting: {t}"
+    );
 
     // Without the key the revision is rejected whole, naming a SOPS file.
     let o = Command::new(env!("CARGO_BIN_EXE_aegis"))

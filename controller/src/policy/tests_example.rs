@@ -7,7 +7,8 @@ use crate::resolve;
 /// TunnelClients' and Stacks' SOPS placeholders decrypt with it. Set once per test process.
 fn example_key() {
     crate::secrets::keys::set_key_file(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/racknerd-aegis/example-age-key.txt"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/racknerd-aegis/example-age-key.txt"),
     );
 }
 
