@@ -46,6 +46,8 @@ pub struct HostReport {
     pub plan: HostPlan,
     /// Docker API calls made in the pass (observe + images + actions).
     pub api_calls: u64,
+    /// Unlabelled containers replaced by labelled ones (`apply --adopt`).
+    pub adopted: Vec<plan::adopt::Adopted>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +73,16 @@ pub async fn apply_all(state: &DesiredState, opts: &ApplyOptions) -> Vec<Result<
     join_all(state.hosts.iter().map(|h| apply_host(h, &state.revision, opts))).await
 }
 
+/// [`apply_all`], adopting: a declared container whose name an unlabelled container holds
+/// replaces it instead of failing on the name (see [`plan::adopt`]).
+pub async fn adopt_all(state: &DesiredState, opts: &ApplyOptions) -> Vec<Result<HostReport, ApplyError>> {
+    join_all(state.hosts.iter().map(|h| {
+        let span = tracing::info_span!("host", host = %h.host.name, adopt = true);
+        apply_host_in(h, &state.revision, opts, true).instrument(span)
+    }))
+    .await
+}
+
 /// Plans every host without changing anything (`diff`, `apply --dry-run`).
 pub async fn plan_all(state: &DesiredState, opts: &PlanOptions) -> Vec<Result<HostPlan, ApplyError>> {
     join_all(state.hosts.iter().map(|h| plan_only(h, opts))).await
@@ -84,13 +96,16 @@ pub async fn apply_host(
 ) -> Result<HostReport, ApplyError> {
     let span = tracing::info_span!("host", host = %desired.host.name);
     // `instrument`, not `span.enter()` across `.await` (that leaks the span into other tasks).
-    apply_host_in(desired, revision, opts).instrument(span).await
+    apply_host_in(desired, revision, opts, false)
+        .instrument(span)
+        .await
 }
 
 async fn apply_host_in(
     desired: &DesiredHost,
     revision: &str,
     opts: &ApplyOptions,
+    adopt: bool,
 ) -> Result<HostReport, ApplyError> {
     let host = DockerHost::connect(&desired.host).await?;
     let mut observed = docker::observe(&host).await?;
@@ -98,10 +113,22 @@ async fn apply_host_in(
         let id = docker::images::ensure_image(&host, &observed.images, &image).await?;
         observed.images.insert(image, id);
     }
-    let plan = plan::plan_host(desired, &observed, &opts.plan);
+    let mut plan = plan::plan_host(desired, &observed, &opts.plan);
+    let adopted = if adopt {
+        let names: BTreeSet<String> = desired
+            .stacks
+            .iter()
+            .flat_map(|s| s.containers.iter().map(|c| c.name.clone()))
+            .collect();
+        let unowned = docker::unowned::unowned_named(&host, &names).await?;
+        plan::adopt::adopt(&mut plan, desired, &unowned)
+    } else {
+        Vec::new()
+    };
     let mut failures = plan.error_messages();
     failures.extend(execute::run(&host, desired, &plan, &who(desired, revision, opts), opts).await);
-    let report = HostReport::new(&host, desired, revision, plan);
+    let mut report = HostReport::new(&host, desired, revision, plan);
+    report.adopted = adopted;
     if failures.is_empty() {
         Ok(report)
     } else {
@@ -135,6 +162,7 @@ impl HostReport {
             revision: revision.to_string(),
             plan,
             api_calls: host.api_calls(),
+            adopted: Vec::new(),
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod images;
 pub mod networks;
 pub mod observe;
 mod tls;
+pub mod unowned;
 pub mod volumes;
 pub mod wait;
 
