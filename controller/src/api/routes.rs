@@ -32,6 +32,8 @@ pub struct ApiState {
     pub control: Arc<dyn Control>,
     /// Serves `POST /api/v1/webhook` when set; without it that route answers 404.
     pub webhook: Option<Arc<Webhook>>,
+    /// Serves logs and restarts when set; without it those routes answer 404.
+    pub operate: Option<Arc<dyn super::operate::Operate>>,
 }
 
 impl ApiState {
@@ -40,7 +42,14 @@ impl ApiState {
             store,
             control,
             webhook: None,
+            operate: None,
         }
+    }
+
+    #[must_use]
+    pub fn with_operate(mut self, operate: Arc<dyn super::operate::Operate>) -> Self {
+        self.operate = Some(operate);
+        self
     }
 
     #[must_use]
@@ -69,9 +78,9 @@ pub struct SuspendResponse {
 /// Query of `GET /api/v1/resources` and `GET /api/v1/watch`.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct ListQuery {
-    kind: Option<String>,
-    host: Option<String>,
-    selector: Option<String>,
+    pub(crate) kind: Option<String>,
+    pub(crate) host: Option<String>,
+    pub(crate) selector: Option<String>,
 }
 
 impl ListQuery {
@@ -89,7 +98,7 @@ impl ListQuery {
     }
 }
 
-fn parse_kind(word: &str) -> Result<Kind, ApiError> {
+pub(crate) fn parse_kind(word: &str) -> Result<Kind, ApiError> {
     kind_from_word(word).ok_or_else(|| {
         ApiError::bad_request(format!(
             "unknown kind `{word}` (expected one of Host, Network, Stack, DnsGuard, TunnelClient)"
@@ -113,6 +122,12 @@ pub(crate) fn router(state: ApiState, token: &str, shutdown: Option<watch::Recei
         .route("/api/v1/reconcile", post(reconcile_all))
         .route("/api/v1/watch", get(watch_changes))
         .route("/api/v1/source", get(source_status))
+        .route("/api/v1/resources/{kind}/{name}/logs", get(super::logs::logs))
+        .route(
+            "/api/v1/resources/{kind}/{name}/restart",
+            post(super::restart::restart),
+        )
+        .route("/api/v1/events", get(super::events::events))
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(middleware::from_fn_with_state(
             TokenDigest::new(token),

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod connect;
 pub mod exit;
 pub mod import;
+pub mod operate;
 mod report;
 mod source_view;
 pub mod table;

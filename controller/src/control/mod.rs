@@ -9,6 +9,7 @@
 
 mod events;
 mod hosts;
+mod operate;
 mod reconciler;
 mod snapshot;
 mod source;
@@ -96,7 +97,11 @@ pub async fn run(opts: ControllerOptions) -> anyhow::Result<()> {
         snapshot.clone(),
         store.clone(),
     ));
-    let mut api_state = ApiState::new(store.clone(), triggers);
+    let mut api_state = ApiState::new(store.clone(), triggers).with_operate(operate::Operations::new(
+        snapshot.clone(),
+        pool.clone(),
+        store.clone(),
+    ));
     if let Some(hook) = webhook {
         api_state = api_state.with_webhook(hook);
     }
