@@ -77,7 +77,7 @@ pub fn timeline(statuses: &[ResourceStatus]) -> Vec<EventRow> {
         .iter()
         .flat_map(|s| s.events.iter().map(move |e| EventRow::new(s, e)))
         .collect();
-    rows.sort_by(|a, b| (a.time, a.object()).cmp(&(b.time, b.object())));
+    rows.sort_by_key(|r| (r.time, r.object()));
     rows
 }
 
@@ -146,7 +146,7 @@ pub(crate) async fn events(
                             rows.extend(new_events(before, &now).iter().map(|e| EventRow::new(&s, e)));
                             seen.insert(s.key(), now);
                         }
-                        rows.sort_by(|a, b| a.time.cmp(&b.time));
+                        rows.sort_by_key(|r| r.time);
                         send_rows(&tx, rows).await
                     }
                     Err(RecvError::Closed) => false,
@@ -194,13 +194,11 @@ mod tests {
     #[test]
     fn new_events_are_those_after_the_last_seen() {
         let (a, b, c) = (ev("a"), ev("b"), ev("c"));
-        assert_eq!(new_events(&[], &[a.clone()]), [a.clone()]);
-        assert_eq!(
-            new_events(&[a.clone()], &[a.clone(), b.clone(), c.clone()]),
-            [b.clone(), c.clone()]
-        );
-        assert!(new_events(&[a.clone(), b.clone()], &[a.clone(), b.clone()]).is_empty());
+        let all = [a.clone(), b.clone(), c.clone()];
+        assert_eq!(new_events(&[], &all[..1]), &all[..1]);
+        assert_eq!(new_events(&all[..1], &all), &all[1..]);
+        assert!(new_events(&all[..2], &all[..2]).is_empty());
         // The ring dropped `a` and more: all of it is new.
-        assert_eq!(new_events(&[a], &[b.clone(), c.clone()]), [b, c]);
+        assert_eq!(new_events(&all[..1], &all[1..]), &all[1..]);
     }
 }
