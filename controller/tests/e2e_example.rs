@@ -29,7 +29,8 @@ fn the_seed_deployment_validates_with_its_test_key() {
         "the policy governs every risky setting: {t}"
     );
 
-    // Without the key the revision is rejected whole, naming a SOPS file.
+    // Without the key the revision is rejected whole (exit 3: an invalid source), naming a
+    // SOPS file.
     let o = Command::new(env!("CARGO_BIN_EXE_aegis"))
         .args(["validate", "--source"])
         .arg(&dir)
@@ -40,6 +41,6 @@ fn the_seed_deployment_validates_with_its_test_key() {
         .output()
         .expect("run aegis validate");
     let t = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{t}");
-    assert!(t.contains(".sops.env"), "{t}");
+    assert_eq!(o.status.code(), Some(3), "{t}");
+    assert!(t.contains("stacks/newt/.sops.env` cannot be decrypted"), "{t}");
 }

@@ -19,7 +19,8 @@ use support::{docker, ensure_image, inspect, text, unique, Source, IMAGE};
 
 const WAIT: Duration = Duration::from_secs(60);
 
-/// `web` prints a line to each stream, then one more line each time /tmp/go appears.
+/// `web` prints a line to each stream, then one more line each time /tmp/go appears. (The
+/// pause keeps `out-2` the last line: the engine orders the two pipes' lines by arrival.)
 fn stack(name: &str, web: &str, side: &str, critical: bool) -> String {
     format!(
         r#"apiVersion: aegis.dev/v1alpha1
@@ -32,7 +33,7 @@ spec:
       image: {IMAGE}
       container_name: {web}
       init: true
-      command: ["sh", "-c", "echo out-1; echo err-1 >&2; echo out-2; while true; do if [ -f /tmp/go ]; then rm /tmp/go; echo fresh-line; fi; sleep 0.1; done"]
+      command: ["sh", "-c", "echo out-1; echo err-1 >&2; sleep 0.3; echo out-2; while true; do if [ -f /tmp/go ]; then rm /tmp/go; echo fresh-line; fi; sleep 0.1; done"]
     side:
       image: {IMAGE}
       container_name: {side}
@@ -120,12 +121,12 @@ fn logs_events_and_restart_through_the_controller() {
         out.contains("side-1").then_some(out)
     });
     assert!(
-        all.contains("web  | out-1") && all.contains("side | side-1"),
+        all.contains("web | out-1") && all.contains("side | side-1"),
         "{all}"
     );
-    // An unknown service is a 404 that names the services.
+    // An unknown service is a 404 that names the services (exit 5: the controller refused).
     let o = ctl.aegisctl(&["logs", &target, "nope"]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
     assert!(
         text(&o).contains("has no service `nope` (services: web, side)"),
         "{}",
@@ -175,7 +176,7 @@ fn logs_events_and_restart_through_the_controller() {
     let crit_web = format!("{crit}-web");
     let started = inspect(&crit_web, "{{.State.StartedAt}}");
     let o = ctl.aegisctl(&["restart", &format!("stack/{crit}")]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
     assert!(
         text(&o).contains("is critical") && text(&o).contains("commit-confirmed"),
         "{}",

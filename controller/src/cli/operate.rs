@@ -76,10 +76,10 @@ pub fn parse_target(t: &str) -> Result<(Kind, String), ClientError> {
     match t.split_once('/') {
         Some((kind, name)) if !name.is_empty() => kind_from_word(kind)
             .map(|k| (k, name.to_string()))
-            .ok_or_else(|| ClientError::Config(format!("`{t}`: unknown kind `{kind}`; write stack/NAME"))),
-        Some(_) => Err(ClientError::Config(format!("`{t}`: no name; write stack/NAME"))),
+            .ok_or_else(|| ClientError::Usage(format!("`{t}`: unknown kind `{kind}`; write stack/NAME"))),
+        Some(_) => Err(ClientError::Usage(format!("`{t}`: no name; write stack/NAME"))),
         None if !t.is_empty() => Ok((Kind::Stack, t.to_string())),
-        None => Err(ClientError::Config("no resource given; write stack/NAME".into())),
+        None => Err(ClientError::Usage("no resource given; write stack/NAME".into())),
     }
 }
 
@@ -94,7 +94,7 @@ pub async fn run(cmd: OperateCommand, connect: &ConnectArgs) -> Result<bool, Cli
                 .as_deref()
                 .map(|s| crate::api::logs::parse_since(s, SystemTime::now()))
                 .transpose()
-                .map_err(ClientError::Config)?;
+                .map_err(ClientError::Usage)?;
             let client = Client::new(&connect.resolve()?)?;
             logs(
                 &client,
@@ -137,10 +137,10 @@ async fn logs(
     service: Option<&str>,
     opts: &LogOptions,
 ) -> Result<bool, ClientError> {
-    // Prefixes only when lines of several containers interleave (no service named); widths
-    // grow as services appear, like `docker compose logs`.
+    // Prefixes only when lines of several containers interleave (no service named). Not
+    // padded: the services' lines arrive in any order, and a width that grows as they do
+    // would shift columns mid-stream.
     let prefix = service.is_none();
-    let mut width = 0;
     let mut failed = false;
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
     client
@@ -151,8 +151,7 @@ async fn logs(
                 return;
             }
             let text = if prefix {
-                width = width.max(l.service.len());
-                format!("{:width$} | {}", l.service, l.line)
+                format!("{} | {}", l.service, l.line)
             } else {
                 l.line
             };
