@@ -42,5 +42,8 @@ fn the_seed_deployment_validates_with_its_test_key() {
         .expect("run aegis validate");
     let t = text(&o);
     assert_eq!(o.status.code(), Some(3), "{t}");
-    assert!(t.contains("stacks/newt/.sops.env` cannot be decrypted"), "{t}");
+    assert!(
+        t.contains("stacks/pangolin/.sops.env` cannot be decrypted"),
+        "{t}"
+    );
 }

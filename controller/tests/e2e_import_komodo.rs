@@ -31,21 +31,41 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// The seed's repository layout (Phase 4d), filled from `examples/racknerd-aegis/stacks`.
+/// The seed's repository layout (Phase 4d): the VPS stacks from
+/// `examples/racknerd-aegis/stacks`; Newt and the two machine clients, which the example runs
+/// as TunnelClients, from the seed's own compose blocks (the compose loader's seed testdata)
+/// with the example's SOPS files for their credentials.
 fn seed_repo() -> tempfile::TempDir {
     let repo = tempfile::tempdir().expect("tempdir");
-    let example = repo_root().join("examples/racknerd-aegis/stacks");
+    let example = repo_root().join("examples/racknerd-aegis");
+    let stacks = repo.path().join("docker/stacks");
     for (from, to) in [
         ("aegis-gateway", "racknerd-aegis/aegis-gateway"),
         ("pangolin", "racknerd-aegis/pangolin"),
         ("identity", "racknerd-aegis/identity"),
         ("periphery", "racknerd-aegis/periphery"),
-        ("newt", "racknerd-aegis/newt"),
-        ("aegis-obs-client", "racknerd-aegis/pangolin-obs-client"),
-        ("komodo-pangolin-client", "komodo/pangolin-client"),
         ("alloy", "shared/alloy"),
     ] {
-        copy_dir(&example.join(from), &repo.path().join("docker/stacks").join(to));
+        copy_dir(&example.join("stacks").join(from), &stacks.join(to));
+    }
+    let seed = repo_root().join("controller/src/compose/testdata/seed");
+    for (compose, sops, to) in [
+        ("newt.yaml", "newt.sops.env", "racknerd-aegis/newt"),
+        (
+            "pangolin-obs-client.yaml",
+            "racknerd-aegis-obs.sops.env",
+            "racknerd-aegis/pangolin-obs-client",
+        ),
+        (
+            "pangolin-cli.yaml",
+            "komodo-mgmt.sops.env",
+            "komodo/pangolin-client",
+        ),
+    ] {
+        let dir = stacks.join(to);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::copy(seed.join(compose), dir.join("compose.yaml")).expect("copy compose");
+        std::fs::copy(example.join("tunnels").join(sops), dir.join(".sops.env")).expect("copy sops");
     }
     repo
 }
@@ -72,7 +92,7 @@ fn validate(repo: &Path) -> std::process::Output {
         .arg(repo)
         .env(
             "SOPS_AGE_KEY_FILE",
-            repo_root().join("examples/racknerd-aegis/TEST-ONLY-age-key.txt"),
+            repo_root().join("examples/racknerd-aegis/example-age-key.txt"),
         )
         .env_remove("SOPS_AGE_KEY")
         .output()

@@ -23,8 +23,9 @@ use crate::{
 
 #[derive(Debug, Subcommand)]
 pub enum OperateCommand {
-    /// Print a Stack's container logs, streamed from its host (like `kubectl logs`): stdout to
-    /// stdout, stderr to stderr; lines prefixed with the service when there are several.
+    /// Print the container logs of a Stack (or a TunnelClient or DnsGuard), streamed from its
+    /// host (like `kubectl logs`): stdout to stdout, stderr to stderr; lines prefixed with the
+    /// service when there are several.
     Logs(LogsArgs),
     /// The events of every resource in one timeline (like `flux events`).
     Events(EventsArgs),
@@ -35,7 +36,7 @@ pub enum OperateCommand {
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    /// `stack/NAME` (or just NAME).
+    /// `stack/NAME` (or just NAME), `tunnelclient/NAME`, `dnsguard/NAME`.
     pub target: String,
     /// Only this service's container.
     pub service: Option<String>,

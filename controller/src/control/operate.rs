@@ -1,5 +1,5 @@
-//! [`Operations`]: the controller's side of [`crate::api::Operate`]. Logs and restarts of a
-//! Stack's containers, through the same host connections the reconciler uses, so the
+//! [`Operations`]: the controller's side of [`crate::api::Operate`]. Logs and restarts of the
+//! containers of a Stack (or of a DnsGuard or TunnelClient, which expand to containers), through the same host connections the reconciler uses, so the
 //! operator needs nothing on the host but what aegis already reaches.
 //!
 //! A restart goes straight to the engine, not through the work queue: it changes no
@@ -42,11 +42,6 @@ impl Operations {
     }
 
     fn target(&self, kind: Kind, name: &str, service: Option<&str>) -> Result<Target, OperateError> {
-        if kind != Kind::Stack {
-            return Err(OperateError::NotFound(format!(
-                "{kind}/{name}: logs and restarts are served for Stacks (a {kind} runs no containers of its own yet)"
-            )));
-        }
         let snap = self
             .snapshot
             .get()
@@ -58,11 +53,12 @@ impl Operations {
         let host = snap.host(&key.host).ok_or_else(|| {
             OperateError::NotFound(format!("host `{}` of {kind}/{name} is not declared", key.host))
         })?;
+        // Stacks, and the DnsGuards and TunnelClients that expand to containers.
         let stack = host
             .stacks
             .iter()
-            .find(|s| s.name == name)
-            .ok_or_else(|| OperateError::NotFound(format!("no {kind} named `{name}`")))?;
+            .find(|s| s.kind == kind && s.name == name)
+            .ok_or_else(|| OperateError::NotFound(format!("{kind}/{name} runs no containers: logs and restarts are for Stacks, DnsGuards and TunnelClients")))?;
         let containers: Vec<(String, String)> = stack
             .containers
             .iter()

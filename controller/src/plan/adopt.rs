@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Action, Change, HostPlan, PlanError, Step, StepId};
 use crate::{
-    desired::{DesiredHost, Kind, ResourceRef},
+    desired::{DesiredHost, ResourceRef},
     observed::ObservedContainer,
 };
 
@@ -41,7 +41,7 @@ pub fn adopt(plan: &mut HostPlan, desired: &DesiredHost, foreign: &[ObservedCont
         .stacks
         .iter()
         .filter(|s| s.critical)
-        .map(|s| ResourceRef::new(Kind::Stack, &s.name))
+        .map(|s| s.owner())
         .collect();
     let mut adopted = Vec::new();
     let mut blocked: BTreeMap<StepId, (ResourceRef, String)> = BTreeMap::new();
@@ -154,7 +154,7 @@ fn short(id: &str) -> &str {
 mod tests {
     use super::*;
     use crate::{
-        desired::{ContainerSpec, Endpoint, HostSpec, StackSpec},
+        desired::{ContainerSpec, Endpoint, HostSpec, Kind, StackSpec},
         observed::{ContainerState, ObservedHost},
         plan::plan_host,
     };
@@ -162,6 +162,7 @@ mod tests {
     /// Stack `app` (container `app`) dependsOn Stack `db` (container `db`); nothing exists yet.
     fn two_stacks_app_depends_on_db() -> (DesiredHost, ObservedHost) {
         let stack = |name: &str, deps: Vec<ResourceRef>| StackSpec {
+            kind: Kind::Stack,
             name: name.into(),
             depends_on: deps,
             containers: vec![ContainerSpec {
