@@ -14,6 +14,7 @@ pub mod desired;
 pub mod diagnostic;
 pub mod docker;
 pub mod graph;
+pub mod import;
 pub mod labels;
 pub mod manifest;
 pub mod observed;

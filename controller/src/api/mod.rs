@@ -14,6 +14,9 @@
 //! | POST | `/api/v1/resources/{kind}/{name}/suspend`, `/resume` | `SuspendResponse` |
 //! | POST | `/api/v1/reconcile?timeout=30s` | `[ReconcileResult]`, when all are done; 504 as above |
 //! | GET | `/api/v1/watch?kind=&host=&selector=` | NDJSON stream of `Change` |
+//! | GET | `/api/v1/resources/{kind}/{name}/logs?service=&follow=&since=&tail=` | NDJSON stream of `LogLine` ([`logs`]) |
+//! | POST | `/api/v1/resources/{kind}/{name}/restart?service=` | `RestartResult`; 409 for a critical resource |
+//! | GET | `/api/v1/events?kind=&host=&selector=&watch=` | `[EventRow]`, oldest first; NDJSON with `watch=true` ([`events`]) |
 //! | POST | `/api/v1/webhook` | GitHub/GitLab push hook, own signature check: 202 triggered, 200 ignored, 401 |
 //! | GET | `/metrics` | Prometheus metrics (open unless `--metrics-token-required`), see [`metrics`] |
 //! | GET | `/healthz` | 200 always |
@@ -25,8 +28,12 @@ mod auth;
 mod config;
 mod control;
 mod error;
+pub mod events;
 mod healthcheck;
+pub mod logs;
 pub mod metrics;
+mod operate;
+mod restart;
 mod routes;
 mod server;
 mod tls;
@@ -36,6 +43,7 @@ pub use config::{ApiArgs, ApiConfig, TlsFiles, DEFAULT_BIND};
 pub use control::{Control, ControlError, ReconcileResult};
 pub use error::ErrorBody;
 pub use healthcheck::{healthcheck, HealthcheckArgs};
+pub use operate::{ContainerLog, Operate, OperateError, RestartResult};
 pub use routes::{ApiState, SuspendResponse, DEFAULT_RECONCILE_WAIT};
 pub use server::{serve, ApiServer, ServeError};
 

@@ -34,6 +34,8 @@ pub struct ApiState {
     pub webhook: Option<Arc<Webhook>>,
     /// Serves `GET /metrics` when set; without it that route answers 404.
     pub metrics: Option<super::metrics::MetricsRoute>,
+    /// Serves logs and restarts when set; without it those routes answer 404.
+    pub operate: Option<Arc<dyn super::operate::Operate>>,
 }
 
 impl ApiState {
@@ -43,6 +45,7 @@ impl ApiState {
             control,
             webhook: None,
             metrics: None,
+            operate: None,
         }
     }
 
@@ -53,6 +56,12 @@ impl ApiState {
             metrics,
             token_required,
         });
+        self
+    }
+
+    #[must_use]
+    pub fn with_operate(mut self, operate: Arc<dyn super::operate::Operate>) -> Self {
+        self.operate = Some(operate);
         self
     }
 
@@ -82,9 +91,9 @@ pub struct SuspendResponse {
 /// Query of `GET /api/v1/resources` and `GET /api/v1/watch`.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct ListQuery {
-    kind: Option<String>,
-    host: Option<String>,
-    selector: Option<String>,
+    pub(crate) kind: Option<String>,
+    pub(crate) host: Option<String>,
+    pub(crate) selector: Option<String>,
 }
 
 impl ListQuery {
@@ -102,7 +111,7 @@ impl ListQuery {
     }
 }
 
-fn parse_kind(word: &str) -> Result<Kind, ApiError> {
+pub(crate) fn parse_kind(word: &str) -> Result<Kind, ApiError> {
     kind_from_word(word).ok_or_else(|| {
         ApiError::bad_request(format!(
             "unknown kind `{word}` (expected one of Host, Network, Stack, DnsGuard, TunnelClient)"
@@ -134,6 +143,12 @@ pub(crate) fn router(state: ApiState, token: &str, shutdown: Option<watch::Recei
         .route("/api/v1/reconcile", post(reconcile_all))
         .route("/api/v1/watch", get(watch_changes))
         .route("/api/v1/source", get(source_status))
+        .route("/api/v1/resources/{kind}/{name}/logs", get(super::logs::logs))
+        .route(
+            "/api/v1/resources/{kind}/{name}/restart",
+            post(super::restart::restart),
+        )
+        .route("/api/v1/events", get(super::events::events))
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(middleware::from_fn_with_state(
             TokenDigest::new(token),

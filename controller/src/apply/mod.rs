@@ -46,6 +46,8 @@ pub struct HostReport {
     pub plan: HostPlan,
     /// Docker API calls made in the pass (observe + images + actions).
     pub api_calls: u64,
+    /// Unlabelled containers replaced by labelled ones (`apply --adopt`).
+    pub adopted: Vec<plan::adopt::Adopted>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +70,25 @@ pub enum ApplyError {
 
 /// Applies every host of `state` concurrently.
 pub async fn apply_all(state: &DesiredState, opts: &ApplyOptions) -> Vec<Result<HostReport, ApplyError>> {
-    join_all(state.hosts.iter().map(|h| apply_host(h, &state.revision, opts))).await
+    join_all(
+        state
+            .hosts
+            .iter()
+            .map(|h| apply_host(h, &state.revision, opts, false)),
+    )
+    .await
+}
+
+/// [`apply_all`], adopting: a declared container whose name an unlabelled container holds
+/// replaces it instead of failing on the name (see [`plan::adopt`]).
+pub async fn adopt_all(state: &DesiredState, opts: &ApplyOptions) -> Vec<Result<HostReport, ApplyError>> {
+    join_all(
+        state
+            .hosts
+            .iter()
+            .map(|h| apply_host(h, &state.revision, opts, true)),
+    )
+    .await
 }
 
 /// Plans every host without changing anything (`diff`, `apply --dry-run`).
@@ -81,16 +101,18 @@ pub async fn apply_host(
     desired: &DesiredHost,
     revision: &str,
     opts: &ApplyOptions,
+    adopt: bool,
 ) -> Result<HostReport, ApplyError> {
     // Root: one trace per host and pass of a one-shot apply.
     let span = tracing::info_span!(
         parent: None,
         "apply",
         aegis.host = %desired.host.name,
-        aegis.revision = revision
+        aegis.revision = revision,
+        aegis.adopt = adopt
     );
     // `instrument`, not `span.enter()` across `.await` (that leaks the span into other tasks).
-    let result = apply_host_in(desired, revision, opts)
+    let result = apply_host_in(desired, revision, opts, adopt)
         .instrument(span.clone())
         .await;
     if let Err(e) = &result {
@@ -103,6 +125,7 @@ async fn apply_host_in(
     desired: &DesiredHost,
     revision: &str,
     opts: &ApplyOptions,
+    adopt: bool,
 ) -> Result<HostReport, ApplyError> {
     let host = DockerHost::connect(&desired.host).await?;
     let mut observed = observe(&host).await?;
@@ -110,10 +133,22 @@ async fn apply_host_in(
         let id = docker::images::ensure_image(&host, &observed.images, &image).await?;
         observed.images.insert(image, id);
     }
-    let plan = traced_plan(|| plan::plan_host(desired, &observed, &opts.plan));
+    let mut plan = traced_plan(|| plan::plan_host(desired, &observed, &opts.plan));
+    let adopted = if adopt {
+        let names: BTreeSet<String> = desired
+            .stacks
+            .iter()
+            .flat_map(|s| s.containers.iter().map(|c| c.name.clone()))
+            .collect();
+        let unowned = docker::unowned::unowned_named(&host, &names).await?;
+        plan::adopt::adopt(&mut plan, desired, &unowned)
+    } else {
+        Vec::new()
+    };
     let mut failures = plan.error_messages();
     failures.extend(execute(&host, desired, &plan, &who(desired, revision, opts), opts).await);
-    let report = HostReport::new(&host, desired, revision, plan);
+    let mut report = HostReport::new(&host, desired, revision, plan);
+    report.adopted = adopted;
     if failures.is_empty() {
         Ok(report)
     } else {
@@ -147,6 +182,7 @@ impl HostReport {
             revision: revision.to_string(),
             plan,
             api_calls: host.api_calls(),
+            adopted: Vec::new(),
         }
     }
 }

@@ -51,6 +51,11 @@ enum Command {
         /// Also remove aegis-owned volumes that are no longer declared (they hold data).
         #[arg(long)]
         prune_volumes: bool,
+        /// Replace existing unlabelled containers that hold declared names (made by `docker
+        /// run`, docker compose or Komodo) by labelled ones, in dependency order; each
+        /// restarts once. Without it such a name is a conflict. Critical resources are refused.
+        #[arg(long)]
+        adopt: bool,
     },
     /// Run the continuous control loop: watch the source, reconcile every resource, repair
     /// drift from Docker events, and serve status and triggers to `aegisctl`.
@@ -217,6 +222,7 @@ fn run(command: Command, runtime: Option<&tokio::runtime::Runtime>) -> Exit {
             health_timeout,
             instance,
             prune_volumes,
+            adopt,
         } => {
             let opts = apply::ApplyOptions {
                 parallel,
@@ -229,7 +235,7 @@ fn run(command: Command, runtime: Option<&tokio::runtime::Runtime>) -> Exit {
             let Some(runtime) = runtime else {
                 return Exit::Error;
             };
-            apply_once(&source, &opts, runtime)
+            apply_once(&source, &opts, adopt, runtime)
         }
         Command::Controller {
             source,
@@ -388,7 +394,13 @@ fn validate(source: &SourceArgs) -> Exit {
 
 /// `apply`: 0 converged, 1 some resources failed, 3 invalid (nothing applied), 4 a host
 /// unreachable.
-fn apply_once(source: &SourceArgs, opts: &apply::ApplyOptions, runtime: &tokio::runtime::Runtime) -> Exit {
+/// `adopt`: replace unlabelled containers holding declared names (see `apply --adopt`).
+fn apply_once(
+    source: &SourceArgs,
+    opts: &apply::ApplyOptions,
+    adopt: bool,
+    runtime: &tokio::runtime::Runtime,
+) -> Exit {
     let (_checkout, resolved, _) = match load(source, "nothing was applied") {
         Ok(l) => l,
         Err(code) => return code,
@@ -397,7 +409,11 @@ fn apply_once(source: &SourceArgs, opts: &apply::ApplyOptions, runtime: &tokio::
         eprintln!("warning: {w}");
     }
     let started = std::time::Instant::now();
-    let results = runtime.block_on(apply::apply_all(&resolved.state, opts));
+    let results = if adopt {
+        runtime.block_on(apply::adopt_all(&resolved.state, opts))
+    } else {
+        runtime.block_on(apply::apply_all(&resolved.state, opts))
+    };
     let mut exit = Exit::Success;
     let mut reports = Vec::new();
     for r in results {

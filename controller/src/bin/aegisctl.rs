@@ -34,8 +34,15 @@ enum Command {
         #[arg(long, env = "AEGIS_INSTANCE", default_value = aegis::labels::DEFAULT_INSTANCE)]
         instance: String,
     },
+    /// Convert another tool's configuration into aegis manifests.
+    Import {
+        #[command(subcommand)]
+        what: cli::import::ImportCommand,
+    },
     #[command(flatten)]
     Remote(cli::commands::RemoteCommand),
+    #[command(flatten)]
+    Operate(cli::operate::OperateCommand),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +50,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Remote(cmd) => run_remote(cmd, &cli.connect),
+        Command::Operate(cmd) => block_on_remote(cli::operate::run(cmd, &cli.connect)),
+        Command::Import { what } => match cli::import::run(what) {
+            Ok(()) => Exit::Success.into(),
+            Err(e) => {
+                eprintln!("error: {e}");
+                Exit::Usage.into()
+            }
+        },
         Command::Diff { source, instance } => diff(&source, instance).into(),
     }
 }
@@ -113,6 +128,13 @@ fn diff(source: &SourceArgs, instance: String) -> Exit {
 
 /// get/describe/reconcile/suspend/resume; exit codes as in the README's table.
 fn run_remote(cmd: cli::commands::RemoteCommand, connect: &cli::connect::ConnectArgs) -> ExitCode {
+    block_on_remote(cli::commands::run(cmd, connect))
+}
+
+/// Runs one remote command (also logs/events/restart); exit codes as in the README's table.
+fn block_on_remote(
+    fut: impl std::future::Future<Output = Result<bool, cli::client::ClientError>>,
+) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -120,7 +142,7 @@ fn run_remote(cmd: cli::commands::RemoteCommand, connect: &cli::connect::Connect
             return Exit::Error.into();
         }
     };
-    match runtime.block_on(cli::commands::run(cmd, connect)) {
+    match runtime.block_on(fut) {
         Ok(true) => Exit::Success.into(),
         Ok(false) => Exit::Failed.into(),
         Err(e) => {

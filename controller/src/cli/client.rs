@@ -303,3 +303,6 @@ fn set_filter(url: &mut Url, filter: &ListFilter) {
         url.set_query(None);
     }
 }
+
+#[path = "client_ops.rs"]
+mod ops;

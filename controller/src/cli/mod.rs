@@ -7,6 +7,8 @@ pub mod client;
 pub mod commands;
 pub mod connect;
 pub mod exit;
+pub mod import;
+pub mod operate;
 mod report;
 mod source_view;
 pub mod table;

@@ -22,6 +22,13 @@ pub fn print_summary(reports: &[HostReport]) -> String {
         for (res, counts) in &r.plan.resources {
             let _ = writeln!(out, "  {:width$}  {}", res.to_string(), counts.summary());
         }
+        for a in &r.adopted {
+            let _ = writeln!(
+                out,
+                "  adopted container {} ({}): the unlabelled container was replaced by a labelled one",
+                a.container, a.resource
+            );
+        }
         for w in &r.plan.warnings {
             let _ = writeln!(out, "  warning: {w}");
         }

@@ -10,6 +10,7 @@
 mod events;
 mod hosts;
 mod metrics;
+mod operate;
 mod reconciler;
 mod snapshot;
 mod source;
@@ -106,8 +107,13 @@ pub async fn run(opts: ControllerOptions) -> anyhow::Result<()> {
         snapshot.clone(),
         store.clone(),
     ));
-    let mut api_state =
-        ApiState::new(store.clone(), triggers).with_metrics(metrics, opts.api.metrics_token_required);
+    let mut api_state = ApiState::new(store.clone(), triggers)
+        .with_metrics(metrics, opts.api.metrics_token_required)
+        .with_operate(operate::Operations::new(
+            snapshot.clone(),
+            pool.clone(),
+            store.clone(),
+        ));
     if let Some(hook) = webhook {
         api_state = api_state.with_webhook(hook);
     }

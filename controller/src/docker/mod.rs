@@ -16,7 +16,9 @@ pub mod files;
 pub mod images;
 pub mod networks;
 pub mod observe;
+pub mod operate;
 mod tls;
+pub mod unowned;
 pub mod volumes;
 pub mod wait;
 

@@ -5,6 +5,7 @@
 //! (networks, then `dependsOn`, then `network_mode: service:X`, then `depends_on` conditions).
 
 mod action;
+pub mod adopt;
 pub mod changes;
 mod containers;
 pub mod hash;
@@ -17,7 +18,10 @@ pub use action::{Action, Gate, HostPlan, Reconnect, ResourceCounts, Step, StepId
 pub use changes::Change;
 pub use containers::is_finished_job;
 
-use crate::{desired::DesiredHost, observed::ObservedHost};
+use crate::{
+    desired::{DesiredHost, ResourceRef},
+    observed::ObservedHost,
+};
 
 /// A reason the plan can't be made, for the user to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,6 +47,15 @@ pub enum PlanError {
         host: String,
         network: String,
         containers: String,
+    },
+    /// `--adopt` found an unlabelled container holding the name of a critical resource's
+    /// container: replacing it needs the commit-confirmed path (a rollback watchdog on the
+    /// host), which this build does not have.
+    #[error("host `{host}`: container `{container}` of {resource} exists and is not managed by aegis; {resource} is critical (on a management path), and adopting it would replace a container that carries the path to a host: that needs the commit-confirmed apply with a rollback watchdog, which this build does not have — adopt it by hand (stop and remove it right before `aegis apply`, with a way back), or apply --adopt again once commit-confirmed apply is available")]
+    AdoptCritical {
+        host: String,
+        resource: ResourceRef,
+        container: String,
     },
     /// The image of a container isn't present (the caller pulls missing images before planning).
     #[error("host `{host}`: image `{image}` of container `{container}` is not present on the host")]

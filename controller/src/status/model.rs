@@ -80,6 +80,8 @@ pub enum EventReason {
     Resumed,
     /// A source revision was rejected whole; the last good one keeps running.
     Rejected,
+    /// An operator restarted containers (`aegisctl restart`).
+    Restarted,
 }
 
 impl fmt::Display for EventReason {

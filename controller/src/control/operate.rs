@@ -1,0 +1,177 @@
+//! [`Operations`]: the controller's side of [`crate::api::Operate`]. Logs and restarts of the
+//! containers of a Stack (or of a DnsGuard or TunnelClient, which expand to containers), through the same host connections the reconciler uses, so the
+//! operator needs nothing on the host but what aegis already reaches.
+//!
+//! A restart goes straight to the engine, not through the work queue: it changes no
+//! configuration, so the reconciler has nothing to decide; the Docker events it causes
+//! (`die`, `start`) requeue the Stack like any other, which then finds it converged.
+
+use std::sync::Arc;
+
+use futures::{future::BoxFuture, StreamExt};
+
+use super::{hosts::Pool, snapshot::Shared};
+use crate::{
+    api::{ContainerLog, Operate, OperateError, RestartResult},
+    desired::{HostSpec, Kind},
+    docker::{self, operate::LogOptions},
+    status::{EventReason, EventType, StatusKey, StatusStore},
+};
+
+pub struct Operations {
+    snapshot: Shared,
+    pool: Pool,
+    store: StatusStore,
+}
+
+/// What an operation acts on: the host, the containers (name, service), the status key.
+struct Target {
+    key: StatusKey,
+    host: HostSpec,
+    containers: Vec<(String, String)>,
+    critical: bool,
+}
+
+impl Operations {
+    pub fn new(snapshot: Shared, pool: Pool, store: StatusStore) -> Arc<Self> {
+        Arc::new(Self {
+            snapshot,
+            pool,
+            store,
+        })
+    }
+
+    fn target(&self, kind: Kind, name: &str, service: Option<&str>) -> Result<Target, OperateError> {
+        let snap = self
+            .snapshot
+            .get()
+            .ok_or_else(|| OperateError::Unavailable("no revision accepted yet".into()))?;
+        let key = snap
+            .find(kind, name)
+            .cloned()
+            .ok_or_else(|| OperateError::NotFound(format!("no {kind} named `{name}`")))?;
+        let host = snap.host(&key.host).ok_or_else(|| {
+            OperateError::NotFound(format!("host `{}` of {kind}/{name} is not declared", key.host))
+        })?;
+        // Stacks, and the DnsGuards and TunnelClients that expand to containers.
+        let stack = host
+            .stacks
+            .iter()
+            .find(|s| s.kind == kind && s.name == name)
+            .ok_or_else(|| OperateError::NotFound(format!("{kind}/{name} runs no containers: logs and restarts are for Stacks, DnsGuards and TunnelClients")))?;
+        let containers: Vec<(String, String)> = stack
+            .containers
+            .iter()
+            .filter(|c| service.is_none_or(|s| s == c.service))
+            .map(|c| (c.name.clone(), c.service.clone()))
+            .collect();
+        if containers.is_empty() {
+            let services: Vec<&str> = stack.containers.iter().map(|c| c.service.as_str()).collect();
+            return Err(OperateError::NotFound(format!(
+                "{kind}/{name} has no service `{}` (services: {})",
+                service.unwrap_or_default(),
+                services.join(", ")
+            )));
+        }
+        Ok(Target {
+            key,
+            host: host.host.clone(),
+            containers,
+            critical: stack.critical,
+        })
+    }
+
+    async fn connect(&self, host: &HostSpec) -> Result<docker::DockerHost, OperateError> {
+        self.pool.get(host).await.map_err(|e| {
+            self.pool.invalidate(&host.name);
+            OperateError::Host(e.to_string())
+        })
+    }
+}
+
+impl Operate for Operations {
+    fn logs(
+        &self,
+        kind: Kind,
+        name: String,
+        service: Option<String>,
+        opts: LogOptions,
+    ) -> BoxFuture<'static, Result<Vec<ContainerLog>, OperateError>> {
+        let target = self.target(kind, &name, service.as_deref());
+        let pool = self.pool.clone();
+        Box::pin(async move {
+            let t = target?;
+            let host = pool.get(&t.host).await.map_err(|e| {
+                pool.invalidate(&t.host.name);
+                OperateError::Host(e.to_string())
+            })?;
+            Ok(t.containers
+                .into_iter()
+                .map(|(container, service)| ContainerLog {
+                    chunks: docker::operate::logs(&host, &container, &opts)
+                        .map(|r| r.map_err(|e| e.to_string()))
+                        .boxed(),
+                    container,
+                    service,
+                })
+                .collect())
+        })
+    }
+
+    fn restart(
+        &self,
+        kind: Kind,
+        name: String,
+        service: Option<String>,
+    ) -> BoxFuture<'static, Result<RestartResult, OperateError>> {
+        let target = self.target(kind, &name, service.as_deref());
+        let me = Self {
+            snapshot: self.snapshot.clone(),
+            pool: self.pool.clone(),
+            store: self.store.clone(),
+        };
+        Box::pin(async move {
+            let t = target?;
+            if t.critical {
+                return Err(OperateError::Refused(format!(
+                    "{kind}/{name} is critical (on a management path): restarting it can cut the controller off from a host, so it must go through the commit-confirmed path with a rollback watchdog, which this build does not have — restart it on the host itself if you must"
+                )));
+            }
+            let host = me.connect(&t.host).await?;
+            let mut done = Vec::new();
+            for (container, _) in &t.containers {
+                if let Err(e) = docker::operate::restart(&host, container).await {
+                    let msg = e.to_string();
+                    me.store.update(&t.key, |s| {
+                        s.record_event(
+                            EventType::Warning,
+                            EventReason::Restarted,
+                            format!("restart failed: {msg}"),
+                        );
+                    });
+                    return Err(OperateError::Host(msg));
+                }
+                done.push(container.clone());
+            }
+            let what = if done.len() == 1 {
+                "container"
+            } else {
+                "containers"
+            };
+            me.store.update(&t.key, |s| {
+                s.record_event(
+                    EventType::Normal,
+                    EventReason::Restarted,
+                    format!("restarted {what} {} (aegisctl restart)", done.join(", ")),
+                );
+            });
+            tracing::info!(resource = %t.key, containers = ?done, "restarted on request");
+            Ok(RestartResult {
+                kind,
+                name,
+                host: t.key.host.clone(),
+                containers: done,
+            })
+        })
+    }
+}
