@@ -77,6 +77,7 @@ pub fn validate(set: &ManifestSet) -> Diagnostics {
     }
     check_cycles(set, &mut diags);
     super::validate_agents::check(set, &mut diags);
+    super::management::check(set, &mut diags);
     diags
 }
 
@@ -112,6 +113,12 @@ fn check_host(
     if let Some(ep) = &h.spec.endpoint {
         if let Some((message, hint)) = endpoint_problem(ep) {
             diags.push(m.diag(FieldPath::parse("spec.endpoint"), message).with_hint(hint));
+        }
+        if let Err(e) = super::endpoint::plain_tcp_verdict(ep, h.spec.tls.is_some(), h.spec.insecure) {
+            diags.push(
+                m.diag(FieldPath::parse("spec.endpoint"), e)
+                    .with_hint("add `tls: {ca, cert, key}`, reach it through loopback (a tunnel's local end), or set `insecure: true`"),
+            );
         }
         if h.spec.tls.is_some() && !ep.starts_with("tcp://") {
             diags.push(m.diag(

@@ -8,6 +8,7 @@ mod action;
 pub mod adopt;
 pub mod changes;
 mod containers;
+pub mod critical;
 pub mod hash;
 mod networks;
 mod order;
@@ -102,6 +103,7 @@ pub fn plan_host(desired: &DesiredHost, observed: &ObservedHost, opts: &PlanOpti
     net.actions.retain(|(r, _)| !failed.contains(r));
     ctr.actions.retain(|(r, _)| !failed.contains(r));
     order::assemble(desired, net, ctr, &mut plan);
+    critical::protect(desired, observed, &mut plan);
     plan.errors = errors;
     plan
 }
