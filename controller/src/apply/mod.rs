@@ -3,8 +3,11 @@
 //! This is where side effects happen, driven by the pure [`crate::plan`]. Hosts are handled
 //! concurrently and independently: one host failing never stops the others.
 
+pub mod confirmed;
 mod execute;
 mod labels;
+pub mod reach;
+pub mod recovery;
 mod step;
 
 use std::{collections::BTreeSet, time::Duration};

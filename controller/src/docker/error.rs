@@ -80,6 +80,15 @@ pub enum DockerError {
         reason: String,
     },
 
+    /// Moving an image onto a host through the Docker API (no registry) failed: the export
+    /// from the source engine, the load into this one, or the check of the loaded image's ID.
+    #[error("cannot put image `{image}` onto host `{host}` through the Docker API: {reason}")]
+    ImageTransfer {
+        host: String,
+        image: String,
+        reason: String,
+    },
+
     /// Waiting for a container (health, completion) took longer than allowed.
     #[error(
         "container `{container}` on host `{host}` did not become {wanted} within {timeout_secs}s \

@@ -52,10 +52,21 @@ mod tests {
 
     #[test]
     fn loopback_addresses() {
-        for a in ["127.0.0.1:2375", "127.1.2.3:1", "localhost:2375", "[::1]:2375", "LOCALHOST:9"] {
+        for a in [
+            "127.0.0.1:2375",
+            "127.1.2.3:1",
+            "localhost:2375",
+            "[::1]:2375",
+            "LOCALHOST:9",
+        ] {
             assert!(is_loopback(a), "{a}");
         }
-        for a in ["10.0.0.1:2375", "vps.example:2376", "[fe80::1]:2375", "0.0.0.0:2375"] {
+        for a in [
+            "10.0.0.1:2375",
+            "vps.example:2376",
+            "[fe80::1]:2375",
+            "0.0.0.0:2375",
+        ] {
             assert!(!is_loopback(a), "{a}");
         }
     }
@@ -67,6 +78,9 @@ mod tests {
         assert!(plain_tcp_verdict("tcp://vps.example:2375", false, false).is_err());
         assert!(plain_tcp_verdict("tcp://vps.example:2375", false, true).is_ok_and(|w| w.is_some()));
         assert_eq!(plain_tcp_verdict("tcp://vps.example:2376", true, false), Ok(None));
-        assert_eq!(plain_tcp_verdict("unix:///var/run/docker.sock", false, false), Ok(None));
+        assert_eq!(
+            plain_tcp_verdict("unix:///var/run/docker.sock", false, false),
+            Ok(None)
+        );
     }
 }

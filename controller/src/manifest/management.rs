@@ -96,7 +96,9 @@ pub(super) fn check(set: &ManifestSet, diags: &mut Diagnostics) {
     for (host, entries) in &paths {
         let mut seen = BTreeSet::new();
         for e in entries {
-            let Some(declarer) = set.get(&e.declared_by) else { continue };
+            let Some(declarer) = set.get(&e.declared_by) else {
+                continue;
+            };
             if !seen.insert(&e.resource) {
                 diags.push(
                     declarer
@@ -108,7 +110,9 @@ pub(super) fn check(set: &ManifestSet, diags: &mut Diagnostics) {
                 );
                 continue;
             }
-            let Some(target) = set.get(&e.resource) else { continue };
+            let Some(target) = set.get(&e.resource) else {
+                continue;
+            };
             if !matches!(e.resource.kind, Kind::Stack | Kind::TunnelClient) {
                 diags.push(
                     declarer
@@ -127,9 +131,14 @@ pub(super) fn check(set: &ManifestSet, diags: &mut Diagnostics) {
                 );
                 continue;
             }
-            let Ok(lives_on) = set.host_of(&target.value) else { continue };
+            let Ok(lives_on) = set.host_of(&target.value) else {
+                continue;
+            };
             if &lives_on != host {
-                reached_through.entry(host.clone()).or_default().push(lives_on.clone());
+                reached_through
+                    .entry(host.clone())
+                    .or_default()
+                    .push(lives_on.clone());
                 edge_at
                     .entry((host.clone(), lives_on))
                     .or_insert_with(|| e.clone());
@@ -186,7 +195,9 @@ fn check_host_fields(m: &Located<AnyManifest>, h: &Manifest<HostManifestSpec>, d
         match (&p.tcp, &p.http) {
             (Some(_), Some(_)) | (None, None) => diags.push(
                 m.diag(at, "a probe has exactly one of `tcp` or `http`")
-                    .with_hint("e.g. `probe: {tcp: \"10.0.0.5:2376\"}` or `probe: {http: \"http://10.0.0.5:8080/\"}`"),
+                    .with_hint(
+                    "e.g. `probe: {tcp: \"10.0.0.5:2376\"}` or `probe: {http: \"http://10.0.0.5:8080/\"}`",
+                ),
             ),
             (Some(t), None) => {
                 let ok = t
@@ -272,11 +283,26 @@ mod tests {
             host("a", "Network/n, Stack/s, Stack/s"),
             stack("s", "a"),
         ));
-        assert!(text.contains("spec.managementPath[0]: Network/n cannot be on a management path"), "{text}");
-        assert!(text.contains("spec.managementPath[2]: Stack/s is on host `a`'s management path twice"), "{text}");
-        assert!(text.contains("spec.probe: a probe has exactly one of `tcp` or `http`"), "{text}");
-        assert!(text.contains("spec.agentSocket: `run/docker.sock` is not an absolute path"), "{text}");
-        assert!(text.contains("spec.confirmTimeout: confirmTimeout must be at least 5s"), "{text}");
+        assert!(
+            text.contains("spec.managementPath[0]: Network/n cannot be on a management path"),
+            "{text}"
+        );
+        assert!(
+            text.contains("spec.managementPath[2]: Stack/s is on host `a`'s management path twice"),
+            "{text}"
+        );
+        assert!(
+            text.contains("spec.probe: a probe has exactly one of `tcp` or `http`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("spec.agentSocket: `run/docker.sock` is not an absolute path"),
+            "{text}"
+        );
+        assert!(
+            text.contains("spec.confirmTimeout: confirmTimeout must be at least 5s"),
+            "{text}"
+        );
     }
 
     #[test]

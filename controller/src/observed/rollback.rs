@@ -74,7 +74,10 @@ impl RollbackAttempt {
     /// Every label of the watchdog container: ownership plus the attempt.
     pub fn to_labels(&self) -> BTreeMap<String, String> {
         let mut l = BTreeMap::from([
-            (labels::MANAGED_BY.to_string(), labels::MANAGED_BY_VALUE.to_string()),
+            (
+                labels::MANAGED_BY.to_string(),
+                labels::MANAGED_BY_VALUE.to_string(),
+            ),
             (labels::HOST.to_string(), self.host.clone()),
             (labels::INSTANCE.to_string(), self.instance.clone()),
             (labels::AGENT.to_string(), AGENT_KIND.to_string()),
@@ -139,6 +142,42 @@ impl RollbackAttempt {
     }
 }
 
+/// The name a replacement is created under until the swap: `<name>_aegis_next_<attempt>`.
+pub fn temp_name(name: &str, attempt: &str) -> String {
+    format!("{name}{NEXT}{attempt}")
+}
+
+/// The name the old container is parked under: `<name>_aegis_old_<attempt>`.
+pub fn parked_name(name: &str, attempt: &str) -> String {
+    format!("{name}{OLD}{attempt}")
+}
+
+const NEXT: &str = "_aegis_next_";
+const OLD: &str = "_aegis_old_";
+
+/// What a container name says about an attempt it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptName<'a> {
+    /// A replacement not swapped in yet: the container's real name and the attempt.
+    Next { name: &'a str, attempt: &'a str },
+    /// A parked old container.
+    Old { name: &'a str, attempt: &'a str },
+}
+
+/// Recognises the names [`temp_name`] and [`parked_name`] make. The attempt part is hex, so a
+/// service that happens to contain `_aegis_old_` in its name is not mistaken for one.
+pub fn attempt_name(container: &str) -> Option<AttemptName<'_>> {
+    let split = |marker: &str| {
+        container
+            .rsplit_once(marker)
+            .filter(|(n, a)| !n.is_empty() && !a.is_empty() && a.chars().all(|c| c.is_ascii_hexdigit()))
+    };
+    if let Some((name, attempt)) = split(NEXT) {
+        return Some(AttemptName::Next { name, attempt });
+    }
+    split(OLD).map(|(name, attempt)| AttemptName::Old { name, attempt })
+}
+
 /// Whether a container is a rollback watchdog (by its labels).
 pub fn is_watchdog(labels_of: &BTreeMap<String, String>) -> bool {
     labels_of.contains_key(labels::ROLLBACK_ATTEMPT)
@@ -177,6 +216,27 @@ mod tests {
         assert_eq!(RollbackAttempt::from_labels(&l), Ok(a.clone()));
         let removal = RollbackAttempt { new: None, ..a };
         assert_eq!(RollbackAttempt::from_labels(&removal.to_labels()), Ok(removal));
+    }
+
+    #[test]
+    fn attempt_names() {
+        assert_eq!(temp_name("web-1", "ab12"), "web-1_aegis_next_ab12");
+        assert_eq!(
+            attempt_name("web-1_aegis_old_ab12"),
+            Some(AttemptName::Old {
+                name: "web-1",
+                attempt: "ab12"
+            })
+        );
+        assert_eq!(
+            attempt_name(&temp_name("x_aegis_old_y", "ff")),
+            Some(AttemptName::Next {
+                name: "x_aegis_old_y",
+                attempt: "ff"
+            })
+        );
+        assert_eq!(attempt_name("my_aegis_old_notes"), None);
+        assert_eq!(attempt_name("web-1"), None);
     }
 
     #[test]

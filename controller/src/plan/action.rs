@@ -219,7 +219,12 @@ impl HostPlan {
                 .filter(|(r, _)| r == resource)
                 .cloned()
                 .collect(),
-            held: self.held.iter().filter(|h| &h.resource == resource).cloned().collect(),
+            held: self
+                .held
+                .iter()
+                .filter(|h| &h.resource == resource)
+                .cloned()
+                .collect(),
         }
     }
 }

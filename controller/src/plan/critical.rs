@@ -18,7 +18,10 @@
 //! - **One attempt at a time.** While a rollback watchdog guards a resource (its labels are in
 //!   the observed state), every step of that resource, and every step touching the two
 //!   containers it swaps, is held ([`HoldReason::AttemptInFlight`]): the watchdog, not the
-//!   planner, decides what happens to them.
+//!   planner, decides what happens to them. A parked or not-yet-swapped container whose
+//!   watchdog is gone (its name says which attempt it belongs to) is left to the recovery
+//!   ([`HoldReason::AttemptLeftover`]): pruning a parked old container could leave no
+//!   container at all.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -47,6 +50,9 @@ pub enum HoldReason {
     AttemptInFlight { attempt: String, resource: ResourceRef },
     /// The step would disconnect these critical containers from a network.
     CriticalAttached { containers: Vec<String> },
+    /// The container is left over from an interrupted attempt (its name says so) whose
+    /// watchdog is gone: recovery, not the planner, puts it back or removes it.
+    AttemptLeftover { attempt: String },
 }
 
 impl std::fmt::Display for Held {
@@ -64,6 +70,11 @@ impl std::fmt::Display for Held {
                  management path; aegis never does that as a side effect — change the network \
                  by hand in a maintenance window, or detach them first",
                 containers.join(", ")
+            ),
+            HoldReason::AttemptLeftover { attempt } => write!(
+                f,
+                "it is left over from the interrupted commit-confirmed attempt {attempt}; the \
+                 controller's recovery restores or removes it"
             ),
         }
     }
@@ -103,6 +114,18 @@ pub(super) fn protect(desired: &DesiredHost, observed: &ObservedHost, plan: &mut
             ));
             continue;
         }
+        let touched_name = touched.and_then(|id| by_id.get(id)).map(|c| c.name.as_str());
+        if let Some(a) = touched_name.and_then(crate::observed::rollback::attempt_name) {
+            let (crate::observed::rollback::AttemptName::Next { attempt, .. }
+            | crate::observed::rollback::AttemptName::Old { attempt, .. }) = a;
+            held.push((
+                step.id,
+                HoldReason::AttemptLeftover {
+                    attempt: attempt.to_string(),
+                },
+            ));
+            continue;
+        }
         match &step.action {
             Action::RecreateNetwork { spec, .. } => {
                 if let Some(r) = attached(observed, &spec.name, &is_critical) {
@@ -116,8 +139,8 @@ pub(super) fn protect(desired: &DesiredHost, observed: &ObservedHost, plan: &mut
             }
             Action::ReplaceContainer { .. } => step.critical = critical.contains(&step.resource),
             Action::RemoveContainer { id, .. } => {
-                step.critical =
-                    critical.contains(&step.resource) || by_id.get(id.as_str()).is_some_and(|c| is_critical(c));
+                step.critical = critical.contains(&step.resource)
+                    || by_id.get(id.as_str()).is_some_and(|c| is_critical(c));
             }
             _ => {}
         }
@@ -212,10 +235,7 @@ impl HostPlan {
         let mut out = Vec::with_capacity(crit.len());
         while out.len() < crit.len() {
             let next = crit.iter().find(|s| {
-                !done.contains(&s.id)
-                    && s.after
-                        .iter()
-                        .all(|(d, _)| !ids.contains(d) || done.contains(d))
+                !done.contains(&s.id) && s.after.iter().all(|(d, _)| !ids.contains(d) || done.contains(d))
             });
             // A cycle cannot come out of the planner; take plan order rather than loop.
             let Some(s) = next.or_else(|| crit.iter().find(|s| !done.contains(&s.id))) else {
@@ -232,7 +252,10 @@ impl HostPlan {
 /// deeper behind other hosts first (`depth`, from [`crate::desired::Management::reach_depth`]),
 /// so a host's own path resources change while the path to it is still known to work; then by
 /// host name; then each host's [`HostPlan::critical_steps`] order.
-pub fn fleet_sequence<'a>(plans: &'a [HostPlan], depth: &BTreeMap<String, usize>) -> Vec<(&'a HostPlan, &'a Step)> {
+pub fn fleet_sequence<'a>(
+    plans: &'a [HostPlan],
+    depth: &BTreeMap<String, usize>,
+) -> Vec<(&'a HostPlan, &'a Step)> {
     let mut hosts: Vec<&HostPlan> = plans.iter().filter(|p| p.has_critical()).collect();
     hosts.sort_by(|a, b| {
         let (da, db) = (

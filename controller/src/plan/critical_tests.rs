@@ -156,7 +156,11 @@ fn replacing_a_critical_container_is_a_critical_step_creating_or_starting_is_not
     let p = plan_host(&d2, &o, &PlanOptions::default());
     assert_eq!(
         lines(&p),
-        ["recreate app-web-1", "recreate fwd-socat-1 [critical]", "create fwd-extra-1"]
+        [
+            "recreate app-web-1",
+            "recreate fwd-socat-1 [critical]",
+            "create fwd-extra-1"
+        ]
     );
     let normal = p.without_critical();
     assert_eq!(lines(&normal), ["recreate app-web-1", "create fwd-extra-1"]);
@@ -166,7 +170,10 @@ fn replacing_a_critical_container_is_a_critical_step_creating_or_starting_is_not
     let mut o2 = converged(&d);
     o2.containers[1].state = ContainerState::Exited;
     o2.containers[1].exit_code = Some(1);
-    assert_eq!(lines(&plan_host(&d, &o2, &PlanOptions::default())), ["start fwd-socat-1"]);
+    assert_eq!(
+        lines(&plan_host(&d, &o2, &PlanOptions::default())),
+        ["start fwd-socat-1"]
+    );
 }
 
 #[test]
@@ -210,7 +217,11 @@ fn removing_a_critical_resource_from_the_source_is_a_critical_step() {
     gone_net.networks.clear();
     let p = plan_host(&gone_net, &o, &PlanOptions::default());
     assert_eq!(lines(&p), ["prune fwd-socat-1 [critical]"]);
-    assert!(p.held[0].to_string().starts_with("prune web held back"), "{:?}", p.held);
+    assert!(
+        p.held[0].to_string().starts_with("prune web held back"),
+        "{:?}",
+        p.held
+    );
 }
 
 #[test]
@@ -230,7 +241,12 @@ fn an_attempt_in_flight_holds_its_resource_and_its_two_containers() {
     old.name = "fwd-socat-1_aegis_old".into();
     old.state = ContainerState::Exited;
     o.containers.push(old);
-    let mut new = o.containers.iter().find(|c| c.name == "fwd-socat-1").cloned().unwrap();
+    let mut new = o
+        .containers
+        .iter()
+        .find(|c| c.name == "fwd-socat-1")
+        .cloned()
+        .unwrap();
     new.id = "new-id".into();
     o.containers.retain(|c| c.name != "fwd-socat-1");
     let mut newer = changed(spec);
@@ -277,7 +293,26 @@ fn an_attempt_in_flight_holds_its_resource_and_its_two_containers() {
         held.iter().any(|h| h.starts_with("prune fwd-socat-1_aegis_old held back: a commit-confirmed change of Stack/fwd is in flight (rollback watchdog aegis-rollback-a1)")),
         "{held:?}"
     );
-    assert!(held.iter().any(|h| h.starts_with("recreate fwd-socat-1 held back")), "{held:?}");
+    assert!(
+        held.iter()
+            .any(|h| h.starts_with("recreate fwd-socat-1 held back")),
+        "{held:?}"
+    );
+
+    // Once the watchdog is gone, a parked container is a leftover for the recovery.
+    let mut o2 = o.clone();
+    o2.containers.retain(|c| c.id != "wd");
+    for c in &mut o2.containers {
+        if c.id == "old-id" {
+            c.name = crate::observed::rollback::parked_name("fwd-socat-1", "a1");
+        }
+    }
+    let p = plan_host(&d, &o2, &PlanOptions::default());
+    let held: Vec<String> = p.held.iter().map(ToString::to_string).collect();
+    assert!(
+        held.iter().any(|h| h.starts_with("prune fwd-socat-1_aegis_old_a1 held back: it is left over from the interrupted commit-confirmed attempt a1")),
+        "{held:?}"
+    );
 }
 
 #[test]
@@ -298,7 +333,10 @@ fn critical_steps_run_in_dependency_order_then_fleet_depth_order() {
     let p_b = plan_host(&d2, &o, &PlanOptions::default());
     let order: Vec<&str> = p_b.critical_steps().iter().map(|s| s.action.object()).collect();
     assert_eq!(order, ["fwd-a-1", "fwd-b-1"]);
-    assert!(p_b.steps.iter().any(|s| s.after.iter().any(|(_, g)| *g == Gate::Started)));
+    assert!(p_b
+        .steps
+        .iter()
+        .any(|s| s.after.iter().any(|(_, g)| *g == Gate::Started)));
 
     let da = host("a", vec![stack("relay", true, vec![ctr("relay", "socat")])]);
     let oa = converged(&da);

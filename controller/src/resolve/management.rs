@@ -60,7 +60,9 @@ pub(super) fn management(set: &ManifestSet, hosts: &[String]) -> Management {
         if !flagged && carried.is_none() {
             continue;
         }
-        let Ok(host) = set.host_of(&item.value) else { continue };
+        let Ok(host) = set.host_of(&item.value) else {
+            continue;
+        };
         let mut carries = carried.unwrap_or_default();
         carries.sort();
         carries.dedup();
@@ -85,7 +87,9 @@ pub(super) fn management(set: &ManifestSet, hosts: &[String]) -> Management {
 pub(super) fn warnings(set: &ManifestSet) -> Vec<Diagnostic> {
     set.of_kind(Kind::Host)
         .filter_map(|m| {
-            let AnyManifest::Host(h) = &m.value else { return None };
+            let AnyManifest::Host(h) = &m.value else {
+                return None;
+            };
             let ep = h.spec.endpoint.as_deref()?;
             let w = manifest::endpoint::plain_tcp_verdict(ep, h.spec.tls.is_some(), h.spec.insecure)
                 .ok()
