@@ -105,6 +105,9 @@ pub struct Timing {
     /// After a confirm or an abort (or the deadline), how long to wait for the watchdog to
     /// finish before the outcome is `Pending`.
     pub finish_limit: Duration,
+    /// How long the change itself may take when the controller cannot see it (stopping the
+    /// old container takes up to its stop grace period).
+    pub swap_allowance: Duration,
 }
 
 impl Timing {
@@ -116,6 +119,7 @@ impl Timing {
             margin: (timeout / 10).clamp(Duration::from_secs(2), Duration::from_secs(15)),
             grace: (timeout / 4).clamp(Duration::from_secs(3), Duration::from_secs(30)),
             finish_limit: Duration::from_secs(30) + crate::agent::rollback::swap::SETTLE,
+            swap_allowance: Duration::from_secs(60),
         }
     }
 }
@@ -347,11 +351,18 @@ enum Check {
 
 /// Steps 3–6 of the module doc, from the moment the watchdog is running. `started` is when
 /// the watchdog was created, by this process's clock.
+///
+/// The deadline starts when the watchdog reports the change done (stopping the old container
+/// alone may take its whole grace period). Until then there is none: while the watchdog is
+/// seen at work, the controller keeps waiting; once it has seen the change done, it follows
+/// the watchdog's deadline (read from its status, converted to this clock) minus a margin.
 pub(super) async fn follow(c: &Follow<'_>, a: &RollbackAttempt, tok: &Secret, started: Instant) -> Outcome {
     let name = a.watchdog_name();
     let t = &c.timing;
-    let confirm_by = started + c.timeout.saturating_sub(t.margin);
-    let give_up = started + c.timeout + t.finish_limit;
+    // Before the change is seen done: as long as the watchdog might still take.
+    let patience = c.timeout + t.finish_limit + t.swap_allowance;
+    let mut give_up = started + patience;
+    let mut deadline: Option<Instant> = None;
     let failed_hash = a.new.as_ref().map(|n| n.spec_hash.clone()).unwrap_or_default();
     let mut swapped_at: Option<Instant> = None;
     let mut confirmed = false;
@@ -370,7 +381,7 @@ pub(super) async fn follow(c: &Follow<'_>, a: &RollbackAttempt, tok: &Secret, st
                 reason,
             };
         }
-        let fresh = match reach::check(&c.home, t.check_limit).await {
+        let fresh = match reach::check(c.home, t.check_limit).await {
             Ok(h) => h,
             Err(e) => {
                 problem = e;
@@ -395,7 +406,19 @@ pub(super) async fn follow(c: &Follow<'_>, a: &RollbackAttempt, tok: &Secret, st
                 continue;
             }
         };
-        match w.status.map(|s| s.phase) {
+        let status = w.status;
+        if deadline.is_none() {
+            if let Some(d) = status.as_ref().and_then(|s| s.deadline.as_deref()) {
+                let d = local_deadline(d, c.timeout);
+                deadline = Some(d);
+                give_up = d + t.finish_limit;
+            } else {
+                // Still at work on the change (or not started yet): keep waiting.
+                give_up = now + patience;
+            }
+        }
+        let confirm_by = deadline.map(|d| d.checked_sub(t.margin).unwrap_or(d));
+        match status.map(|s| s.phase) {
             Some(Phase::Confirmed) => {
                 let _ = launch::remove(&fresh, &name).await;
                 tracing::info!(resource = %c.resource, attempt = %a.id, "confirmed");
@@ -436,44 +459,63 @@ pub(super) async fn follow(c: &Follow<'_>, a: &RollbackAttempt, tok: &Secret, st
             }
             Some(Phase::Swapped) if !confirmed && aborted.is_none() => {
                 let since = *swapped_at.get_or_insert(now);
+                let late = confirm_by.is_some_and(|by| now >= by);
                 match checks(c, a, &fresh).await {
-                    Check::Pass => match launch::confirm(&fresh, &name, tok).await {
+                    Check::Pass if !late => match launch::confirm(&fresh, &name, tok).await {
                         Ok(()) => {
                             confirmed = true;
                             tracing::info!(resource = %c.resource, attempt = %a.id, "checks passed over new connections; confirm sent");
                         }
                         Err(e) => problem = e.to_string(),
                     },
+                    Check::Pass => {
+                        aborted = Some(
+                            abort(
+                                &fresh,
+                                &name,
+                                tok,
+                                "the checks passed only after the confirm deadline".into(),
+                            )
+                            .await,
+                        )
+                    }
                     Check::Broken(why) => aborted = Some(abort(&fresh, &name, tok, why).await),
                     Check::NotYet(why) => {
-                        if now.duration_since(since) >= t.grace || now >= confirm_by {
-                            aborted = Some(abort(&fresh, &name, tok, format!(
-                                "checks still failing {}s after the change while host `{}` is reachable: {why}",
-                                now.duration_since(since).as_secs(),
-                                a.host
-                            )).await);
+                        if now.duration_since(since) >= t.grace || late {
+                            aborted = Some(
+                                abort(
+                                    &fresh,
+                                    &name,
+                                    tok,
+                                    format!(
+                                        "checks still failing {}s after the change while host `{}` is reachable: {why}",
+                                        now.duration_since(since).as_secs(),
+                                        a.host
+                                    ),
+                                )
+                                .await,
+                            );
                         } else {
                             problem = why;
                         }
                     }
                 }
             }
-            // Watching / swapping / committing / rolling back: the watchdog is at work.
-            _ => {
-                if !confirmed && aborted.is_none() && now >= confirm_by {
-                    aborted = Some(
-                        abort(
-                            &fresh,
-                            &name,
-                            tok,
-                            format!("the change did not complete in time: {problem}"),
-                        )
-                        .await,
-                    );
-                }
-            }
+            // Watching, swapping, committing, rolling back: the watchdog is at work.
+            _ => {}
         }
         tokio::time::sleep(t.poll).await;
+    }
+}
+
+/// The watchdog's deadline (RFC 3339, the host's clock) on this process's monotonic clock.
+/// Unreadable: a full timeout from now, which only makes the controller more patient; the
+/// watchdog keeps its own deadline regardless.
+pub(super) fn local_deadline(deadline: &str, timeout: Duration) -> Instant {
+    let now = Instant::now();
+    match humantime::parse_rfc3339_weak(deadline) {
+        Ok(d) => now + d.duration_since(std::time::SystemTime::now()).unwrap_or_default(),
+        Err(_) => now + timeout,
     }
 }
 

@@ -17,7 +17,7 @@
 //! and started when nothing runs under its name, and otherwise kept and reported. Nothing is
 //! left half-done, and a container is never removed unless another one runs in its place.
 
-use std::{collections::HashMap, time::Duration};
+use std::collections::HashMap;
 
 use bollard::query_parameters::ListContainersOptionsBuilder;
 use tokio::time::Instant;
@@ -109,7 +109,9 @@ pub async fn recover_host(
             None if !w.running => None,
             _ => {
                 // In flight: follow it to its end like a fresh attempt.
-                let started = started_at(w.status.as_ref().map(|s| s.deadline.as_str()), a.timeout);
+                // The deadline (once the change is done) is in its status; `started` only
+                // bounds the wait before that.
+                let started = Instant::now();
                 let has_healthcheck = match &a.new {
                     Some(n) => containers::inspect_state(host, &n.id)
                         .await
@@ -155,18 +157,6 @@ pub async fn recover_host(
     }
     out.extend(leftovers(host, instance).await?);
     Ok(out)
-}
-
-/// When an in-flight attempt's watchdog was created, by this process's clock, from its
-/// deadline (the host's clock). Unreadable: as if it had just been created, which only makes
-/// the controller more patient; the watchdog keeps its own deadline regardless.
-fn started_at(deadline: Option<&str>, timeout: Duration) -> Instant {
-    let now = Instant::now();
-    let Some(d) = deadline.and_then(|d| humantime::parse_rfc3339_weak(d).ok()) else {
-        return now;
-    };
-    let remaining = d.duration_since(std::time::SystemTime::now()).unwrap_or_default();
-    now.checked_sub(timeout.saturating_sub(remaining)).unwrap_or(now)
 }
 
 /// Parked and unswapped containers whose watchdog is gone (see the module doc).

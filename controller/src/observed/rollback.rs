@@ -2,8 +2,9 @@
 //!
 //! Labels cannot change after a container is created, so they hold exactly what is fixed for
 //! the attempt: which containers it swaps, under which names, how long the controller has to
-//! confirm, and the hash of the only token that confirms it. Whatever moves (the phase) lives
-//! in the watchdog's own filesystem and in the containers' names and states. Everyone who needs
+//! confirm, and the hash of the only token that confirms it. Whatever moves (the phase, and
+//! the deadline, fixed when the change is done) lives in the watchdog's own filesystem and in
+//! the containers' names and states. Everyone who needs
 //! the attempt reads it from here: the watchdog after its own restart, the controller after
 //! its restart, and the planner (which leaves the attempt's containers alone).
 
@@ -49,7 +50,7 @@ pub struct RollbackAttempt {
     /// The replacement; `None` when the attempt removes the container (a critical resource
     /// that left the source).
     pub new: Option<NewContainer>,
-    /// Time from the watchdog's creation (its `Created`, the host's own clock) to the deadline.
+    /// How long after the change (the swap) the confirm may arrive.
     pub timeout: Duration,
     /// Hex SHA-256 of the confirm token: the watchdog accepts only the token with this hash.
     pub token_sha256: String,

@@ -7,9 +7,10 @@
 //! `unless-stopped`. Guarantees:
 //!
 //! - **Independent of the controller.** The watchdog needs only H's own Docker socket. Its
-//!   whole state is on H: the attempt in its labels ([`crate::observed::RollbackAttempt`]),
-//!   the deadline derived from its `Created` time (H's clock), the phase in a file in its own
-//!   filesystem. It survives its own crash and a daemon restart, and resumes.
+//!   whole state is on H: the attempt (containers, names, timeout, token hash) in its labels
+//!   ([`crate::observed::RollbackAttempt`]), the phase and the deadline (H's clock, set when
+//!   the change is done: the timeout counts from the change, as `netplan try`'s does) in a
+//!   file in its own filesystem. It survives its own crash and a daemon restart, and resumes.
 //! - **Ready before the change** (deploy-rs #385). The watchdog itself makes the change, after
 //!   checking that the containers are as its labels say: stop the old container and park it
 //!   under another name (never remove it), rename the new one and start it. So no confirm can

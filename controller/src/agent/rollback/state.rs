@@ -100,8 +100,11 @@ pub struct Status {
     pub attempt: String,
     #[serde(flatten)]
     pub phase: Phase,
-    /// The deadline, RFC 3339, by the host's clock.
-    pub deadline: String,
+    /// The confirm deadline, RFC 3339, by the host's clock: set when the swap is done (the
+    /// confirm timeout counts from the change, like `netplan try`'s, not from the moment the
+    /// watchdog started: stopping the old container alone may take its whole grace period).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<String>,
     /// When this status was written, RFC 3339, by the host's clock.
     pub updated: String,
 }
@@ -115,7 +118,7 @@ pub struct Tick {
     pub confirmed: bool,
     /// An abort file with this attempt's token is present.
     pub aborted: bool,
-    /// The deadline has passed.
+    /// The deadline has passed (never before the swap is done).
     pub past_deadline: bool,
 }
 
@@ -240,7 +243,7 @@ mod tests {
         let s = Status {
             attempt: "a1".into(),
             phase: Phase::RolledBack("no confirm within 5s".into()),
-            deadline: "2026-01-01T00:00:00Z".into(),
+            deadline: Some("2026-01-01T00:00:00Z".into()),
             updated: "2026-01-01T00:00:01Z".into(),
         };
         let json = serde_json::to_string(&s).unwrap();

@@ -1,8 +1,8 @@
 //! The watchdog process: `aegis agent rollback run --name aegis-rollback-<attempt>`, in a
 //! container on the host whose critical container is being changed.
 //!
-//! It reads its attempt from its own labels (they survive its restarts), its deadline from its
-//! own `Created` time (the host's clock, fixed at create), and its phase from its status file,
+//! It reads its attempt from its own labels (they survive its restarts) and its phase and
+//! deadline (set when the swap is done, by the host's clock) from its status file,
 //! then loops: [`super::state::decide`] on what it sees, and one idempotent move from
 //! [`super::swap`]. It talks only to its host's Docker socket; the controller's connection
 //! and process may come and go.
@@ -85,14 +85,12 @@ async fn run_inner(args: &RunArgs) -> Result<i32, String> {
         .into_iter()
         .collect();
     let attempt = RollbackAttempt::from_labels(&labels).map_err(|e| format!("my labels: {e}"))?;
-    let created = me
-        .created
-        .as_deref()
-        .and_then(|c| humantime::parse_rfc3339_weak(c).ok())
-        .ok_or("my container has no readable Created time")?;
-    let deadline = created + attempt.timeout;
     let dir = Path::new(&args.state_dir);
     let status_path = dir.join("status.json");
+    // After a restart the deadline is the one recorded when the swap was done.
+    let deadline = read_status(&status_path)
+        .and_then(|s| s.deadline)
+        .and_then(|d| humantime::parse_rfc3339_weak(&d).ok());
     let mut wd = Watchdog {
         host,
         attempt,
@@ -104,11 +102,11 @@ async fn run_inner(args: &RunArgs) -> Result<i32, String> {
         rollback_errors: 0,
     };
     tracing::info!(
-        "rollback watchdog for {} (attempt {}, container `{}`): deadline {}",
+        "rollback watchdog for {} (attempt {}, container `{}`): confirm within {}s of the change",
         wd.attempt.resource,
         wd.attempt.id,
         wd.attempt.container,
-        humantime::format_rfc3339_seconds(deadline)
+        wd.attempt.timeout.as_secs()
     );
     loop {
         let tick = wd.tick();
@@ -120,7 +118,10 @@ async fn run_inner(args: &RunArgs) -> Result<i32, String> {
             Move::Swap => {
                 wd.set(Phase::Swapping)?;
                 match swap::swap(&wd.host, &wd.attempt).await {
-                    Ok(()) => wd.set(Phase::Swapped)?,
+                    Ok(()) => {
+                        wd.deadline = Some(SystemTime::now() + wd.attempt.timeout);
+                        wd.set(Phase::Swapped)?
+                    }
                     Err(e) => wd.set(Phase::RollingBack(format!("the swap failed: {e}")))?,
                 }
             }
@@ -167,7 +168,8 @@ async fn run_inner(args: &RunArgs) -> Result<i32, String> {
 struct Watchdog {
     host: DockerHost,
     attempt: RollbackAttempt,
-    deadline: SystemTime,
+    /// Set when the swap is done; `None` before.
+    deadline: Option<SystemTime>,
     status_path: std::path::PathBuf,
     confirm_path: std::path::PathBuf,
     abort_path: std::path::PathBuf,
@@ -181,7 +183,7 @@ impl Watchdog {
             phase: read_status(&self.status_path).map(|s| s.phase),
             confirmed: self.has_token(&self.confirm_path),
             aborted: self.has_token(&self.abort_path),
-            past_deadline: SystemTime::now() >= self.deadline,
+            past_deadline: self.deadline.is_some_and(|d| SystemTime::now() >= d),
         }
     }
 
@@ -198,12 +200,17 @@ impl Watchdog {
         let status = Status {
             attempt: self.attempt.id.clone(),
             phase,
-            deadline: humantime::format_rfc3339_seconds(self.deadline).to_string(),
+            deadline: self
+                .deadline
+                .map(|d| humantime::format_rfc3339_millis(d).to_string()),
             updated: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
         };
-        match status.phase.reason() {
-            Some(r) => tracing::info!("phase {}: {r}", status.phase.name()),
-            None => tracing::info!("phase {}", status.phase.name()),
+        match (status.phase.reason(), &status.deadline) {
+            (Some(r), _) => tracing::info!("phase {}: {r}", status.phase.name()),
+            (None, Some(d)) if status.phase == Phase::Swapped => {
+                tracing::info!("phase {}: confirm by {d}", status.phase.name())
+            }
+            _ => tracing::info!("phase {}", status.phase.name()),
         }
         let json = serde_json::to_vec(&status).map_err(|e| e.to_string())?;
         if let Some(dir) = self.status_path.parent() {
