@@ -133,7 +133,7 @@ async fn a_good_change_is_confirmed_and_leaves_nothing_behind() {
         format!("{new_id} true")
     );
     // No old container, no parked one, no temporary one, no watchdog.
-    assert_eq!(names_of(None, &s.inst.name), [s.name.clone()]);
+    assert_eq!(names_of(None, &s.inst.name), vec![s.name.clone()]);
 }
 
 #[tokio::test]
@@ -171,7 +171,7 @@ async fn a_new_container_that_dies_is_rolled_back_by_the_controller_at_once() {
         inspect(None, &s.name, "{{.Id}} {{.State.Running}}"),
         format!("{} true", s.old_id)
     );
-    assert_eq!(names_of(None, &s.inst.name), [s.name.clone()]);
+    assert_eq!(names_of(None, &s.inst.name), vec![s.name.clone()]);
 }
 
 /// Starts an attempt by hand, as `confirmed::apply` does, but nobody follows it.
@@ -336,7 +336,7 @@ async fn a_restarted_controller_confirms_an_attempt_it_can_check_and_cleans_what
         inspect(None, &s.name, "{{.Id}} {{.State.Running}}"),
         format!("{new_id} true")
     );
-    assert_eq!(names_of(None, &s.inst.name), [s.name.clone()]);
+    assert_eq!(names_of(None, &s.inst.name), vec![s.name.clone()]);
 }
 
 #[tokio::test]
@@ -366,5 +366,5 @@ async fn a_restarted_controller_without_the_key_lets_the_watchdog_roll_back() {
         format!("{} true", s.old_id)
     );
     // Never both gone, nothing left over.
-    assert_eq!(names_of(None, &s.inst.name), [s.name.clone()]);
+    assert_eq!(names_of(None, &s.inst.name), vec![s.name.clone()]);
 }

@@ -40,7 +40,13 @@ fn socat_args(listen: u16, to: &str) -> Vec<String> {
 }
 
 /// A forwarder container's create body: host network, the engine's socket mounted.
-fn forwarder_body(inst: &Instance, host: &str, args: &[String], sock_on_host: Option<&str>, hash: &str) -> NewSpec {
+fn forwarder_body(
+    inst: &Instance,
+    host: &str,
+    args: &[String],
+    sock_on_host: Option<&str>,
+    hash: &str,
+) -> NewSpec {
     let labels: HashMap<String, String> = inst
         .labels(host, "Stack/critical", &[("aegis.dev/spec-hash", hash)])
         .into_iter()
@@ -78,7 +84,10 @@ impl PathWatch {
         let longest = Arc::new(Mutex::new(Duration::ZERO));
         let (s, l) = (stop.clone(), longest.clone());
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             let mut down_since: Option<Instant> = None;
             while !s.load(Ordering::Relaxed) {
                 let up = rt.block_on(reach::fresh(&spec, Duration::from_secs(2))).is_ok();
@@ -140,8 +149,17 @@ async fn fleet() -> Option<Fleet> {
         "b",
         &fwd_name,
         &[
-            &["--network", "host", "-v", &format!("{}:/var/run/docker.sock", e2.sock_path), SOCAT][..],
-            &socat_args(port, "UNIX-CONNECT:/var/run/docker.sock").iter().map(String::as_str).collect::<Vec<_>>()[..],
+            &[
+                "--network",
+                "host",
+                "-v",
+                &format!("{}:/var/run/docker.sock", e2.sock_path),
+                SOCAT,
+            ][..],
+            &socat_args(port, "UNIX-CONNECT:/var/run/docker.sock")
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()[..],
         ]
         .concat(),
     );
@@ -163,19 +181,31 @@ async fn fleet() -> Option<Fleet> {
     // The agent image: built into A; B starts without it and gets a copy from A.
     let img = agent_image();
     inst.tags.push(img.tag.clone());
-    let (_, how_a) = image::ensure(&a, &img.tag, Some(&img), &[]).await.expect("agent image on A");
+    let (_, how_a) = image::ensure(&a, &img.tag, Some(&img), &[])
+        .await
+        .expect("agent image on A");
     assert_eq!(how_a, image::Supplied::Built);
     assert!(
-        !docker_at(Some(&e2.sock_url), &["image", "inspect", &img.tag]).status.success(),
+        !docker_at(Some(&e2.sock_url), &["image", "inspect", &img.tag])
+            .status
+            .success(),
         "B must start without the agent image"
     );
     let t = Instant::now();
-    let (id_b, how_b) = image::ensure(&b, &img.tag, Some(&img), &[a.clone()]).await.expect("agent image on B");
-    eprintln!("agent image copied A → B (through the forwarder) in {:?}", t.elapsed());
+    let (id_b, how_b) = image::ensure(&b, &img.tag, Some(&img), std::slice::from_ref(&a))
+        .await
+        .expect("agent image on B");
+    eprintln!(
+        "agent image copied A → B (through the forwarder) in {:?}",
+        t.elapsed()
+    );
     assert_eq!(how_b, image::Supplied::CopiedFrom(a_spec.name.clone()));
     assert_eq!(id_b, img.id, "same image ID on both engines");
     assert_eq!(
-        image::ensure(&b, &img.tag, Some(&img), &[a.clone()]).await.unwrap().1,
+        image::ensure(&b, &img.tag, Some(&img), std::slice::from_ref(&a))
+            .await
+            .unwrap()
+            .1,
         image::Supplied::Present
     );
     Some(Fleet {
@@ -226,11 +256,13 @@ async fn the_forwarder_on_b_benign_change_confirmed_breaking_change_rolled_back_
     let mut args = vec!["-d".to_string()];
     args.extend(socat_args(f.port, "UNIX-CONNECT:/var/run/docker.sock"));
     let good = forwarder_body(&f.inst, "b", &args, Some(&f.e2.sock_path), "h-good");
-    let outcome = confirmed::apply(&forwarder_change(&f, good, &key)).await.expect("starts");
+    let outcome = confirmed::apply(&forwarder_change(&f, good, &key))
+        .await
+        .expect("starts");
     assert!(matches!(outcome, Outcome::Confirmed { .. }), "{outcome}");
     assert_eq!(
         names_of(e2, &f.inst.name),
-        [f.fwd_name.clone()],
+        vec![f.fwd_name.clone()],
         "no watchdog and no old container left"
     );
     let confirmed_id = inspect(e2, &f.fwd_name, "{{.Id}}");
@@ -268,19 +300,33 @@ async fn the_forwarder_on_b_benign_change_confirmed_breaking_change_rolled_back_
         panic!("not rolled back: {outcome}")
     };
     assert_eq!(failed_spec_hash, "h-bad");
-    assert!(!by_controller, "B was unreachable: its watchdog rolled back, at its deadline");
+    assert!(
+        !by_controller,
+        "B was unreachable: its watchdog rolled back, at its deadline"
+    );
     assert!(reason.contains("no confirm within 10s"), "{reason}");
     eprintln!(
         "MEASURED breaking change on B's own path: path down {outage:?} (confirm timeout {TIMEOUT:?}); \
          attempt over after {took:?}: {outcome}"
     );
-    assert!(outage >= TIMEOUT - Duration::from_secs(1), "the path was down until the deadline: {outage:?}");
-    assert!(outage < TIMEOUT + Duration::from_secs(20), "restored soon after the deadline: {outage:?}");
+    assert!(
+        outage >= TIMEOUT - Duration::from_secs(1),
+        "the path was down until the deadline: {outage:?}"
+    );
+    assert!(
+        outage < TIMEOUT + Duration::from_secs(20),
+        "restored soon after the deadline: {outage:?}"
+    );
     // The controller reconnects over a new connection; the confirmed forwarder runs again.
-    let fresh = reach::fresh(&f.b_spec, Duration::from_secs(5)).await.expect("B reachable again");
+    let fresh = reach::fresh(&f.b_spec, Duration::from_secs(5))
+        .await
+        .expect("B reachable again");
     drop(fresh);
-    assert_eq!(inspect(e2, &f.fwd_name, "{{.Id}} {{.State.Running}}"), format!("{confirmed_id} true"));
-    assert_eq!(names_of(e2, &f.inst.name), [f.fwd_name.clone()]);
+    assert_eq!(
+        inspect(e2, &f.fwd_name, "{{.Id}} {{.State.Running}}"),
+        format!("{confirmed_id} true")
+    );
+    assert_eq!(names_of(e2, &f.inst.name), vec![f.fwd_name.clone()]);
 }
 
 #[tokio::test]
@@ -295,12 +341,19 @@ async fn a_critical_relay_on_a_that_cuts_bs_path_is_rolled_back_by_the_controlle
         None,
         &f.a_spec.name,
         &relay_name,
-        &[&["--network", "host", SOCAT][..], &relay_args.iter().map(String::as_str).collect::<Vec<_>>()[..]].concat(),
+        &[
+            &["--network", "host", SOCAT][..],
+            &relay_args.iter().map(String::as_str).collect::<Vec<_>>()[..],
+        ]
+        .concat(),
     );
     let b_via_a = tcp_host("b", relay_port);
     let t = Instant::now();
     while reach::fresh(&b_via_a, Duration::from_secs(2)).await.is_err() {
-        assert!(t.elapsed() < Duration::from_secs(10), "B never answered through the relay");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "B never answered through the relay"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // The new relay points at a dead port: A stays reachable, B does not.
@@ -341,18 +394,29 @@ async fn a_critical_relay_on_a_that_cuts_bs_path_is_rolled_back_by_the_controlle
     let took = t.elapsed();
     let outage = watch.longest_outage();
     let Outcome::RolledBack {
-        by_controller, reason, ..
+        by_controller,
+        reason,
+        ..
     } = &outcome
     else {
         panic!("not rolled back: {outcome}")
     };
-    assert!(*by_controller, "A was reachable: the controller rolled back itself: {outcome}");
+    assert!(
+        *by_controller,
+        "A was reachable: the controller rolled back itself: {outcome}"
+    );
     assert!(reason.contains("host `b`"), "{reason}");
     eprintln!(
         "MEASURED breaking change on A cutting B's path: path down {outage:?}, rolled back by the controller \
          after {took:?} (confirm timeout {TIMEOUT:?}): {outcome}"
     );
     assert!(outage < TIMEOUT, "no waiting for the deadline: {outage:?}");
-    assert_eq!(inspect(None, &relay_name, "{{.Id}} {{.State.Running}}"), format!("{relay_id} true"));
-    assert!(reach::fresh(&b_via_a, Duration::from_secs(5)).await.is_ok(), "B reachable again");
+    assert_eq!(
+        inspect(None, &relay_name, "{{.Id}} {{.State.Running}}"),
+        format!("{relay_id} true")
+    );
+    assert!(
+        reach::fresh(&b_via_a, Duration::from_secs(5)).await.is_ok(),
+        "B reachable again"
+    );
 }

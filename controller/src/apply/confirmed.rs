@@ -176,7 +176,7 @@ impl std::fmt::Display for Outcome {
                 by_controller,
             } => write!(
                 f,
-                "rolled back by {} (attempt {attempt}): {reason}; spec {} is not retried until a new revision changes it",
+                "rolled back by {} (attempt {attempt}): {reason} (failed spec {})",
                 if *by_controller { "the controller" } else { "the watchdog at its deadline" },
                 short(failed_spec_hash)
             ),

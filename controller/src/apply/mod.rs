@@ -4,6 +4,7 @@
 //! concurrently and independently: one host failing never stops the others.
 
 pub mod confirmed;
+pub mod critical_last;
 mod execute;
 mod labels;
 pub mod reach;
@@ -51,6 +52,9 @@ pub struct HostReport {
     pub api_calls: u64,
     /// Unlabelled containers replaced by labelled ones (`apply --adopt`).
     pub adopted: Vec<plan::adopt::Adopted>,
+    /// The critical steps of this host, run after every host's other steps, one at a time,
+    /// commit-confirmed.
+    pub critical: Vec<critical_last::CriticalResult>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,27 +75,32 @@ pub enum ApplyError {
     },
 }
 
-/// Applies every host of `state` concurrently.
+/// Applies every host of `state` concurrently; then the critical steps of the whole fleet,
+/// one at a time, commit-confirmed ([`critical_last`]).
 pub async fn apply_all(state: &DesiredState, opts: &ApplyOptions) -> Vec<Result<HostReport, ApplyError>> {
-    join_all(
+    let mut results = join_all(
         state
             .hosts
             .iter()
             .map(|h| apply_host(h, &state.revision, opts, false)),
     )
-    .await
+    .await;
+    critical_last::run(state, opts, &mut results).await;
+    results
 }
 
 /// [`apply_all`], adopting: a declared container whose name an unlabelled container holds
 /// replaces it instead of failing on the name (see [`plan::adopt`]).
 pub async fn adopt_all(state: &DesiredState, opts: &ApplyOptions) -> Vec<Result<HostReport, ApplyError>> {
-    join_all(
+    let mut results = join_all(
         state
             .hosts
             .iter()
             .map(|h| apply_host(h, &state.revision, opts, true)),
     )
-    .await
+    .await;
+    critical_last::run(state, opts, &mut results).await;
+    results
 }
 
 /// Plans every host without changing anything (`diff`, `apply --dry-run`).
@@ -149,7 +158,17 @@ async fn apply_host_in(
         Vec::new()
     };
     let mut failures = plan.error_messages();
-    failures.extend(execute(&host, desired, &plan, &who(desired, revision, opts), opts).await);
+    // Critical steps are not run here: `apply_all` runs them last, commit-confirmed.
+    failures.extend(
+        execute(
+            &host,
+            desired,
+            &plan.without_critical(),
+            &who(desired, revision, opts),
+            opts,
+        )
+        .await,
+    );
     let mut report = HostReport::new(&host, desired, revision, plan);
     report.adopted = adopted;
     if failures.is_empty() {
@@ -186,6 +205,7 @@ impl HostReport {
             plan,
             api_calls: host.api_calls(),
             adopted: Vec::new(),
+            critical: Vec::new(),
         }
     }
 }
@@ -196,6 +216,12 @@ fn who(desired: &DesiredHost, revision: &str, opts: &ApplyOptions) -> labels::Ct
         host: desired.host.name.clone(),
         instance: opts.plan.instance.clone(),
         revision: revision.to_string(),
+        critical: desired
+            .stacks
+            .iter()
+            .filter(|s| s.critical)
+            .map(|s| crate::desired::ResourceRef::new(crate::desired::Kind::Stack, &s.name))
+            .collect(),
     }
 }
 

@@ -189,6 +189,22 @@ pub(crate) fn engine_message(e: &BollardError) -> String {
     }
 }
 
+/// The engine's message, or for a transport failure the whole chain of causes
+/// (`client error (SendRequest): connection closed before message completed`): for long
+/// transfers the top-level message alone says nothing.
+pub(crate) fn full_message(e: &BollardError) -> String {
+    let mut msg = engine_message(e);
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = cur {
+        let part = s.to_string();
+        if !msg.contains(&part) {
+            msg = format!("{msg}: {part}");
+        }
+        cur = s.source();
+    }
+    msg
+}
+
 /// A short, human reason for a connection failure, found by walking the source chain (the
 /// useful part, e.g. "Permission denied", is usually a few levels down in hyper/io).
 pub(crate) fn connect_reason(e: &BollardError) -> String {

@@ -19,7 +19,7 @@ use tokio_util::bytes::Bytes;
 
 use super::{
     client::DockerHost,
-    error::{engine_message, DockerError, Result},
+    error::{full_message, DockerError, Result},
     images::inspect_id,
 };
 
@@ -39,7 +39,7 @@ pub async fn copy_image(from: &DockerHost, to: &DockerHost, reference: &str) -> 
         chunk.map_err(|e| {
             std::io::Error::other(format!(
                 "export from host `{from_name}` failed: {}",
-                engine_message(&e)
+                full_message(&e)
             ))
         })
     });
@@ -74,7 +74,7 @@ pub async fn load(
         .build();
     let mut answer = to.call_long().import_image_stream(opts, archive, None);
     while let Some(item) = answer.next().await {
-        let info = item.map_err(|e| fail(format!("load failed: {}", engine_message(&e))))?;
+        let info = item.map_err(|e| fail(format!("load failed: {}", full_message(&e))))?;
         if let Some(detail) = info.error_detail {
             return Err(fail(format!(
                 "load failed: {}",

@@ -131,19 +131,20 @@ pub fn ensure_socat(engine2: Option<&Engine2>) {
                 .status
                 .success()
             {
-                let save = Command::new("docker")
+                let mut save = Command::new("docker")
                     .args(["save", image])
                     .stdout(std::process::Stdio::piped())
                     .spawn()
                     .expect("docker save");
                 let load = Command::new("docker")
                     .args(["-H", &e.sock_url, "load"])
-                    .stdin(save.stdout.expect("pipe"))
+                    .stdin(save.stdout.take().expect("pipe"))
                     .output()
                     .expect("docker load");
+                let saved = save.wait().expect("docker save");
                 assert!(
-                    load.status.success(),
-                    "loading {image} into engine 2: {}",
+                    saved.success() && load.status.success(),
+                    "copying {image} to engine 2: {}",
                     text(&load)
                 );
             }
