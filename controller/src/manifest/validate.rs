@@ -113,8 +113,7 @@ fn check_host(
     if let Some(ep) = &h.spec.endpoint {
         if let Some((message, hint)) = endpoint_problem(ep) {
             diags.push(m.diag(FieldPath::parse("spec.endpoint"), message).with_hint(hint));
-        }
-        if let Err(e) = super::endpoint::plain_tcp_verdict(ep, h.spec.tls.is_some(), h.spec.insecure) {
+        } else if let Err(e) = super::endpoint::plain_tcp_verdict(ep, h.spec.tls.is_some(), h.spec.insecure) {
             diags.push(
                 m.diag(FieldPath::parse("spec.endpoint"), e)
                     .with_hint("add `tls: {ca, cert, key}`, reach it through loopback (a tunnel's local end), or set `insecure: true`"),
@@ -328,7 +327,7 @@ mod tests {
                 host("c", "tcp://"),
                 host("d", "tcp://10.0.0.5"),
                 host("ok1", "unix:///var/run/docker.sock"),
-                host("ok2", "tcp://10.0.0.5:2376"),
+                host("ok2", "tcp://127.0.0.1:2376"),
             ]
             .join("---\n"),
         )]);
@@ -343,7 +342,7 @@ mod tests {
         assert!(text.contains("endpoint `tcp://` names no host"), "{text}");
         assert!(text.contains("endpoint `tcp://10.0.0.5` has no port"), "{text}");
         assert!(!text.contains("`unix:///var/run/docker.sock`"), "{text}");
-        assert!(!text.contains("`tcp://10.0.0.5:2376`"), "{text}");
+        assert!(!text.contains("`tcp://127.0.0.1:2376`"), "{text}");
     }
 
     #[test]
