@@ -177,8 +177,9 @@ pub fn agent_image() -> AgentImage {
     img
 }
 
-/// One test's aegis instance: every container labelled with it (on the first engine and, if
-/// set, engine 2) is removed on drop, and so are the image tags listed in `tags`.
+/// One test's aegis instance: every container, network and volume labelled with it (on the
+/// first engine and, if set, engine 2) is removed on drop, and so are the image tags listed
+/// in `tags`.
 pub struct Instance {
     pub name: String,
     pub engine2: Option<String>,
@@ -234,6 +235,12 @@ impl Drop for Instance {
             let ids = docker_at(sock, &["ps", "-aq", "--filter", &filter]);
             for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
                 let _ = docker_at(sock, &["rm", "-f", id]);
+            }
+            for kind in ["network", "volume"] {
+                let ids = docker_at(sock, &[kind, "ls", "-q", "--filter", &filter]);
+                for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+                    let _ = docker_at(sock, &[kind, "rm", id]);
+                }
             }
             for t in &self.tags {
                 let _ = docker_at(sock, &["rmi", t]);
