@@ -44,6 +44,7 @@ async fn setup() -> Setup {
     let host = connect(&spec).await;
     let img = agent_image();
     inst.tags.push(img.tag.clone());
+    inst.tags.push(img.alias.clone());
     let (id, how) = image::ensure(&host, &img.tag, Some(&img), &[])
         .await
         .expect("load the agent image");

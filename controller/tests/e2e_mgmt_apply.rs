@@ -122,7 +122,9 @@ fn critical_forwarder_applied_last_confirmed_then_a_breaking_one_rolled_back() {
         words.next().expect("and the ID").to_string(),
     );
     let _ = docker_at(e2s, &["rmi", &tag]);
-    // Removed again at the end (both engines), whatever happens.
+    // Removed again at the end (both engines), whatever happens. The alias
+    // `aegis-agent:<version>` aegis also sets is left: it is shared by every user of the
+    // default DnsGuard image.
     inst.tags.push(tag.clone());
     let port = free_port();
     let run = |args: &[&str]| {

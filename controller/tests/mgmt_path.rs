@@ -181,6 +181,8 @@ async fn fleet() -> Option<Fleet> {
     // The agent image: built into A; B starts without it and gets a copy from A.
     let img = agent_image();
     inst.tags.push(img.tag.clone());
+    inst.tags.push(img.alias.clone());
+    inst.tags.push(img.alias.clone());
     let (_, how_a) = image::ensure(&a, &img.tag, Some(&img), &[])
         .await
         .expect("agent image on A");

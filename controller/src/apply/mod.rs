@@ -142,7 +142,8 @@ async fn apply_host_in(
     let host = DockerHost::connect(&desired.host).await?;
     let mut observed = observe(&host).await?;
     for image in images_of(desired) {
-        let id = docker::images::ensure_image(&host, &observed.images, &image).await?;
+        // The agent image (DnsGuard's default) is copied or built, never pulled.
+        let id = crate::agent::image::ensure_for_container(&host, &observed.images, &image).await?;
         observed.images.insert(image, id);
     }
     let mut plan = traced_plan(|| plan::plan_host(desired, &observed, &opts.plan));
@@ -220,7 +221,7 @@ fn who(desired: &DesiredHost, revision: &str, opts: &ApplyOptions) -> labels::Ct
             .stacks
             .iter()
             .filter(|s| s.critical)
-            .map(|s| crate::desired::ResourceRef::new(crate::desired::Kind::Stack, &s.name))
+            .map(|s| s.owner())
             .collect(),
     }
 }

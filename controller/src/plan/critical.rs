@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Action, HostPlan, Step, StepId};
 use crate::{
-    desired::{DesiredHost, Kind, ResourceRef},
+    desired::{DesiredHost, ResourceRef},
     labels,
     observed::{ObservedContainer, ObservedHost},
 };
@@ -87,7 +87,7 @@ pub(super) fn protect(desired: &DesiredHost, observed: &ObservedHost, plan: &mut
         .stacks
         .iter()
         .filter(|s| s.critical)
-        .map(|s| ResourceRef::new(Kind::Stack, &s.name))
+        .map(|s| s.owner())
         .collect();
     let is_critical = |c: &ObservedContainer| {
         c.labels.get(labels::CRITICAL).map(String::as_str) == Some("true")

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::{
     desired::{
-        ContainerSpec, DependsCondition, DependsOn, DesiredHost, Endpoint, HostSpec, NetworkAttachment,
+        ContainerSpec, DependsCondition, DependsOn, DesiredHost, Endpoint, HostSpec, Kind, NetworkAttachment,
         NetworkSpec, StackSpec,
     },
     observed::{
@@ -50,6 +50,7 @@ fn ctr(stack: &str, service: &str) -> ContainerSpec {
 
 fn stack(name: &str, critical: bool, containers: Vec<ContainerSpec>) -> StackSpec {
     StackSpec {
+        kind: Kind::Stack,
         name: name.into(),
         depends_on: vec![],
         containers,

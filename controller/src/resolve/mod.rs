@@ -117,10 +117,7 @@ pub fn load_source_at(root: &Path, revision: &str) -> Result<Resolved, Diagnosti
     let names: Vec<String> = hosts.iter().map(|h| h.host.name.clone()).collect();
     let management = management::management(&set, &names);
     for stack in hosts.iter_mut().flat_map(|h| h.stacks.iter_mut()) {
-        stack.critical |= management.is_critical(&crate::desired::ResourceRef::new(
-            crate::desired::Kind::Stack,
-            &stack.name,
-        ));
+        stack.critical |= management.is_critical(&stack.owner());
     }
     warnings.extend(management::warnings(&set));
     let state = DesiredState {

@@ -164,7 +164,7 @@ pub fn ensure_busybox() {
 
 /// The agent image of the `aegis` binary under test, with a tag of its own (so removing it
 /// after the test never takes an image another test uses: the same image ID keeps its other
-/// tags). Removing the tag happens in [`Instance`]'s drop.
+/// tags). Its alias is test-only too. Push both into [`Instance::tags`] to remove them.
 pub fn agent_image() -> AgentImage {
     static BUILT: std::sync::OnceLock<AgentImage> = std::sync::OnceLock::new();
     let mut img = BUILT
@@ -174,6 +174,7 @@ pub fn agent_image() -> AgentImage {
         })
         .clone();
     img.tag = format!("aegis-agent-test:{}", unique("t"));
+    img.alias = format!("{}-alias", img.tag);
     img
 }
 

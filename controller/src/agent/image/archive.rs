@@ -122,7 +122,7 @@ pub fn config_json(spec: &Spec, diff_id: &str) -> Vec<u8> {
 /// changed in between is an error, not a corrupt image).
 pub fn write_archive(
     spec: &Spec,
-    tag: &str,
+    tags: &[String],
     diff_id: &str,
     layer_len: u64,
     mut w: impl Write,
@@ -132,7 +132,7 @@ pub fn write_archive(
     let layer_path = format!("{diff_id}/layer.tar");
     let manifest = serde_json::to_vec(&serde_json::json!([{
         "Config": format!("{image_id}.json"),
-        "RepoTags": [tag],
+        "RepoTags": tags,
         "Layers": [layer_path],
     }]))
     .unwrap_or_default();
@@ -240,9 +240,10 @@ mod tests {
         let s = spec(dir.path());
         let (diff, len) = layer_digest(&s).unwrap();
         let mut a = Vec::new();
-        write_archive(&s, "x:1", &diff, len, &mut a).unwrap();
+        let tags = ["x:1".to_string(), "x:latest".to_string()];
+        write_archive(&s, &tags, &diff, len, &mut a).unwrap();
         let mut b = Vec::new();
-        write_archive(&s, "x:1", &diff, len, &mut b).unwrap();
+        write_archive(&s, &tags, &diff, len, &mut b).unwrap();
         assert_eq!(a, b, "same inputs, same bytes");
         let mut names = Vec::new();
         let mut ar = tar::Archive::new(&a[..]);
@@ -252,7 +253,7 @@ mod tests {
             if name == "manifest.json" {
                 let mut text = String::new();
                 std::io::Read::read_to_string(&mut e, &mut text).unwrap();
-                assert!(text.contains("\"RepoTags\":[\"x:1\"]"), "{text}");
+                assert!(text.contains("\"RepoTags\":[\"x:1\",\"x:latest\"]"), "{text}");
             }
             if name.ends_with("layer.tar") {
                 let mut layer = Vec::new();
@@ -271,7 +272,7 @@ mod tests {
         let s = spec(dir.path());
         let (diff, len) = layer_digest(&s).unwrap();
         std::fs::write(dir.path().join("tool"), b"#!/bin/false\n").unwrap();
-        let err = write_archive(&s, "x:1", &diff, len, Vec::new()).unwrap_err();
+        let err = write_archive(&s, &["x:1".into()], &diff, len, Vec::new()).unwrap_err();
         assert!(err.to_string().contains("changed while"), "{err}");
     }
 }

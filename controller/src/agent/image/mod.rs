@@ -8,7 +8,9 @@
 //!   executable it is running (`/proc/self/exe`) plus the dynamic loader and every shared
 //!   library it needs, found the way `ld.so` finds them ([`libs`], [`elf`]): a `FROM scratch`
 //!   image, needing no base image and no registry. Its tag is
-//!   `aegis-agent:<version>-<layer digest>`, so a different build is a different tag.
+//!   `aegis-agent:<version>-<layer digest>`, so a different build is a different tag; it is
+//!   also tagged `aegis-agent:<version>` ([`AgentImage::alias`]), the image a DnsGuard runs
+//!   by default.
 //! - **The same image everywhere.** The archive is deterministic ([`archive`]), so its image
 //!   ID is the same on every host, and presence is checked by ID, not only by tag.
 //! - **Nothing pulled that can be copied.** [`ensure`] looks, in order: on the host itself; on
@@ -39,7 +41,7 @@ use crate::docker::{image_transfer, images, DockerError, DockerHost};
 /// The repository of built agent images.
 pub const REPOSITORY: &str = "aegis-agent";
 /// Where the executable is in the image (and the entrypoint).
-pub const BINARY: &str = "/aegis";
+pub const BINARY: &str = "/usr/local/bin/aegis";
 /// A directory agents keep state in, in their own container's writable layer.
 pub const STATE_DIR: &str = "/aegis-state";
 /// Label on built images: the aegis version they hold.
@@ -50,6 +52,8 @@ pub const VERSION_LABEL: &str = "aegis.dev/version";
 pub struct AgentImage {
     /// `aegis-agent:<version>-<12 hex of the layer digest>`.
     pub tag: String,
+    /// `aegis-agent:<version>`: a second tag, moved to this build whenever aegis loads it.
+    pub alias: String,
     /// `sha256:…`, the same wherever it is loaded.
     pub id: String,
     spec: archive::Spec,
@@ -133,6 +137,7 @@ impl AgentImage {
         let (diff_id, layer_len) = archive::layer_digest(&spec).map_err(|e| fail(e.to_string()))?;
         Ok(AgentImage {
             tag: format!("{REPOSITORY}:{}-{}", env!("CARGO_PKG_VERSION"), &diff_id[..12]),
+            alias: format!("{REPOSITORY}:{}", env!("CARGO_PKG_VERSION")),
             id: archive::image_id(&spec, &diff_id),
             spec,
             diff_id,
@@ -152,21 +157,23 @@ impl AgentImage {
             .collect()
     }
 
-    /// Loads the image into `host` (streamed) and checks its ID there.
+    /// Whether `reference` names this image (its tag or its alias).
+    pub fn is_named(&self, reference: &str) -> bool {
+        reference == self.tag || reference == self.alias
+    }
+
+    /// Loads the image into `host` (streamed), under its tag and its alias, and checks its
+    /// ID there.
     pub async fn load_into(&self, host: &DockerHost) -> Result<String, DockerError> {
         let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
-        let (spec, tag, diff, len) = (
-            self.spec.clone(),
-            self.tag.clone(),
-            self.diff_id.clone(),
-            self.layer_len,
-        );
+        let tags = vec![self.tag.clone(), self.alias.clone()];
+        let (spec, diff, len) = (self.spec.clone(), self.diff_id.clone(), self.layer_len);
         let writer = tokio::task::spawn_blocking(move || {
             let mut w = ChannelWriter {
                 tx: tx.clone(),
                 buf: Vec::with_capacity(CHUNK),
             };
-            if let Err(e) = archive::write_archive(&spec, &tag, &diff, len, &mut w) {
+            if let Err(e) = archive::write_archive(&spec, &tags, &diff, len, &mut w) {
                 let _ = tx.blocking_send(Err(e));
             }
         });
@@ -212,7 +219,7 @@ pub async fn ensure(
     built: Option<&AgentImage>,
     sources: &[DockerHost],
 ) -> Result<(String, Supplied), DockerError> {
-    let built = built.filter(|b| b.tag == reference);
+    let built = built.filter(|b| b.is_named(reference));
     let acceptable = |id: &str| built.is_none_or(|b| b.id == id);
     if let Some(id) = images::inspect_id(host, reference).await? {
         if acceptable(&id) {
@@ -254,6 +261,28 @@ pub async fn ensure(
             })
         }
     }
+}
+
+/// The ID of `reference` on `host`, for a container about to run it: the agent image (its
+/// tag or alias) is put there through the Docker API ([`ensure`]: copied or built, never
+/// pulled); any other image is pulled if missing ([`images::ensure_image`]). `local` is the
+/// host's observed image map: a hit costs no call.
+pub async fn ensure_for_container(
+    host: &DockerHost,
+    local: &BTreeMap<String, String>,
+    reference: &str,
+) -> Result<String, DockerError> {
+    if reference.starts_with(&format!("{REPOSITORY}:")) {
+        if let Ok(built) = AgentImage::current() {
+            if built.is_named(reference) {
+                if local.get(reference) == Some(&built.id) {
+                    return Ok(built.id.clone());
+                }
+                return ensure(host, reference, Some(&built), &[]).await.map(|(id, _)| id);
+            }
+        }
+    }
+    images::ensure_image(host, local, reference).await
 }
 
 /// Docker's architecture names for Rust's.
