@@ -99,7 +99,9 @@ pub(super) fn check(set: &ManifestSet, diags: &mut Diagnostics) {
             let Some(declarer) = set.get(&e.declared_by) else {
                 continue;
             };
-            if !seen.insert(&e.resource) {
+            // The same resource in `managementPath` and in its own `carriesManagementFor` says
+            // one thing twice, which is fine; twice in one list is a mistake.
+            if !seen.insert((&e.declared_by, &e.resource)) {
                 diags.push(
                     declarer
                         .diag(

@@ -25,7 +25,8 @@ pub(super) fn management(set: &ManifestSet, hosts: &[String]) -> Management {
                 .unwrap_or_default(),
             ..Default::default()
         };
-        access.path.dedup();
+        let mut seen = std::collections::BTreeSet::new();
+        access.path.retain(|r| seen.insert(r.clone()));
         if let Some(AnyManifest::Host(spec)) = set.get(&ResourceRef::new(Kind::Host, h)).map(|l| &l.value) {
             access.agent_image = spec.spec.agent_image.clone();
             access.agent_socket = spec
