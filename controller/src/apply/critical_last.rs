@@ -90,7 +90,7 @@ pub(super) async fn run(
         let Some(desired) = state.hosts.iter().find(|h| h.host.name == plan.host) else {
             continue;
         };
-        let r = one(state, desired, opts, &key, step).await;
+        let r = run_step(state, desired, opts, &key, step).await;
         match &r.result {
             Ok(o) if o.is_success() => tracing::info!(host = %plan.host, "{r}"),
             _ => tracing::warn!(host = %plan.host, "{r}"),
@@ -108,7 +108,11 @@ fn failed(step: &Step, reason: String) -> CriticalResult {
     }
 }
 
-async fn one(
+/// One critical step of `desired`'s host, commit-confirmed: the agent image put on the host,
+/// the new container prepared, [`confirmed::apply`] run with the checks of every host whose
+/// path carries the resource. The unit the control loop's fleet-wide critical sequence runs
+/// too (with its persistent `key`, so a restarted controller can still confirm).
+pub async fn run_step(
     state: &DesiredState,
     desired: &DesiredHost,
     opts: &ApplyOptions,
