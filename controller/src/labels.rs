@@ -25,6 +25,16 @@ pub const SPEC: &str = "aegis.dev/spec";
 pub const REVISION: &str = "aegis.dev/revision";
 /// Marks short-lived helper containers (file delivery); never part of a Stack.
 pub const HELPER: &str = "aegis.dev/helper";
+/// `true` on containers of critical resources (on a management path, or `critical: true`), so
+/// that once the resource has left the source the planner still knows that removing its
+/// containers needs a confirmed apply.
+pub const CRITICAL: &str = "aegis.dev/critical";
+/// Names the kind of an in-host agent container (`rollback`, ...).
+pub const AGENT: &str = "aegis.dev/agent";
+/// On a rollback watchdog: its attempt id. The other `aegis.dev/rollback.*` labels hold the
+/// rest of its state (see [`crate::observed::RollbackAttempt`]). The planner leaves a watchdog
+/// and the two containers it guards alone.
+pub const ROLLBACK_ATTEMPT: &str = "aegis.dev/rollback.attempt";
 
 pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";
 pub const COMPOSE_SERVICE: &str = "com.docker.compose.service";

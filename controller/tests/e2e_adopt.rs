@@ -1,6 +1,7 @@
 //! `aegis apply --adopt` against the real engine: a container made by `docker run` with a
 //! declared name is replaced by a labelled one (restarting once), in dependency order;
-//! without `--adopt` the name stays a conflict; a critical resource is refused.
+//! without `--adopt` the name stays a conflict; a critical resource is adopted last,
+//! commit-confirmed (a rollback watchdog on the host).
 
 mod support;
 
@@ -103,20 +104,26 @@ fn adopt_replaces_an_unlabelled_container_once_and_in_order() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(support::container_id(&db), new_id);
 
-    // A critical resource is not adopted: it needs the commit-confirmed path.
+    // A critical resource is adopted too, last and commit-confirmed: a rollback watchdog
+    // swaps the containers, aegis confirms, the watchdog removes the unlabelled one.
     src.write("crit.yaml", &stack("crit", &crit, "  critical: true\n"));
     let crit_id = docker_run(&crit);
     let o = aegis(&args);
     let t = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(o.status.success(), "{t}");
     assert!(
-        t.contains(&format!("container `{crit}` of Stack/crit")) && t.contains("commit-confirmed"),
+        t.contains(&format!("critical: Stack/crit recreate {crit}: confirmed")),
         "{t}"
     );
+    let adopted_crit = support::container_id(&crit);
+    assert_ne!(adopted_crit, crit_id, "the critical container was replaced");
     assert_eq!(
-        support::container_id(&crit),
-        crit_id,
-        "the critical container is untouched"
+        inspect(&crit, r#"{{index .Config.Labels "aegis.dev/critical"}}"#),
+        "true"
+    );
+    assert!(
+        !support::docker_ok(&["inspect", &crit_id]),
+        "the unlabelled one is gone after the confirm"
     );
     assert_eq!(
         support::container_id(&db),

@@ -10,6 +10,8 @@ pub struct Ctx {
     pub host: String,
     pub instance: String,
     pub revision: String,
+    /// The critical resources of the host: their containers get [`l::CRITICAL`].
+    pub critical: std::collections::BTreeSet<ResourceRef>,
 }
 
 /// Ownership labels for any object.
@@ -35,6 +37,9 @@ pub fn container(
     service: &str,
 ) -> BTreeMap<String, String> {
     let mut m = owner(ctx, resource, hash, spec_json);
+    if ctx.critical.contains(resource) {
+        m.insert(l::CRITICAL.into(), "true".into());
+    }
     m.insert(l::COMPOSE_PROJECT.into(), stack.into());
     m.insert(l::COMPOSE_SERVICE.into(), service.into());
     m.insert(l::COMPOSE_CONTAINER_NUMBER.into(), "1".into());

@@ -3,8 +3,12 @@
 //! This is where side effects happen, driven by the pure [`crate::plan`]. Hosts are handled
 //! concurrently and independently: one host failing never stops the others.
 
+pub mod confirmed;
+pub mod critical_last;
 mod execute;
 mod labels;
+pub mod reach;
+pub mod recovery;
 mod step;
 
 use std::{collections::BTreeSet, time::Duration};
@@ -48,6 +52,9 @@ pub struct HostReport {
     pub api_calls: u64,
     /// Unlabelled containers replaced by labelled ones (`apply --adopt`).
     pub adopted: Vec<plan::adopt::Adopted>,
+    /// The critical steps of this host, run after every host's other steps, one at a time,
+    /// commit-confirmed.
+    pub critical: Vec<critical_last::CriticalResult>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,27 +75,32 @@ pub enum ApplyError {
     },
 }
 
-/// Applies every host of `state` concurrently.
+/// Applies every host of `state` concurrently; then the critical steps of the whole fleet,
+/// one at a time, commit-confirmed ([`critical_last`]).
 pub async fn apply_all(state: &DesiredState, opts: &ApplyOptions) -> Vec<Result<HostReport, ApplyError>> {
-    join_all(
+    let mut results = join_all(
         state
             .hosts
             .iter()
             .map(|h| apply_host(h, &state.revision, opts, false)),
     )
-    .await
+    .await;
+    critical_last::run(state, opts, &mut results).await;
+    results
 }
 
 /// [`apply_all`], adopting: a declared container whose name an unlabelled container holds
 /// replaces it instead of failing on the name (see [`plan::adopt`]).
 pub async fn adopt_all(state: &DesiredState, opts: &ApplyOptions) -> Vec<Result<HostReport, ApplyError>> {
-    join_all(
+    let mut results = join_all(
         state
             .hosts
             .iter()
             .map(|h| apply_host(h, &state.revision, opts, true)),
     )
-    .await
+    .await;
+    critical_last::run(state, opts, &mut results).await;
+    results
 }
 
 /// Plans every host without changing anything (`diff`, `apply --dry-run`).
@@ -130,7 +142,8 @@ async fn apply_host_in(
     let host = DockerHost::connect(&desired.host).await?;
     let mut observed = observe(&host).await?;
     for image in images_of(desired) {
-        let id = docker::images::ensure_image(&host, &observed.images, &image).await?;
+        // The agent image (DnsGuard's default) is copied or built, never pulled.
+        let id = crate::agent::image::ensure_for_container(&host, &observed.images, &image).await?;
         observed.images.insert(image, id);
     }
     let mut plan = traced_plan(|| plan::plan_host(desired, &observed, &opts.plan));
@@ -146,7 +159,17 @@ async fn apply_host_in(
         Vec::new()
     };
     let mut failures = plan.error_messages();
-    failures.extend(execute(&host, desired, &plan, &who(desired, revision, opts), opts).await);
+    // Critical steps are not run here: `apply_all` runs them last, commit-confirmed.
+    failures.extend(
+        execute(
+            &host,
+            desired,
+            &plan.without_critical(),
+            &who(desired, revision, opts),
+            opts,
+        )
+        .await,
+    );
     let mut report = HostReport::new(&host, desired, revision, plan);
     report.adopted = adopted;
     if failures.is_empty() {
@@ -183,6 +206,7 @@ impl HostReport {
             plan,
             api_calls: host.api_calls(),
             adopted: Vec::new(),
+            critical: Vec::new(),
         }
     }
 }
@@ -193,6 +217,12 @@ fn who(desired: &DesiredHost, revision: &str, opts: &ApplyOptions) -> labels::Ct
         host: desired.host.name.clone(),
         instance: opts.plan.instance.clone(),
         revision: revision.to_string(),
+        critical: desired
+            .stacks
+            .iter()
+            .filter(|s| s.critical)
+            .map(|s| s.owner())
+            .collect(),
     }
 }
 

@@ -107,7 +107,7 @@ async fn run_step(
 
 /// Everything a container create needs: its repository files on the host, the create body and
 /// the networks to connect after create.
-async fn prepare(
+pub(super) async fn prepare(
     host: &DockerHost,
     who: &labels::Ctx,
     resource: &ResourceRef,

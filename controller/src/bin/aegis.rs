@@ -206,6 +206,12 @@ fn main() -> ExitCode {
     if let Some(t) = telemetry.target() {
         tracing::info!(endpoint = %t.endpoint, protocol = t.protocol.as_str(), "exporting traces over OTLP");
     }
+    if let Command::Agent { command } = cli.command {
+        // Agents keep their own exit codes where the shared table has no word for them.
+        let code = command.run();
+        telemetry.shutdown();
+        return code;
+    }
     let exit = run(cli.command, runtime.as_ref());
     telemetry.shutdown();
     exit.into()
@@ -318,7 +324,8 @@ fn run(command: Command, runtime: Option<&tokio::runtime::Runtime>) -> Exit {
                     input_type,
                 },
         } => sops_decrypt(&file, age_key_file.as_deref(), input_type.as_deref()),
-        Command::Agent { command } => command.run(),
+        // Run by `main` (their exit codes are their own).
+        Command::Agent { .. } => Exit::Error,
         Command::Healthcheck { args } => {
             let Some(runtime) = runtime else {
                 return Exit::Error;

@@ -116,11 +116,14 @@ fn diff(source: &SourceArgs, instance: String) -> Exit {
             }
         }
     }
-    print!("{}", cli::print_diff(&plans));
+    print!(
+        "{}",
+        cli::print_diff_ordered(&plans, &resolved.state.management.reach_depth())
+    );
     if plans.iter().any(|p| !p.errors.is_empty()) {
         exit = exit.and(Exit::Error);
     }
-    if plans.iter().any(|p| !p.is_noop()) {
+    if plans.iter().any(|p| !p.is_noop() || !p.held.is_empty()) {
         exit = exit.and(Exit::Failed);
     }
     exit

@@ -14,4 +14,4 @@ mod source_view;
 pub mod table;
 pub mod views;
 
-pub use report::{print_diff, print_summary};
+pub use report::{print_diff, print_diff_ordered, print_summary};

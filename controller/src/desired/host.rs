@@ -46,7 +46,8 @@ pub struct StackSpec {
     /// Compose top-level networks that are not external: `<stack>_<name>`, owned by the Stack.
     pub networks: Vec<NetworkSpec>,
     pub volumes: Vec<VolumeSpec>,
-    /// Whether this stack is on its host's management path (`critical`); used by later issues.
+    /// Whether this stack is critical: `critical: true` or on some host's management path
+    /// (see [`super::Management`]).
     pub critical: bool,
 }
 
@@ -82,4 +83,6 @@ pub struct DesiredState {
     /// A short revision id (content hash for a directory source, commit id for git).
     pub revision: String,
     pub hosts: Vec<DesiredHost>,
+    /// Critical resources and how each host is reached.
+    pub management: super::Management,
 }

@@ -7,6 +7,7 @@
 mod container;
 mod env;
 mod host;
+pub mod management;
 mod network;
 mod pangolin;
 mod resource;
@@ -17,6 +18,7 @@ pub use container::{
 };
 pub use env::{EnvValue, SecretFile, SECRET_PREFIX};
 pub use host::{DesiredHost, DesiredState, Endpoint, HostSpec, StackSpec, TlsFiles};
+pub use management::{CriticalResource, HostAccess, Management, Probe, ProbeTarget};
 pub use network::{Ipam, NetworkSpec, VolumeSpec};
 pub use pangolin::{PangolinCheck, PangolinObject};
 pub use resource::{Kind, ResourceRef};

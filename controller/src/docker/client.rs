@@ -16,6 +16,9 @@ use crate::desired::{Endpoint, HostSpec, TlsFiles};
 
 /// Seconds before a single (non-streaming) request gives up.
 const REQUEST_TIMEOUT_SECS: u64 = 120;
+/// Seconds a long transfer (an image load, which answers only once the whole upload is read)
+/// may take: a big image over a slow tunnel takes far longer than [`REQUEST_TIMEOUT_SECS`].
+const TRANSFER_TIMEOUT_SECS: u64 = 3600;
 
 /// A connected Docker engine for one `Host`.
 ///
@@ -173,6 +176,15 @@ impl DockerHost {
             crate::telemetry::spans::record_docker_error(&span, e);
         }
         result
+    }
+
+    /// Like [`DockerHost::call`], for one long transfer (image export or load): the same
+    /// connection pool with a one-hour request timeout instead of two minutes.
+    pub(crate) fn call_long(&self) -> Docker {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.docker
+            .clone()
+            .with_timeout(Duration::from_secs(TRANSFER_TIMEOUT_SECS))
     }
 }
 

@@ -80,6 +80,15 @@ pub enum DockerError {
         reason: String,
     },
 
+    /// Moving an image onto a host through the Docker API (no registry) failed: the export
+    /// from the source engine, the load into this one, or the check of the loaded image's ID.
+    #[error("cannot put image `{image}` onto host `{host}` through the Docker API: {reason}")]
+    ImageTransfer {
+        host: String,
+        image: String,
+        reason: String,
+    },
+
     /// Waiting for a container (health, completion) took longer than allowed.
     #[error(
         "container `{container}` on host `{host}` did not become {wanted} within {timeout_secs}s \
@@ -178,6 +187,22 @@ pub(crate) fn engine_message(e: &BollardError) -> String {
         BollardError::DockerStreamError { error } => error.clone(),
         other => other.to_string(),
     }
+}
+
+/// The engine's message, or for a transport failure the whole chain of causes
+/// (`client error (SendRequest): connection closed before message completed`): for long
+/// transfers the top-level message alone says nothing.
+pub(crate) fn full_message(e: &BollardError) -> String {
+    let mut msg = engine_message(e);
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = cur {
+        let part = s.to_string();
+        if !msg.contains(&part) {
+            msg = format!("{msg}: {part}");
+        }
+        cur = s.source();
+    }
+    msg
 }
 
 /// A short, human reason for a connection failure, found by walking the source chain (the

@@ -1,7 +1,9 @@
 //! Manifests: the six kinds, loading them from a directory, and validating references.
 
+pub mod endpoint;
 pub mod kinds;
 mod load;
+pub mod management;
 pub mod schema;
 mod validate;
 pub mod validate_agents;

@@ -77,6 +77,7 @@ pub fn validate(set: &ManifestSet) -> Diagnostics {
     }
     check_cycles(set, &mut diags);
     super::validate_agents::check(set, &mut diags);
+    super::management::check(set, &mut diags);
     diags
 }
 
@@ -112,6 +113,11 @@ fn check_host(
     if let Some(ep) = &h.spec.endpoint {
         if let Some((message, hint)) = endpoint_problem(ep) {
             diags.push(m.diag(FieldPath::parse("spec.endpoint"), message).with_hint(hint));
+        } else if let Err(e) = super::endpoint::plain_tcp_verdict(ep, h.spec.tls.is_some(), h.spec.insecure) {
+            diags.push(
+                m.diag(FieldPath::parse("spec.endpoint"), e)
+                    .with_hint("add `tls: {ca, cert, key}`, reach it through loopback (a tunnel's local end), or set `insecure: true`"),
+            );
         }
         if h.spec.tls.is_some() && !ep.starts_with("tcp://") {
             diags.push(m.diag(
@@ -321,7 +327,7 @@ mod tests {
                 host("c", "tcp://"),
                 host("d", "tcp://10.0.0.5"),
                 host("ok1", "unix:///var/run/docker.sock"),
-                host("ok2", "tcp://10.0.0.5:2376"),
+                host("ok2", "tcp://127.0.0.1:2376"),
             ]
             .join("---\n"),
         )]);
@@ -336,7 +342,7 @@ mod tests {
         assert!(text.contains("endpoint `tcp://` names no host"), "{text}");
         assert!(text.contains("endpoint `tcp://10.0.0.5` has no port"), "{text}");
         assert!(!text.contains("`unix:///var/run/docker.sock`"), "{text}");
-        assert!(!text.contains("`tcp://10.0.0.5:2376`"), "{text}");
+        assert!(!text.contains("`tcp://127.0.0.1:2376`"), "{text}");
     }
 
     #[test]

@@ -8,6 +8,10 @@ use std::collections::BTreeMap;
 
 use crate::labels;
 
+pub mod rollback;
+
+pub use rollback::RollbackAttempt;
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ObservedHost {
     /// Negotiated Docker API version, e.g. `1.41`.
@@ -36,6 +40,19 @@ pub struct ObservedContainer {
     pub image_id: String,
     /// Names of the networks it is attached to.
     pub networks: Vec<String>,
+}
+
+impl ObservedHost {
+    /// The rollback attempts in flight on this host, read from their watchdogs' labels, with
+    /// the watchdog container. A watchdog whose labels don't parse is skipped here (the
+    /// recovery reports it).
+    pub fn rollback_attempts(&self) -> Vec<(RollbackAttempt, &ObservedContainer)> {
+        self.containers
+            .iter()
+            .filter(|c| rollback::is_watchdog(&c.labels))
+            .filter_map(|c| RollbackAttempt::from_labels(&c.labels).ok().map(|a| (a, c)))
+            .collect()
+    }
 }
 
 impl ObservedContainer {

@@ -115,6 +115,10 @@ pub struct Step {
     pub resource: ResourceRef,
     pub action: Action,
     pub after: Vec<(StepId, Gate)>,
+    /// A change to a critical resource's container (replace or remove): not run with the
+    /// other steps, but after every other change, one at a time, commit-confirmed. See
+    /// [`super::critical`].
+    pub critical: bool,
 }
 
 /// What happens to one resource in a pass, for the summary line.
@@ -163,6 +167,8 @@ pub struct HostPlan {
     pub warnings: Vec<String>,
     /// Problems that stop one resource from being applied; its steps are not in the plan.
     pub errors: Vec<(ResourceRef, super::PlanError)>,
+    /// Steps taken out of the plan to protect critical resources (see [`super::critical`]).
+    pub held: Vec<super::critical::Held>,
 }
 
 impl HostPlan {
@@ -194,6 +200,7 @@ impl HostPlan {
                     .iter()
                     .filter_map(|(d, g)| new_id.get(d).map(|n| (*n, *g)))
                     .collect(),
+                critical: s.critical,
             })
             .collect();
         HostPlan {
@@ -210,6 +217,12 @@ impl HostPlan {
                 .errors
                 .iter()
                 .filter(|(r, _)| r == resource)
+                .cloned()
+                .collect(),
+            held: self
+                .held
+                .iter()
+                .filter(|h| &h.resource == resource)
                 .cloned()
                 .collect(),
         }

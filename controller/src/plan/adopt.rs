@@ -8,17 +8,18 @@
 //! restarts once). The plan's edges are kept, so adoption runs in dependency order (networks,
 //! `dependsOn`, `network_mode: service:X`, `depends_on`).
 //!
-//! A critical resource (on a management path) is not adopted: replacing it must be
-//! commit-confirmed, with a rollback watchdog on the host, and that path is not in this
-//! build. Its steps, and every step that waits for them, are taken out of the plan and the
-//! resource gets [`PlanError::AdoptCritical`]; everything else is adopted.
+//! A critical resource (on a management path) is adopted too, but as a critical step
+//! ([`super::Step::critical`]): the executor runs it last, alone, commit-confirmed with a
+//! rollback watchdog (the bootstrap Newt of the seed, started by hand, is exactly such a
+//! container). A step that waited for it no longer does: until its turn, the old container
+//! keeps running, as for any critical replace ([`HostPlan::without_critical`]).
 //!
 //! Containers labelled by another aegis instance are not "unlabelled": they stay a
 //! [`PlanError::OtherInstance`] conflict.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Action, Change, HostPlan, PlanError, Step, StepId};
+use super::{Action, Change, HostPlan};
 use crate::{
     desired::{DesiredHost, ResourceRef},
     observed::ObservedContainer,
@@ -44,7 +45,6 @@ pub fn adopt(plan: &mut HostPlan, desired: &DesiredHost, foreign: &[ObservedCont
         .map(|s| s.owner())
         .collect();
     let mut adopted = Vec::new();
-    let mut blocked: BTreeMap<StepId, (ResourceRef, String)> = BTreeMap::new();
     for step in &mut plan.steps {
         let Action::CreateContainer {
             spec,
@@ -57,10 +57,7 @@ pub fn adopt(plan: &mut HostPlan, desired: &DesiredHost, foreign: &[ObservedCont
         let Some(old) = by_name.get(spec.name.as_str()) else {
             continue;
         };
-        if critical.contains(&step.resource) {
-            blocked.insert(step.id, (step.resource.clone(), spec.name.clone()));
-            continue;
-        }
+        step.critical = critical.contains(&step.resource);
         adopted.push(Adopted {
             resource: step.resource.clone(),
             container: spec.name.clone(),
@@ -85,65 +82,7 @@ pub fn adopt(plan: &mut HostPlan, desired: &DesiredHost, foreign: &[ObservedCont
             c.recreated += 1;
         }
     }
-    if !blocked.is_empty() {
-        let removed = remove_with_dependents(plan, &blocked.keys().copied().collect());
-        for (resource, container) in blocked.into_values() {
-            plan.errors.push((
-                resource.clone(),
-                PlanError::AdoptCritical {
-                    host: plan.host.clone(),
-                    resource: resource.clone(),
-                    container,
-                },
-            ));
-        }
-        for step in removed {
-            if let Some(c) = plan.resources.get_mut(&step.resource) {
-                match step.action {
-                    Action::CreateContainer { .. } => c.created = c.created.saturating_sub(1),
-                    Action::ReplaceContainer { .. } => c.recreated = c.recreated.saturating_sub(1),
-                    Action::StartContainer { .. } => c.started = c.started.saturating_sub(1),
-                    _ => {}
-                }
-            }
-        }
-    }
     adopted
-}
-
-/// Takes `ids` and every step that waits on one of them (transitively) out of the plan,
-/// renumbering the rest; returns every removed step (`ids` included).
-fn remove_with_dependents(plan: &mut HostPlan, ids: &BTreeSet<StepId>) -> Vec<Step> {
-    let mut gone = ids.clone();
-    loop {
-        let more: Vec<StepId> = plan
-            .steps
-            .iter()
-            .filter(|s| !gone.contains(&s.id) && s.after.iter().any(|(d, _)| gone.contains(d)))
-            .map(|s| s.id)
-            .collect();
-        if more.is_empty() {
-            break;
-        }
-        gone.extend(more);
-    }
-    let (removed, kept): (Vec<Step>, Vec<Step>) = std::mem::take(&mut plan.steps)
-        .into_iter()
-        .partition(|s| gone.contains(&s.id));
-    let new_id: BTreeMap<StepId, StepId> = kept.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
-    plan.steps = kept
-        .into_iter()
-        .map(|s| Step {
-            id: new_id[&s.id],
-            after: s
-                .after
-                .iter()
-                .filter_map(|(d, g)| new_id.get(d).map(|n| (*n, *g)))
-                .collect(),
-            ..s
-        })
-        .collect();
-    removed
 }
 
 fn short(id: &str) -> &str {
@@ -241,7 +180,7 @@ mod tests {
     }
 
     #[test]
-    fn a_critical_resource_is_not_adopted_and_its_dependents_wait() {
+    fn a_critical_resource_is_adopted_as_a_critical_step() {
         let (mut desired, observed) = two_stacks_app_depends_on_db();
         desired
             .stacks
@@ -251,20 +190,17 @@ mod tests {
             .critical = true;
         let mut plan = plan_host(&desired, &observed, &Default::default());
         let adopted = adopt(&mut plan, &desired, &[foreign("db")]);
-        assert!(adopted.is_empty());
-        assert!(
-            plan.steps
-                .iter()
-                .all(|s| s.action.object() != "db" && s.action.object() != "app"),
-            "db and what waits for it are out of the plan: {plan:#?}"
-        );
-        let msgs = plan.error_messages();
-        assert!(
-            msgs.iter()
-                .any(|m| m.contains("Stack/db") && m.contains("commit-confirmed")),
-            "{msgs:#?}"
-        );
-        // Step ids stay dense for the executor.
-        assert!(plan.steps.iter().enumerate().all(|(i, s)| s.id == i));
+        assert_eq!(adopted.len(), 1);
+        let db = plan
+            .steps
+            .iter()
+            .find(|s| s.action.object() == "db")
+            .expect("db step");
+        assert!(db.critical && matches!(db.action, Action::ReplaceContainer { .. }));
+        // The normal pass creates app without waiting for db's turn.
+        let normal = plan.without_critical();
+        let objects: Vec<&str> = normal.steps.iter().map(|s| s.action.object()).collect();
+        assert_eq!(objects, ["app"]);
+        assert!(normal.steps[0].after.is_empty());
     }
 }

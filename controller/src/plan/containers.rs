@@ -22,9 +22,12 @@ pub(super) fn decide(
     errors: &mut Vec<(ResourceRef, PlanError)>,
 ) -> Decisions {
     let host = &desired.host.name;
+    // Rollback watchdogs are run by their own procedure (`critical::protect` holds back what
+    // touches the containers they guard), never planned like a Stack's containers.
     let (mine, others): (Vec<&ObservedContainer>, Vec<&ObservedContainer>) = observed
         .containers
         .iter()
+        .filter(|c| !crate::observed::rollback::is_watchdog(&c.labels))
         .partition(|c| labels::owned_by(&c.labels, host, instance));
     let by_name: BTreeMap<&str, &ObservedContainer> = mine.iter().map(|c| (c.name.as_str(), *c)).collect();
     let mut d = Decisions::default();

@@ -8,6 +8,7 @@ mod action;
 pub mod adopt;
 pub mod changes;
 mod containers;
+pub mod critical;
 pub mod hash;
 mod networks;
 mod order;
@@ -18,10 +19,7 @@ pub use action::{Action, Gate, HostPlan, Reconnect, ResourceCounts, Step, StepId
 pub use changes::Change;
 pub use containers::is_finished_job;
 
-use crate::{
-    desired::{DesiredHost, ResourceRef},
-    observed::ObservedHost,
-};
+use crate::{desired::DesiredHost, observed::ObservedHost};
 
 /// A reason the plan can't be made, for the user to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,15 +45,6 @@ pub enum PlanError {
         host: String,
         network: String,
         containers: String,
-    },
-    /// `--adopt` found an unlabelled container holding the name of a critical resource's
-    /// container: replacing it needs the commit-confirmed path (a rollback watchdog on the
-    /// host), which this build does not have.
-    #[error("host `{host}`: container `{container}` of {resource} exists and is not managed by aegis; {resource} is critical (on a management path), and adopting it would replace a container that carries the path to a host: that needs the commit-confirmed apply with a rollback watchdog, which this build does not have — adopt it by hand (stop and remove it right before `aegis apply`, with a way back), or apply --adopt again once commit-confirmed apply is available")]
-    AdoptCritical {
-        host: String,
-        resource: ResourceRef,
-        container: String,
     },
     /// The image of a container isn't present (the caller pulls missing images before planning).
     #[error("host `{host}`: image `{image}` of container `{container}` is not present on the host")]
@@ -102,6 +91,7 @@ pub fn plan_host(desired: &DesiredHost, observed: &ObservedHost, opts: &PlanOpti
     net.actions.retain(|(r, _)| !failed.contains(r));
     ctr.actions.retain(|(r, _)| !failed.contains(r));
     order::assemble(desired, net, ctr, &mut plan);
+    critical::protect(desired, observed, &mut plan);
     plan.errors = errors;
     plan
 }

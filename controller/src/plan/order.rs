@@ -37,6 +37,7 @@ pub(super) fn assemble(desired: &DesiredHost, net: Decisions, ctr: Decisions, pl
             resource,
             action,
             after: Vec::new(),
+            critical: false,
         });
     }
     let prune_containers: Vec<StepId> = steps

@@ -28,13 +28,14 @@ use crate::{
 /// The agent's container is named `aegis-dnsguard-<name>`.
 pub const CONTAINER_PREFIX: &str = "aegis-dnsguard-";
 /// Where the agent image keeps the aegis executable.
-pub const AGENT_EXECUTABLE: &str = "/usr/local/bin/aegis";
+pub const AGENT_EXECUTABLE: &str = crate::agent::image::BINARY;
 /// Where the host's files appear in the agent's container (`--root`).
 pub const HOST_ROOT: &str = "/host";
 /// Label on the agent's container: which agent it runs.
 pub const AGENT_LABEL: &str = "aegis.dev/agent";
 
-/// The image the agent runs when `spec.image` is not set.
+/// The image the agent runs when `spec.image` is not set: the alias of the agent image
+/// aegis builds from its own executable ([`crate::agent::image::AgentImage::alias`]).
 pub fn default_agent_image() -> String {
     format!("aegis-agent:{}", env!("CARGO_PKG_VERSION"))
 }

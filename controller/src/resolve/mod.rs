@@ -6,6 +6,7 @@
 
 pub mod dnsguards;
 mod hosts;
+mod management;
 mod stacks;
 pub mod tunnels;
 
@@ -113,9 +114,16 @@ pub fn load_source_at(root: &Path, revision: &str) -> Result<Resolved, Diagnosti
     if !diags.is_empty() {
         return Err(diags);
     }
+    let names: Vec<String> = hosts.iter().map(|h| h.host.name.clone()).collect();
+    let management = management::management(&set, &names);
+    for stack in hosts.iter_mut().flat_map(|h| h.stacks.iter_mut()) {
+        stack.critical |= management.is_critical(&stack.owner());
+    }
+    warnings.extend(management::warnings(&set));
     let state = DesiredState {
         revision: revision.to_owned(),
         hosts,
+        management,
     };
     // Last, on the complete desired state: a policy judges the values Docker would get.
     let checked = policy::check(&set, &state, &origins);

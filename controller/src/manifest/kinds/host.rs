@@ -18,10 +18,42 @@ pub struct HostManifestSpec {
     pub tls: Option<HostTls>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
-    /// Resources whose disruption cuts the controller off from this host (applied last, one at
-    /// a time). Used by the management-path safety work.
+    /// Resources whose disruption cuts the controller off from this host. They may live on
+    /// other hosts. Each is critical: changed last, one at a time, commit-confirmed with a
+    /// rollback watchdog, never pruned or recreated as a side effect.
     #[serde(default)]
     pub management_path: Vec<ResourceRef>,
+    /// A `tcp://` endpoint without `tls` that is not on loopback sends the Docker API (root on
+    /// that host) in clear text: refused unless this is `true`.
+    #[serde(default)]
+    pub insecure: bool,
+    /// Image of aegis's in-host agents (rollback watchdog, DnsGuard). Omitted: aegis builds one
+    /// from its own executable and copies it to the host through the Docker API.
+    #[serde(default)]
+    pub agent_image: Option<String>,
+    /// The Docker socket as a path on the host itself, bind-mounted into agents. Default
+    /// `/var/run/docker.sock`.
+    #[serde(default)]
+    pub agent_socket: Option<String>,
+    /// An extra check that the host is reachable after a management-path change, besides a
+    /// fresh Docker connection: a TCP connect or an HTTP GET, from the controller.
+    #[serde(default)]
+    pub probe: Option<HostProbe>,
+}
+
+/// `Host.spec.probe`: exactly one of `tcp` or `http`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HostProbe {
+    /// `host:port` that must accept a TCP connection.
+    #[serde(default)]
+    pub tcp: Option<String>,
+    /// `http://` or `https://` URL that must answer 2xx or 3xx.
+    #[serde(default)]
+    pub http: Option<String>,
+    /// How long one attempt may take. Default 5s.
+    #[serde(default)]
+    pub timeout: Option<super::Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -16,7 +16,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use dnsguard::{DnsGuardSpec, DnsProbe};
-pub use host::{HostManifestSpec, HostTls};
+pub use host::{HostManifestSpec, HostProbe, HostTls};
 pub use network::{NetworkIpam, NetworkManifestSpec};
 pub use policy::{CapabilityGrant, NetworkRule, PolicySpec, Privileges, Selector, ServiceRule};
 pub use stack::{StackManifestSpec, StackSecret};

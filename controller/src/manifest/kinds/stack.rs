@@ -33,9 +33,15 @@ pub struct StackManifestSpec {
     /// Resources that must be applied before this one (same host).
     #[serde(default)]
     pub depends_on: Vec<ResourceRef>,
-    /// On the host's management path: applied last, one at a time.
+    /// On a management path: applied last, one at a time, commit-confirmed (a rollback
+    /// watchdog restores the old container unless the controller confirms in time). Being
+    /// listed in a `Host.spec.managementPath` has the same effect.
     #[serde(default)]
     pub critical: bool,
+    /// How long a commit-confirmed replace of a critical container waits for the confirm
+    /// before the watchdog rolls it back. Default 120s (the `netplan try` default).
+    #[serde(default)]
+    pub confirm_timeout: Option<super::Duration>,
     /// SOPS-encrypted files whose variables the containers get as environment, decrypted in
     /// memory (no plaintext on disk).
     #[serde(default)]
