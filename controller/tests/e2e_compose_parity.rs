@@ -486,17 +486,19 @@ fn aegis_creates_the_containers_docker_compose_creates() {
     ensure_image();
     let src = Source::new();
     let pid = std::process::id();
-    // Two distinct /24s per run (one per side), unlikely to clash with other tests.
+    // Two distinct /24s per run (one per side), outside Docker's default address pools
+    // (172.17-31.0.0/16, 192.168.0.0/16): networks that other tests or docker-compose's own
+    // `default` network get from those pools can never overlap them.
     let octet = pid % 200 + 20;
     let aegis_side = Side {
         project: unique("pa"),
-        net: format!("172.30.{octet}"),
+        net: format!("10.230.{octet}"),
         port: free_port(),
         container: |p, s| format!("{p}-{s}-1"),
     };
     let compose_side = Side {
         project: unique("pc").replace('-', "x"),
-        net: format!("172.31.{octet}"),
+        net: format!("10.231.{octet}"),
         port: free_port(),
         container: |p, s| format!("{p}_{s}_1"),
     };
