@@ -26,6 +26,9 @@ struct Row {
     case: String,
     fault: String,
     converged: Option<Duration>,
+    /// `reconcile failed` lines the controller logged during the case (retries it recovered
+    /// from: the case passed only if it converged anyway).
+    retries: usize,
     result: Result<(), String>,
 }
 
@@ -78,6 +81,7 @@ fn fault_injection() {
         case: "first-revision".into(),
         fault: "none: 30 containers from nothing".into(),
         converged: Some(t.elapsed()),
+        retries: retries(&rig, 0),
         result: Ok(()),
     }];
     for (name, case) in cases(&points) {
@@ -88,18 +92,22 @@ fn fault_injection() {
             continue;
         }
         eprintln!("faults: case {name}");
+        let from = rig.ctl.log_text().len();
         let r = catch_unwind(AssertUnwindSafe(|| case(&mut rig)));
+        let retries = retries(&rig, from);
         let row = match r {
             Ok(Some((fault, took))) => Row {
                 case: name,
                 fault,
                 converged: Some(took),
+                retries,
                 result: Ok(()),
             },
             Ok(None) => Row {
                 case: name,
                 fault: "SKIPPED: its prerequisite is missing".into(),
                 converged: None,
+                retries,
                 result: Ok(()),
             },
             Err(e) => {
@@ -112,6 +120,7 @@ fn fault_injection() {
                     case: name,
                     fault: String::new(),
                     converged: None,
+                    retries,
                     result: Err(msg),
                 }
             }
@@ -152,14 +161,23 @@ fn line(r: &Row) -> String {
         Err(_) => "FAILED",
     };
     format!(
-        "| {} | {} | {took} | {result} |",
+        "| {} | {} | {took} | {} | {result} |",
         r.case,
-        r.fault.replace('|', "/")
+        r.fault.replace('|', "/"),
+        r.retries
     )
 }
 
+/// `reconcile failed` lines in the controller's log from byte `from` on.
+fn retries(rig: &Rig, from: usize) -> usize {
+    let log = rig.ctl.log_text();
+    log.get(from..).unwrap_or("").matches("reconcile failed").count()
+}
+
 fn table(rows: &[Row]) -> String {
-    let mut s = String::from("| case | fault injected | converged after | result |\n|---|---|---|---|\n");
+    let mut s = String::from(
+        "| case | fault injected | converged after | failed reconciles | result |\n|---|---|---|---|---|\n",
+    );
     for r in rows {
         s.push_str(&line(r));
         s.push('\n');

@@ -25,16 +25,14 @@ fn wait_in_flight(rig: &Rig, n: usize) -> usize {
     })
 }
 
-/// The Docker daemon is restarted while the controller replaces 30 containers.
+/// The Docker daemon is restarted while the controller replaces 30 containers: stopped
+/// right after the 20th Docker event of the apply (of at least 120).
 pub fn daemon_restart(rig: &mut Rig) -> (String, Duration) {
+    let events = super::kills::Events::since(rig, &super::kills::now());
     rig.bump(&STACKS);
-    let done = wait_in_flight(rig, 3);
+    let at = events.nth(rig, 20);
     rig.engine.stop();
-    let when = format!("restarted after {done}/30 replaced");
-    assert!(
-        done < 30,
-        "the reconcile was over before the daemon stopped ({done}/30)"
-    );
+    drop(events);
     rig.wait_for(
         NOTICE,
         "the Host to be reported not Ready while the daemon is down",
@@ -43,7 +41,10 @@ pub fn daemon_restart(rig: &mut Rig) -> (String, Duration) {
     rig.engine.start();
     let t = Instant::now();
     rig.wait_converged("the daemon restart");
-    (when, t.elapsed())
+    (
+        format!("dockerd stopped after event 20/120+ `{at}`, started"),
+        t.elapsed(),
+    )
 }
 
 /// The host's socket disappears (a container is removed and a revision arrives meanwhile),
@@ -251,8 +252,11 @@ pub fn state_full(rig: &mut Rig) -> (String, Duration) {
     rig.ctl.state_dir = rig.scratch().join("state-after-tmpfs");
     rig.ctl.start();
     rig.wait_converged("the move back from the tmpfs");
-    let short: String = report.chars().take(60).collect();
-    (format!("reported `{short}`"), took)
+    let cause = report.rsplit(": ").next().unwrap_or(&report).to_string();
+    (
+        format!("8 MiB tmpfs filled: reported `{cause}`, drift repaired meanwhile"),
+        took,
+    )
 }
 
 /// Writes zeros to `path` until the filesystem is full.

@@ -17,13 +17,13 @@ use super::{Rig, STACKS};
 const EVENTS_PER_APPLY: usize = 4 * 30;
 
 /// The instance's container events from `since` on, one line each: `ACTION NAME`.
-struct Events {
+pub(super) struct Events {
     child: Child,
     rx: mpsc::Receiver<String>,
 }
 
 impl Events {
-    fn since(rig: &Rig, since: &str) -> Self {
+    pub(super) fn since(rig: &Rig, since: &str) -> Self {
         let mut child = Command::new("docker")
             .arg("-H")
             .arg(format!("unix://{}", rig.engine.sock.display()))
@@ -47,7 +47,7 @@ impl Events {
     }
 
     /// Waits for the `k`-th create/start/destroy/rename; returns it.
-    fn nth(&self, rig: &Rig, k: usize) -> String {
+    pub(super) fn nth(&self, rig: &Rig, k: usize) -> String {
         let deadline = Instant::now() + Duration::from_secs(120);
         let mut seen = 0;
         loop {
@@ -78,9 +78,7 @@ impl Drop for Events {
 /// its `k`-th event, restarted. Returns where it was killed and how long the restarted
 /// controller took to converge (from the spawn).
 pub fn kill_at(rig: &mut Rig, k: usize) -> (String, Duration) {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock");
-    let since = format!("{}.{:09}", now.as_secs(), now.subsec_nanos());
-    let events = Events::since(rig, &since);
+    let events = Events::since(rig, &now());
     rig.bump(&STACKS);
     let at = events.nth(rig, k);
     rig.ctl.kill();
@@ -89,6 +87,12 @@ pub fn kill_at(rig: &mut Rig, k: usize) -> (String, Duration) {
     rig.ctl.start();
     rig.wait_converged(&format!("the kill after event {k} ({at})"));
     (format!("after event {k}/{EVENTS_PER_APPLY}+ `{at}`"), t.elapsed())
+}
+
+/// Now, as `docker events --since` takes it.
+pub(super) fn now() -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock");
+    format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
 }
 
 /// `n` distinct points in `1..EVENTS_PER_APPLY`, from `seed` (printed, so a run can be

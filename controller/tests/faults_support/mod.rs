@@ -192,11 +192,14 @@ impl Rig {
         let nets = self
             .engine
             .lines(&["network", "ls"], "{{.Name}} {{.ID}} {{.Driver}} {{.Labels}}");
-        out.extend(
-            nets.into_iter()
-                .filter(|l| !l.contains(&self.instance))
-                .map(|l| format!("network {l}")),
-        );
+        // Docker gives its predefined networks (bridge, host, none) new IDs when it restarts.
+        out.extend(nets.into_iter().filter(|l| !l.contains(&self.instance)).map(|l| {
+            let mut f: Vec<&str> = l.splitn(3, ' ').collect();
+            if f.len() == 3 && matches!(f[0], "bridge" | "host" | "none") {
+                f.remove(1);
+            }
+            format!("network {}", f.join(" "))
+        }));
         let vols = self.engine.lines(&["volume", "ls"], "{{.Name}} {{.Labels}}");
         out.extend(
             vols.into_iter()
