@@ -184,8 +184,14 @@ fn rejected_whole(rig: &mut Rig, bad: Vec<(&str, String)>, what: &str) -> (Strin
     rig.revision = rig.commit_versions();
     let t = Instant::now();
     rig.wait_converged(&format!("the fix of the {what}"));
-    let first: String = errors.chars().take(70).collect();
-    (format!("rejected: {first}"), t.elapsed())
+    let mut first: String = errors.chars().take(60).collect();
+    if first.len() < errors.len() {
+        first.push('…');
+    }
+    (
+        format!("{what} (and a change to fa1): rejected `{first}`"),
+        t.elapsed(),
+    )
 }
 
 /// A half-written manifest (cut in the middle) in a revision that changes another stack too.
