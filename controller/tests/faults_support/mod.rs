@@ -106,7 +106,19 @@ impl Rig {
             self.engine.docker(&["rm", "-f", &c.1.id]);
         }
         for n in [NETWORK, "fa-bystander-net"] {
-            let _ = self.engine.docker_output(&["network", "rm", n]);
+            let gone = |e: &Engine| {
+                e.docker_output(&["network", "rm", n]);
+                !e.docker_output(&["network", "inspect", n]).status.success()
+            };
+            if !gone(&self.engine) {
+                // Seen after a run: no container on it, yet "has active endpoints" (a stale
+                // endpoint in dockerd's own store). A daemon restart clears it; the engine is
+                // the suite's own.
+                eprintln!("faults: network {n} has a stale endpoint; restarting the suite's engine");
+                self.engine.stop();
+                self.engine.start();
+                assert!(gone(&self.engine), "cannot remove the leftover network {n}");
+            }
         }
         let _ = self.engine.docker_output(&["volume", "rm", "fa-bystander-vol"]);
     }
