@@ -184,7 +184,8 @@ fn rejected_whole(rig: &mut Rig, bad: Vec<(&str, String)>, what: &str) -> (Strin
     rig.revision = rig.commit_versions();
     let t = Instant::now();
     rig.wait_converged(&format!("the fix of the {what}"));
-    let mut first: String = errors.chars().take(60).collect();
+    // Backquotes would end the table's code span.
+    let mut first: String = errors.chars().take(60).collect::<String>().replace('`', "'");
     if first.len() < errors.len() {
         first.push('…');
     }
