@@ -12,6 +12,9 @@
 #                            dockerd.log, docker.sock, docker.pid
 #   AEGIS_E2_PORT            TLS port on 127.0.0.1 (default 23760)
 #   AEGIS_E2_STORAGE_DRIVER  storage driver (default: the first engine's, else vfs)
+#   AEGIS_E2_BRIDGE          its own bridge's name (default aegis-e2); another instance
+#                            (other AEGIS_E2_DIR/PORT) needs another bridge
+#   AEGIS_E2_BRIDGE_ADDR     that bridge's address (default 172.31.250.1/24)
 #
 # State dir layout: tls/ca.pem (the CA that signed server.pem and cert.pem), tls/cert.pem +
 # tls/key.pem (client, extendedKeyUsage clientAuth), tls/server.pem + tls/server-key.pem
@@ -20,7 +23,8 @@
 #
 # Safety, because the first engine must never notice this one:
 #   * never `--bridge none` (dockerd would delete the first engine's docker0): it gets its
-#     own bridge `aegis-e2` (172.31.250.1/24), made here and removed only by `stop --purge`;
+#     own bridge (`aegis-e2`, 172.31.250.1/24, unless overridden), made here and removed
+#     only by `stop --purge`;
 #   * `--iptables=false --ip-forward=false`: no iptables or sysctl changes;
 #   * its own --data-root, --exec-root (hence its own containerd), --pidfile, containerd
 #     namespace, and `--config-file` (else /etc/docker/daemon.json, meant for the first
@@ -39,8 +43,8 @@ set -euo pipefail
 
 DIR=${AEGIS_E2_DIR:-/tmp/aegis-engine2}
 PORT=${AEGIS_E2_PORT:-23760}
-BRIDGE=aegis-e2
-BRIDGE_ADDR=172.31.250.1/24
+BRIDGE=${AEGIS_E2_BRIDGE:-aegis-e2}
+BRIDGE_ADDR=${AEGIS_E2_BRIDGE_ADDR:-172.31.250.1/24}
 IMAGE=busybox:1.36
 START_TIMEOUT=60
 
@@ -212,7 +216,7 @@ launch() {
         -H "unix://$SOCK" -H "tcp://127.0.0.1:$PORT" \
         --tlsverify --tlscacert "$TLS/ca.pem" --tlscert "$TLS/server.pem" --tlskey "$TLS/server-key.pem" \
         --data-root "$DIR/data" --exec-root "$DIR/exec" --pidfile "$PIDFILE" \
-        --containerd-namespace aegis-e2 --containerd-plugins-namespace aegis-e2-plugins \
+        --containerd-namespace "$BRIDGE" --containerd-plugins-namespace "$BRIDGE-plugins" \
         -b "$BRIDGE" --iptables=false --ip-forward=false \
         </dev/null >>"$LOG" 2>&1 9>&- &
 }

@@ -62,6 +62,10 @@ pub fn describe_source(s: &SourceStatus) -> String {
             "Fetch Error",
             s.fetch_error.clone().unwrap_or_else(|| "<none>".into()),
         ),
+        (
+            "State Error",
+            s.state_error.clone().unwrap_or_else(|| "<none>".into()),
+        ),
     ];
     for (k, v) in fields {
         let _ = writeln!(out, "{:<13}{v}", format!("{k}:"));

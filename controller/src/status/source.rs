@@ -12,6 +12,7 @@ pub mod source_reason {
     pub const SUCCEEDED: &str = "RevisionAccepted";
     pub const REJECTED: &str = "RevisionRejected";
     pub const FETCH_FAILED: &str = "FetchFailed";
+    pub const STATE_NOT_SAVED: &str = "StateNotSaved";
     pub const PROGRESSING: &str = "Progressing";
 }
 
@@ -38,6 +39,11 @@ pub struct SourceStatus {
     /// policy rules that match nothing, obsolete compose keys. They don't stop the revision.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Why the state directory (`status.json`) cannot be written, until a save works again
+    /// (a full disk). Reconciling goes on meanwhile; only the status on disk is stale. Set
+    /// by the store when it serves the status, never saved itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,14 +61,20 @@ impl SourceStatus {
         }
     }
 
-    /// A revision runs, the newest one was accepted, and the last fetch worked.
+    /// A revision runs, the newest one was accepted, the last fetch worked and the state is
+    /// saved.
     pub fn ready(&self) -> bool {
-        self.revision.is_some() && self.rejected.is_none() && self.fetch_error.is_none()
+        self.revision.is_some()
+            && self.rejected.is_none()
+            && self.fetch_error.is_none()
+            && self.state_error.is_none()
     }
 
     /// Why it is (not) ready, most pressing first.
     pub fn reason(&self) -> &'static str {
-        if self.fetch_error.is_some() {
+        if self.state_error.is_some() {
+            source_reason::STATE_NOT_SAVED
+        } else if self.fetch_error.is_some() {
             source_reason::FETCH_FAILED
         } else if self.rejected.is_some() {
             source_reason::REJECTED
@@ -75,6 +87,9 @@ impl SourceStatus {
 
     /// One line for a table; empty when ready.
     pub fn message(&self) -> String {
+        if let Some(e) = &self.state_error {
+            return format!("cannot save the state: {e}; reconciling goes on, the status is kept in memory");
+        }
         if let Some(e) = &self.fetch_error {
             return e.clone();
         }
@@ -171,5 +186,21 @@ mod tests {
         assert_eq!(s.message(), "cannot fetch: refused");
         s.fetched(Timestamp::now());
         assert!(s.ready());
+    }
+
+    #[test]
+    fn a_state_that_cannot_be_saved_is_the_most_pressing() {
+        let mut s = SourceStatus::new("dir");
+        s.accepted("good".into(), Timestamp::now());
+        s.fetch_failed(Timestamp::now(), "cannot fetch: no space".into());
+        s.state_error = Some("/var/lib/aegis/status.json: No space left on device (os error 28)".into());
+        assert!(!s.ready());
+        assert_eq!(s.reason(), source_reason::STATE_NOT_SAVED);
+        assert!(s
+            .message()
+            .starts_with("cannot save the state: /var/lib/aegis/status.json: No space"));
+        assert!(s
+            .message()
+            .ends_with("reconciling goes on, the status is kept in memory"));
     }
 }

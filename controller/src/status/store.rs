@@ -24,6 +24,10 @@ use crate::desired::Kind;
 /// one write.
 pub const PERSIST_DEBOUNCE: Duration = Duration::from_millis(200);
 
+/// After a failed save (a full disk), the next try comes after this long even if nothing
+/// changed, so the error clears soon after the cause is gone.
+pub const PERSIST_RETRY: Duration = Duration::from_secs(2);
+
 /// How many changes a slow watcher may fall behind before it is told it lagged.
 const CHANGES_CAPACITY: usize = 256;
 
@@ -91,6 +95,8 @@ struct Inner {
     source: RwLock<Option<SourceStatus>>,
     changes: broadcast::Sender<Change>,
     persist: Option<Persist>,
+    /// The last save's error, until a save works (served as the source's `state_error`).
+    save_error: RwLock<Option<String>>,
 }
 
 struct Persist {
@@ -162,6 +168,7 @@ impl StatusStore {
                 source: RwLock::new(source),
                 changes: broadcast::channel(CHANGES_CAPACITY).0,
                 persist,
+                save_error: RwLock::new(None),
             }),
         }
     }
@@ -216,10 +223,23 @@ impl StatusStore {
         result
     }
 
-    /// The source's status; `None` until a controller has set one.
+    /// The source's status; `None` until a controller has set one. It carries the error of
+    /// the last save while saving fails.
     pub fn source(&self) -> Option<SourceStatus> {
-        self.inner
+        let mut s = self
+            .inner
             .source
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
+        s.state_error = self.save_error();
+        Some(s)
+    }
+
+    /// Why the last save failed, while saving fails.
+    pub fn save_error(&self) -> Option<String> {
+        self.inner
+            .save_error
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
@@ -339,15 +359,46 @@ impl Inner {
     }
 }
 
-/// Writes the store after changes, at most once per [`PERSIST_DEBOUNCE`]. Ends when the
-/// store is dropped.
+/// Writes the store after changes, at most once per [`PERSIST_DEBOUNCE`]; while saving
+/// fails, also every [`PERSIST_RETRY`]. The error is logged once and served in the source's
+/// status until a save works. Ends when the store is dropped.
 async fn write_behind(store: Weak<Inner>, mut dirty: watch::Receiver<u64>) {
-    while dirty.changed().await.is_ok() {
+    let mut failing = false;
+    loop {
+        let changed = if failing {
+            tokio::select! {
+                r = dirty.changed() => r.is_ok(),
+                () = tokio::time::sleep(PERSIST_RETRY) => true,
+            }
+        } else {
+            dirty.changed().await.is_ok()
+        };
+        if !changed {
+            break;
+        }
         tokio::time::sleep(PERSIST_DEBOUNCE).await;
         dirty.borrow_and_update();
         let Some(inner) = store.upgrade() else { break };
-        if let Err(e) = inner.write_now().await {
-            tracing::warn!(error = %e, "cannot save the status; will retry on the next change");
+        let result = inner.write_now().await;
+        let mut slot = inner.save_error.write().unwrap_or_else(|e| e.into_inner());
+        match result {
+            Ok(()) => {
+                if slot.take().is_some() {
+                    tracing::info!("the status is saved again");
+                }
+                failing = false;
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                if slot.as_deref() != Some(msg.as_str()) {
+                    tracing::error!(
+                        "cannot save the status ({msg}); reconciling goes on, retrying every {}s",
+                        PERSIST_RETRY.as_secs()
+                    );
+                }
+                *slot = Some(msg);
+                failing = true;
+            }
         }
     }
 }

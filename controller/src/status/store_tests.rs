@@ -161,3 +161,47 @@ async fn missing_dir_is_created() {
     store.flush().await.unwrap();
     assert!(nested.join("status.json").exists());
 }
+
+/// A save that fails (a full disk) is served in the source's status, and cleared by the next
+/// save that works, which comes on its own (no change needed) once the cause is gone.
+#[tokio::test]
+async fn a_failing_save_is_reported_and_retried_until_it_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StatusStore::load(dir.path()).await.unwrap();
+    store.update_source("src", |s| {
+        s.accepted("rev1".into(), crate::status::Timestamp::now())
+    });
+    // The temporary file's name taken by a directory: the write fails like on a full disk.
+    let blocker = dir.path().join(".status.json.tmp");
+    std::fs::create_dir(&blocker).unwrap();
+    store.update(&key(Kind::Stack, "local", "demo"), |_| {});
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let reported = loop {
+        if let Some(e) = store.source().and_then(|s| s.state_error) {
+            break e;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the failed save was not reported"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(reported.contains("status.json"), "{reported}");
+    let source = store.source().unwrap();
+    assert!(!source.ready());
+    assert_eq!(source.reason(), "StateNotSaved");
+    std::fs::remove_dir(&blocker).unwrap();
+    // No further change: the retry alone saves it and clears the error.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while store.save_error().is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "the save was not retried");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let file: StatusFile =
+        serde_json::from_slice(&std::fs::read(dir.path().join("status.json")).unwrap()).unwrap();
+    assert_eq!(file.resources.len(), 1);
+    assert!(
+        file.source.unwrap().state_error.is_none(),
+        "the error itself is never saved"
+    );
+}
