@@ -229,7 +229,7 @@ fn a_bad_controller_image_is_rolled_back_and_a_good_one_confirms_itself() {
     assert_eq!(inspect(None, &ctl.container(), "{{.Id}}"), first);
 
     // A good new controller comes up, finds the attempt and confirms it itself.
-    ctl.write(&["--poll", "300ms"]);
+    ctl.write(&["--resync", "4m"]);
     let s = ctl.wait("the new controller confirmed", || {
         ctl.status()
             .filter(|s| s.events.iter().any(|e| e.reason == EventReason::Confirmed) && stalled(s).is_none())
@@ -238,7 +238,7 @@ fn a_bad_controller_image_is_rolled_back_and_a_good_one_confirms_itself() {
     assert_ne!(new, format!("{first} true"), "a new controller container runs");
     assert!(new.ends_with(" true"), "{new}");
     assert!(
-        inspect(None, &ctl.container(), "{{json .Config.Cmd}}").contains("300ms"),
+        inspect(None, &ctl.container(), "{{json .Config.Cmd}}").contains("4m"),
         "the new controller"
     );
     wait_until("the watchdog removed", LONG, || watchdogs(&inst.name) == 0);
