@@ -185,6 +185,17 @@ fn watchdogs(sock: Option<&str>, instance: &str) -> Vec<String> {
         .collect()
 }
 
+/// The controller's `/metrics` text (open without a token by default).
+fn metrics(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to the API");
+    c.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .expect("send");
+    let mut out = String::new();
+    c.read_to_string(&mut out).expect("read /metrics");
+    out
+}
+
 fn count(s: &ResourceStatus, reason: EventReason) -> usize {
     s.events.iter().filter(|e| e.reason == reason).count()
 }
@@ -385,6 +396,17 @@ fn controller_changes_critical_last_one_at_a_time_rolls_back_and_never_retries_a
     let describe = ctl.aegisctl_ok(&["describe", "stack", &n.fwd]);
     assert!(describe.contains("RolledBack"), "{describe}");
     assert!(describe.contains("rolled back by the watchdog"), "{describe}");
+    // A rollback is a failed apply in the metrics too.
+    let m = metrics(ctl.port);
+    assert!(
+        m.lines()
+            .any(|l| l.starts_with("aegis_rollbacks_total{host=\"b\"} 1")),
+        "{}",
+        m.lines()
+            .filter(|l| l.contains("rollbacks"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     // b answers the controller again.
     ctl.wait_for(LONG, "host b Ready again", || {
         ctl.status("stacks", &n.app_b)

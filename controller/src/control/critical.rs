@@ -72,6 +72,22 @@ impl Critical {
         plan.has_critical() || held_by_attempt(plan, resource)
     }
 
+    /// `key` waits for its dependency `dep` to be Ready. Waiting for a critical resource, or
+    /// for one that has settled, it can do no more in this revision: it counts as settled, so
+    /// that it never holds back the revision's critical changes (which may be what it waits
+    /// for).
+    pub fn waiting_on(&self, key: &StatusKey, dep: &StatusKey, snap: &Snapshot) {
+        let revision = snap.revision();
+        let dep_critical = snap
+            .resolved
+            .state
+            .management
+            .is_critical(&ResourceRef::new(dep.kind, &dep.name));
+        if dep_critical || self.gate.is_settled(dep, revision) {
+            self.gate.settled(key, revision);
+        }
+    }
+
     /// The critical part of one resource's pass (see the module doc). `plan` is the pass's
     /// plan of the resource; `host` the pooled connection.
     pub async fn reconcile(

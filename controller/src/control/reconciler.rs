@@ -147,20 +147,8 @@ impl AegisReconciler {
         }
         if in_desired {
             if let Some((waiting, dep)) = self.unready_dependency(&snap, &key) {
-                // Waiting for a critical resource, or for one that has settled, it can do no
-                // more in this revision: it must not hold back the revision's critical changes.
-                let dep_critical = snap
-                    .resolved
-                    .state
-                    .management
-                    .is_critical(&ResourceRef::new(dep.kind, &dep.name));
-                if dep_critical
-                    || self
-                        .critical
-                        .as_ref()
-                        .is_some_and(|c| c.gate.is_settled(&dep, snap.revision()))
-                {
-                    self.settled(&key, snap.revision());
+                if let Some(c) = &self.critical {
+                    c.waiting_on(&key, &dep, &snap);
                 }
                 self.store.update(&key, |s| {
                     s.set_condition(
