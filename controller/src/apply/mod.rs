@@ -272,8 +272,11 @@ pub async fn apply_resource(
         });
     }
     let mut failures = Vec::new();
-    if !plan.is_noop() {
-        failures.extend(execute(host, desired, &plan, &who(desired, revision, opts), opts).await);
+    // Critical steps are left to the caller: the control loop runs them last, one at a time
+    // across the fleet, commit-confirmed (`control::critical`). The plan returned has them.
+    let normal = plan.without_critical();
+    if !normal.is_noop() {
+        failures.extend(execute(host, desired, &normal, &who(desired, revision, opts), opts).await);
         observed = observe(host).await?;
     }
     if failures.is_empty() {

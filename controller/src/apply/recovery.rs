@@ -40,8 +40,12 @@ use crate::{
 /// What recovery did about one attempt or leftover.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recovered {
-    /// An attempt, ended (or still pending).
-    Attempt { resource: ResourceRef, outcome: Outcome },
+    /// An attempt, ended (or still pending), on `container`.
+    Attempt {
+        resource: ResourceRef,
+        container: String,
+        outcome: Outcome,
+    },
     /// An attempt that never began: its watchdog and unused new container were removed.
     NotStarted { resource: ResourceRef, attempt: String },
     /// A watchdog whose labels do not parse: left alone, reported.
@@ -97,6 +101,7 @@ pub async fn recover_host(
             Some(Phase::RollbackFailed(reason)) => {
                 out.push(Recovered::Attempt {
                     resource: a.resource.clone(),
+                    container: a.container.clone(),
                     outcome: Outcome::RollbackFailed {
                         attempt: a.id.clone(),
                         failed_spec_hash: failed_hash,
@@ -131,6 +136,7 @@ pub async fn recover_host(
                 let outcome = confirmed::follow(&f, &a, &key.token(&a.id), started).await;
                 out.push(Recovered::Attempt {
                     resource: a.resource.clone(),
+                    container: a.container.clone(),
                     outcome,
                 });
                 continue;
@@ -141,6 +147,7 @@ pub async fn recover_host(
                 launch::remove(host, &name).await?;
                 out.push(Recovered::Attempt {
                     resource: a.resource.clone(),
+                    container: a.container.clone(),
                     outcome,
                 });
             }

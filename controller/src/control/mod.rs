@@ -7,6 +7,8 @@
 //! which the [`crate::api`] serves. The API only reads status and sends triggers
 //! ([`trigger::Triggers`]).
 
+mod critical;
+mod critical_gate;
 mod events;
 mod hosts;
 mod metrics;
@@ -56,9 +58,20 @@ pub async fn run(opts: ControllerOptions) -> anyhow::Result<()> {
     let snapshot = Shared::default();
     let pool = hosts::Pool::default();
     let metrics = crate::telemetry::metrics::Metrics::new();
+    // The key of commit-confirmed changes lives in the state directory, so that a restarted
+    // controller (or a new controller container) can confirm an attempt this one started.
+    let key_path = opts.state_dir.join(ROLLBACK_KEY_FILE);
+    let confirm_key = crate::agent::rollback::ConfirmKey::load_or_create(&key_path).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot load or create the confirm key {}: {e}",
+            key_path.display()
+        )
+    })?;
+    let critical = critical::Critical::new(confirm_key, store.clone(), opts.apply.clone(), metrics.clone());
     let reconciler = Arc::new(
         reconciler::AegisReconciler::new(snapshot.clone(), store.clone(), pool.clone(), opts.apply.clone())
-            .with_metrics(metrics.clone()),
+            .with_metrics(metrics.clone())
+            .with_critical(critical.clone()),
     );
     let (rt, handle) = Runtime::new(reconciler, opts.runtime.clone());
     let stop = CancellationToken::new();
@@ -122,6 +135,9 @@ pub async fn run(opts: ControllerOptions) -> anyhow::Result<()> {
         api_stop.cancelled().await
     }));
 
+    // Attempts an earlier controller left in flight are ended before any new critical change.
+    let recovery_task = tokio::spawn(recover_at_start(critical, snapshot.clone(), stop.clone()));
+
     let rt_stop = stop.clone();
     let rt_task = tokio::spawn(rt.run(async move { rt_stop.cancelled().await }));
 
@@ -145,11 +161,33 @@ pub async fn run(opts: ControllerOptions) -> anyhow::Result<()> {
     let _ = source_task.await;
     let _ = forget_task.await;
     let _ = metrics_task.await;
+    recovery_task.abort();
     store
         .flush()
         .await
         .map_err(|e| anyhow::anyhow!("cannot save status: {e}"))?;
     Ok(())
+}
+
+/// The confirm key's file in the state directory (mode 0600).
+pub const ROLLBACK_KEY_FILE: &str = "rollback.key";
+
+/// Waits for the first accepted revision (it names the hosts), then recovers every host.
+async fn recover_at_start(critical: critical::Critical, snapshot: Shared, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let snap = loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Some(s) = snapshot.get() {
+            break s;
+        }
+    };
+    tokio::select! {
+        () = stop.cancelled() => {}
+        () = critical.recover_all(&snap.resolved.state) => {}
+    }
 }
 
 async fn shutdown_signal() -> &'static str {

@@ -17,7 +17,7 @@ use crate::{
     telemetry::metrics::Metrics,
 };
 
-use super::{hosts::Pool, snapshot::Shared};
+use super::{critical::Critical, hosts::Pool, snapshot::Shared};
 
 /// How soon to look again at a resource that is converged but not Ready yet (a container
 /// starting, restarting or unhealthy), so its status follows reality.
@@ -31,6 +31,8 @@ pub struct AegisReconciler {
     pool: Pool,
     opts: ApplyOptions,
     metrics: Metrics,
+    /// Commit-confirmed changes of critical resources; without it they are refused.
+    critical: Option<Critical>,
 }
 
 impl AegisReconciler {
@@ -41,6 +43,21 @@ impl AegisReconciler {
             pool,
             opts,
             metrics: Metrics::default(),
+            critical: None,
+        }
+    }
+
+    /// Runs critical changes through `critical` (gate, fleet-wide turn, commit-confirmed).
+    #[must_use]
+    pub(super) fn with_critical(mut self, critical: Critical) -> Self {
+        self.critical = Some(critical);
+        self
+    }
+
+    /// `key`'s pass of `revision` converged or failed: a critical change may be waiting for it.
+    fn settled(&self, key: &StatusKey, revision: &str) {
+        if let Some(c) = &self.critical {
+            c.gate.settled(key, revision);
         }
     }
 
@@ -66,10 +83,17 @@ impl Reconciler for AegisReconciler {
         };
         // The runtime's `reconcile` span is the root of this reconcile's trace.
         crate::telemetry::spans::annotate_reconcile(&tracing::Span::current(), &key, snap.revision());
+        let revision = snap.revision().to_string();
         if self.store.get(&key).is_some_and(|s| s.suspended) {
+            self.settled(&key, &revision);
             return Ok(Action::AwaitChange);
         }
-        self.reconcile_in(key, snap).await
+        let r = self.reconcile_in(key.clone(), snap).await;
+        // A key waiting for a dependency settles only as its dependency allows (below).
+        if !matches!(r, Ok(Action::Requeue(d)) if d == DEPENDENCY_RECHECK) {
+            self.settled(&key, &revision);
+        }
+        r
     }
 }
 
@@ -122,7 +146,10 @@ impl AegisReconciler {
             Kind::Network | Kind::Stack => {}
         }
         if in_desired {
-            if let Some(waiting) = self.unready_dependency(&snap, &key) {
+            if let Some((waiting, dep)) = self.unready_dependency(&snap, &key) {
+                if let Some(c) = &self.critical {
+                    c.waiting_on(&key, &dep, &snap);
+                }
                 self.store.update(&key, |s| {
                     s.set_condition(
                         ConditionType::Ready,
@@ -137,6 +164,14 @@ impl AegisReconciler {
         }
         let resource = ResourceRef::new(key.kind, &key.name);
         match apply::apply_resource(&host, desired, &resource, snap.revision(), &self.opts).await {
+            Ok(report) if Critical::needed(&report.plan, &resource) => match &self.critical {
+                Some(c) => c.reconcile(&key, &snap, desired, &host, &report.plan).await,
+                None => {
+                    let msg = "critical change refused: this reconciler has no confirm key".to_string();
+                    self.fail(&key, reason::RECONCILIATION_FAILED, &msg, true);
+                    Err(msg)
+                }
+            },
             Ok(report) => {
                 if !in_desired {
                     // Its objects are pruned; the key goes away with them.
@@ -202,8 +237,8 @@ impl AegisReconciler {
         self.store.update(key, |s| s.mark_failed(why, msg, stalled));
     }
 
-    /// The first `dependsOn` resource of a Stack that is not Ready, as a message.
-    fn unready_dependency(&self, snap: &super::Snapshot, key: &StatusKey) -> Option<String> {
+    /// The first `dependsOn` resource of a Stack that is not Ready, as a message, and its key.
+    fn unready_dependency(&self, snap: &super::Snapshot, key: &StatusKey) -> Option<(String, StatusKey)> {
         let desired = snap.host(&key.host)?;
         let stack = desired
             .stacks
@@ -215,7 +250,7 @@ impl AegisReconciler {
                 .store
                 .get(dep_key)
                 .is_some_and(|s| s.ready() == ConditionStatus::True);
-            (!ready).then(|| format!("waiting for {dep} to be Ready"))
+            (!ready).then(|| (format!("waiting for {dep} to be Ready"), dep_key.clone()))
         })
     }
 }

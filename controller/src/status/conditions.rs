@@ -70,6 +70,9 @@ pub mod reason {
     /// On `Stalled`: the newest source revision is invalid, so the last good one keeps
     /// running. Set on every resource by the source poller, not by a reconcile pass.
     pub const REVISION_REJECTED: &str = "RevisionRejected";
+    /// On `Stalled`: a commit-confirmed change of a critical container was rolled back; the
+    /// failed spec is not retried until a new revision changes it.
+    pub const ROLLED_BACK: &str = "RolledBack";
 }
 
 /// Sets condition `type_` in `conditions`, adding it if absent.

@@ -13,6 +13,7 @@ mod kind_word;
 mod model;
 mod persist;
 mod readiness;
+mod rollback;
 mod selector;
 mod source;
 mod store;
@@ -22,8 +23,8 @@ mod transitions;
 pub use conditions::{reason, set_condition, ConditionStatus, ConditionType};
 pub use kind_word::{kind_from_word, kind_plural};
 pub use model::{
-    Condition, Event, EventReason, EventType, InventoryItem, InventoryKind, ResourceStatus, StatusKey,
-    EVENTS_MAX,
+    Condition, Event, EventReason, EventType, InventoryItem, InventoryKind, ResourceStatus, RolledBackSpec,
+    StatusKey, EVENTS_MAX,
 };
 pub use readiness::{stack_readiness, Readiness};
 pub use selector::{LabelSelector, SelectorError};

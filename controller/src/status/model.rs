@@ -82,6 +82,10 @@ pub enum EventReason {
     Rejected,
     /// An operator restarted containers (`aegisctl restart`).
     Restarted,
+    /// A commit-confirmed change of a critical container began (its watchdog starts).
+    Confirming,
+    /// A commit-confirmed change of a critical container was confirmed.
+    Confirmed,
 }
 
 impl fmt::Display for EventReason {
@@ -168,6 +172,23 @@ pub struct ResourceStatus {
     #[serde(default)]
     pub events: VecDeque<Event>,
     pub created: Timestamp,
+    /// Critical container specs a commit-confirmed change rolled back: not retried until a
+    /// new revision changes them (see [`super::rollback`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rolled_back: Vec<RolledBackSpec>,
+}
+
+/// One rolled-back change of a critical container: the spec that failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolledBackSpec {
+    pub container: String,
+    /// The `aegis.dev/spec-hash` of the spec that was rolled back (`removal` for a removal).
+    pub spec_hash: String,
+    /// The watchdog attempt.
+    pub attempt: String,
+    /// The source revision that asked for it.
+    pub revision: String,
 }
 
 impl ResourceStatus {
@@ -185,6 +206,7 @@ impl ResourceStatus {
             inventory: Vec::new(),
             events: VecDeque::new(),
             created: Timestamp::now(),
+            rolled_back: Vec::new(),
         }
     }
 
