@@ -14,6 +14,7 @@ fn attach(net: &str, aliases: &[&str], ip: Option<&str>) -> NetworkAttachment {
         aliases: aliases.iter().map(|s| s.to_string()).collect(),
         ipv4_address: ip.map(String::from),
         ipv6_address: None,
+        mac_address: None,
     }
 }
 

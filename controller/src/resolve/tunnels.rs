@@ -154,6 +154,7 @@ pub fn expand(inp: &TunnelInputs<'_>) -> Result<StackSpec, String> {
                     aliases: vec![c.service.clone()],
                     ipv4_address: None,
                     ipv6_address: None,
+                    mac_address: None,
                 })
                 .collect();
             if let Some(f) = &s.health_file {
