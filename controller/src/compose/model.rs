@@ -209,6 +209,8 @@ pub struct VolumeLong {
 pub struct BindOptions {
     pub propagation: Option<String>,
     pub create_host_path: Option<Bool>,
+    /// `z` or `Z`.
+    pub selinux: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -322,3 +322,29 @@ volumes:
         "{err}"
     );
 }
+
+#[test]
+fn selinux_relabel_passes_through() {
+    let s = load_ok("services:\n  a:\n    image: busybox\n    volumes:\n      - /srv/a:/a:z\n      - /srv/b:/b:ro,Z\n      - {type: bind, source: /srv/c, target: /c, bind: {selinux: z}}\n");
+    let relabels: Vec<_> = s.containers[0]
+        .mounts
+        .iter()
+        .map(|m| match &m.kind {
+            crate::desired::MountKind::Bind { relabel, .. } => relabel.clone(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        relabels,
+        vec![Some("z".to_string()), Some("Z".into()), Some("z".into())]
+    );
+    let err = load_err("services:\n  a:\n    image: busybox\n    volumes:\n      - {type: bind, source: /srv/c, target: /c, bind: {selinux: x}}\n");
+    assert!(
+        err.contains("compose.yaml:5: services.a.volumes[0]: `bind.selinux`"),
+        "{err}"
+    );
+    let body = crate::docker::container_config::create_body(&s.containers[0], &Default::default());
+    let binds = body.host_config.expect("hc").binds.expect("binds");
+    assert!(binds.contains(&"/srv/a:/a:rw,z".to_string()), "{binds:?}");
+    assert!(binds.contains(&"/srv/b:/b:ro,Z".to_string()), "{binds:?}");
+}

@@ -203,6 +203,10 @@ pub enum MountKind {
         propagation: Option<String>,
         /// compose long syntax `bind.create_host_path` (short syntax implies true).
         create_host_path: bool,
+        /// SELinux relabelling, `z` or `Z` (short syntax; long syntax `bind.selinux`), passed
+        /// to Docker, which relabels. Not serialized when unset (hash stability).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        relabel: Option<String>,
     },
     /// A named volume (Docker name, already `<stack>_<name>` unless external), or anonymous.
     Volume {

@@ -302,6 +302,7 @@ fn map_mount(spec: &ContainerSpec, ctx: &CreateContext, m: &Mount, out: &mut Map
             source,
             propagation,
             create_host_path,
+            relabel,
         } => {
             let src = match source {
                 BindSource::Host(p) => p.clone(),
@@ -311,11 +312,12 @@ fn map_mount(spec: &ContainerSpec, ctx: &CreateContext, m: &Mount, out: &mut Map
                     .cloned()
                     .unwrap_or_else(|| files::host_path(&spec.stack, f)),
             };
-            if *create_host_path {
-                let opts = match propagation {
-                    Some(p) => format!("{mode},{p}"),
-                    None => mode.to_string(),
-                };
+            if *create_host_path || relabel.is_some() {
+                let mut opts = mode.to_string();
+                for o in [propagation, relabel].into_iter().flatten() {
+                    opts.push(',');
+                    opts.push_str(o);
+                }
                 out.binds.push(format!("{src}:{}:{opts}", m.target));
                 out.volumes.push(m.target.clone());
             } else {

@@ -57,6 +57,7 @@ fn spec() -> ContainerSpec {
                     }),
                     propagation: None,
                     create_host_path: true,
+                    relabel: None,
                 },
             },
             Mount {
@@ -66,6 +67,7 @@ fn spec() -> ContainerSpec {
                     source: BindSource::Host("/srv/conf".into()),
                     propagation: None,
                     create_host_path: true,
+                    relabel: None,
                 },
             },
             Mount {
@@ -83,6 +85,7 @@ fn spec() -> ContainerSpec {
                     source: BindSource::Host("/srv/conf".into()),
                     propagation: Some("rslave".into()),
                     create_host_path: false,
+                    relabel: None,
                 },
             },
             Mount {

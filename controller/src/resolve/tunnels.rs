@@ -139,6 +139,7 @@ pub fn expand(inp: &TunnelInputs<'_>) -> Result<StackSpec, String> {
                     propagation: None,
                     // The host's resolv.conf exists; never let Docker create a directory there.
                     create_host_path: false,
+                    relabel: None,
                 },
             }];
         }
