@@ -41,6 +41,7 @@ fn network_spec(name: &str, subnet: Option<String>) -> NetworkSpec {
             subnet: Some(s),
             gateway: None,
             ip_range: None,
+            ..Default::default()
         }),
         labels: BTreeMap::new(),
         options: BTreeMap::new(),
@@ -100,12 +101,14 @@ async fn create_joins_two_networks_with_aliases_and_static_ip() {
             aliases: vec!["web-front".into()],
             ipv4_address: None,
             ipv6_address: None,
+            mac_address: None,
         },
         NetworkAttachment {
             network: back.clone(),
             aliases: vec!["web-back".into()],
             ipv4_address: Some(ip.clone()),
             ipv6_address: None,
+            mac_address: None,
         },
     ];
     let id = create(&host, &spec).await;

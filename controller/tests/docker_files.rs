@@ -74,6 +74,7 @@ async fn a_delivered_file_is_readable_in_a_started_container() {
             source: BindSource::Repo(f.clone()),
             propagation: None,
             create_host_path: true,
+            relabel: None,
         },
     };
     let spec = ContainerSpec {

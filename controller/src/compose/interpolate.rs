@@ -63,7 +63,11 @@ pub fn interpolate_str(
         } else {
             let len = name_len(after);
             if len == 0 {
-                return Err(invalid());
+                // A `$` that starts no variable (`$(cmd)`, a regex's `$`) stays literal, as
+                // in compose-go, whose pattern simply does not match there.
+                out.push('$');
+                rest = after;
+                continue;
             }
             out.push_str(&resolve(&after[..len], lookup, unset));
             rest = &after[len..];
@@ -296,9 +300,20 @@ mod tests {
 
     #[test]
     fn invalid_formats() {
-        for bad in ["${", "${SET", "$", "a $ b", "${1A}", "${SET:x}", "${}", "$1"] {
+        for bad in ["${", "${SET", "${1A}", "${SET:x}", "${}", "a ${ b"] {
             assert!(matches!(run(bad), Err(InterpolateError::Invalid(_))), "{bad}");
         }
+    }
+
+    /// compose-go's pattern only matches `$$`, `$name` and `${...}`: any other `$` is kept.
+    #[test]
+    fn a_dollar_that_starts_no_variable_stays_literal() {
+        assert_eq!(ok("$"), "$");
+        assert_eq!(ok("a $ b"), "a $ b");
+        assert_eq!(ok("$1"), "$1");
+        assert_eq!(ok("echo $(stat -c %u /data)"), "echo $(stat -c %u /data)");
+        assert_eq!(ok("^/api/.*$"), "^/api/.*$");
+        assert_eq!(ok("$(x) $SET $"), "$(x) value $");
     }
 
     #[test]

@@ -22,44 +22,16 @@ fn unsupported_service_key(key: &str) -> Option<&'static str> {
         "profiles" => {
             "not supported: every service of a Stack runs; split optional services into their own Stack"
         }
-        "scale" => "not supported: a service runs exactly one container",
         "extends" => "not supported: use YAML anchors and `<<` merge keys instead",
-        "links" | "external_links" => "legacy links are not supported: put the services on a shared network",
-        "volumes_from" => "not supported: mount the same named volume in both services",
         "develop" => "compose watch is a development feature and is not supported",
         "platform" => "not supported: the image is pulled for the host's platform",
-        "container_name_prefix" | "use_api_socket" | "provider" | "models" | "gpus" => {
-            "not supported by aegis"
+        "container_name_prefix" | "use_api_socket" | "provider" | "models" => "not supported by aegis",
+        "cgroup" | "cpu_count" | "cpu_percent" | "cpu_period" | "cpu_quota" | "cpu_rt_period"
+        | "cpu_rt_runtime" | "cpuset" | "blkio_config" | "mem_swappiness" | "oom_kill_disable"
+        | "oom_score_adj" | "userns_mode" | "isolation" | "runtime" | "attach" | "credential_spec"
+        | "post_start" | "pre_stop" | "stop_timeout" | "lifecycle" => {
+            "this compose key is not supported by aegis yet; remove it or open an issue"
         }
-        "cgroup_parent"
-        | "cgroup"
-        | "cpu_count"
-        | "cpu_percent"
-        | "cpu_period"
-        | "cpu_quota"
-        | "cpu_rt_period"
-        | "cpu_rt_runtime"
-        | "cpuset"
-        | "blkio_config"
-        | "device_cgroup_rules"
-        | "mem_swappiness"
-        | "memswap_limit"
-        | "oom_kill_disable"
-        | "oom_score_adj"
-        | "storage_opt"
-        | "userns_mode"
-        | "uts"
-        | "isolation"
-        | "runtime"
-        | "mac_address"
-        | "annotations"
-        | "attach"
-        | "credential_spec"
-        | "label_file"
-        | "post_start"
-        | "pre_stop"
-        | "stop_timeout"
-        | "lifecycle" => "this compose key is not supported by aegis yet; remove it or open an issue",
         _ => return None,
     })
 }

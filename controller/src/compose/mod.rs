@@ -18,16 +18,20 @@
 //! come from [`ComposeInput::vars`] (the Stack's `spec.environment`) first, then from the
 //! project's `.env` file.
 
+mod deploy;
 mod env;
 mod env_file;
 mod flex;
 mod interpolate;
 mod keys;
+mod links;
 mod model;
 mod networks;
 mod options;
 mod ports;
+mod replicas;
 mod report;
+mod runtime;
 mod secrets;
 mod service;
 mod units;
@@ -38,6 +42,8 @@ mod volumes;
 mod tests;
 #[cfg(test)]
 mod tests_errors;
+#[cfg(test)]
+mod tests_keys;
 #[cfg(test)]
 mod tests_seed;
 
@@ -179,15 +185,21 @@ pub fn load(input: &ComposeInput) -> Result<ComposeStack, Diagnostics> {
     let mut usage = Usage::default();
     let mut order = Vec::new();
     let mut services = BTreeMap::new();
+    let mut extra = BTreeMap::new();
     let services_path = input.base.key("services");
     match top.get("services") {
         None | Some(Value::Null) => {}
         Some(Value::Object(map)) => {
             for (name, def) in map {
                 let path = services_path.key(name.clone());
-                if let Some(spec) = load_service(&mut report, &scope, &mut usage, name, &path, def) {
+                if let Some(conv) = load_service(&mut report, &scope, &mut usage, name, &path, def) {
                     order.push(name.clone());
-                    services.insert(name.clone(), (path, spec));
+                    let refs = links::Refs {
+                        links: conv.links,
+                        volumes_from: conv.volumes_from,
+                    };
+                    extra.insert(name.clone(), (conv.replicas, refs));
+                    services.insert(name.clone(), (path, conv.spec));
                 }
             }
         }
@@ -196,6 +208,7 @@ pub fn load(input: &ComposeInput) -> Result<ComposeStack, Diagnostics> {
             "`services` must be a mapping of names to services",
         ),
     }
+    links::add_dependencies(&mut services, &extra);
     validate::check(&mut report, &services);
 
     let mut external_networks = Vec::new();
@@ -216,11 +229,12 @@ pub fn load(input: &ComposeInput) -> Result<ComposeStack, Diagnostics> {
         .filter(|v| !v.spec.external && usage.volumes.contains(&v.spec.name))
         .map(|v| v.spec)
         .collect();
-    let containers = order
+    let paths: BTreeMap<String, FieldPath> = services
         .iter()
-        .filter_map(|n| services.remove(n))
-        .map(|(_, spec)| spec)
+        .map(|(k, (p, _))| (k.clone(), p.clone()))
         .collect();
+    let mut containers = replicas::expand(&mut report, &order, services, &extra);
+    links::resolve(&mut report, &paths, &mut containers, &extra);
     let Report { errors, warnings, .. } = report;
     errors.into_result(ComposeStack {
         containers,
@@ -277,7 +291,7 @@ fn load_service(
     name: &str,
     path: &FieldPath,
     def: &Value,
-) -> Option<ContainerSpec> {
+) -> Option<service::Converted> {
     let valid_name = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && name
             .chars()

@@ -44,7 +44,7 @@ pub struct Service {
     #[serde(default)]
     pub cap_drop: Vec<String>,
     #[serde(default)]
-    pub devices: Vec<String>,
+    pub devices: Vec<StrOr<DeviceLong>>,
     pub dns: Option<StringOrList>,
     pub dns_search: Option<StringOrList>,
     #[serde(default)]
@@ -82,6 +82,25 @@ pub struct Service {
     pub ipc: Option<String>,
     pub deploy: Option<Deploy>,
     pub pull_policy: Option<String>,
+    pub scale: Option<Int>,
+    pub gpus: Option<super::deploy::Gpus>,
+    pub memswap_limit: Option<Scalar>,
+    pub mac_address: Option<String>,
+    pub uts: Option<String>,
+    pub cgroup_parent: Option<String>,
+    #[serde(default)]
+    pub device_cgroup_rules: Vec<String>,
+    #[serde(default)]
+    pub storage_opt: IndexMap<String, Scalar>,
+    pub label_file: Option<StringOrList>,
+    #[serde(default)]
+    pub annotations: ListOrMap,
+    #[serde(default)]
+    pub links: Vec<String>,
+    #[serde(default)]
+    pub external_links: Vec<String>,
+    #[serde(default)]
+    pub volumes_from: Vec<String>,
 }
 
 /// The service keys [`Service`] accepts (checked against the struct by a test).
@@ -136,6 +155,19 @@ pub const SERVICE_KEYS: &[&str] = &[
     "ipc",
     "deploy",
     "pull_policy",
+    "scale",
+    "gpus",
+    "memswap_limit",
+    "mac_address",
+    "uts",
+    "cgroup_parent",
+    "device_cgroup_rules",
+    "storage_opt",
+    "label_file",
+    "annotations",
+    "links",
+    "external_links",
+    "volumes_from",
 ];
 
 /// A service's entry under `networks:` (map form).
@@ -146,6 +178,16 @@ pub struct ServiceNetwork {
     pub aliases: Vec<String>,
     pub ipv4_address: Option<String>,
     pub ipv6_address: Option<String>,
+    pub mac_address: Option<String>,
+}
+
+/// Long `devices` syntax: `{source, target, permissions}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceLong {
+    pub source: String,
+    pub target: Option<String>,
+    pub permissions: Option<String>,
 }
 
 /// Long volume syntax.
@@ -167,6 +209,8 @@ pub struct VolumeLong {
 pub struct BindOptions {
     pub propagation: Option<String>,
     pub create_host_path: Option<Bool>,
+    /// `z` or `Z`.
+    pub selinux: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -248,26 +292,7 @@ pub struct LoggingDef {
     pub options: Option<ListOrMap>,
 }
 
-/// Only the parts of `deploy` that map onto a single container.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Deploy {
-    pub resources: Option<Resources>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Resources {
-    pub limits: Option<Limits>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Limits {
-    pub memory: Option<Scalar>,
-    pub cpus: Option<Scalar>,
-    pub pids: Option<Int>,
-}
+pub use super::deploy::Deploy;
 
 /// A top-level network.
 #[derive(Debug, Default, Deserialize)]
@@ -282,8 +307,33 @@ pub struct NetworkDef {
     pub ipam: Option<IpamDef>,
     #[serde(default)]
     pub labels: ListOrMap,
-    pub external: Option<Bool>,
+    pub external: Option<External>,
     pub name: Option<String>,
+}
+
+/// `external: true`, or the legacy `external: {name: NAME}` (compose v2 still accepts it:
+/// the name becomes the resource's name).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum External {
+    Flag(Bool),
+    Named(ExternalNamed),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalNamed {
+    pub name: Option<String>,
+}
+
+impl External {
+    /// Whether the resource is external, and the name the legacy form gives it.
+    pub fn resolve(&self) -> (bool, Option<String>) {
+        match self {
+            External::Flag(b) => (b.0, None),
+            External::Named(n) => (true, n.name.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -292,6 +342,8 @@ pub struct IpamDef {
     pub driver: Option<String>,
     #[serde(default)]
     pub config: Vec<IpamConfigDef>,
+    #[serde(default)]
+    pub options: IndexMap<String, Scalar>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -300,6 +352,8 @@ pub struct IpamConfigDef {
     pub subnet: Option<String>,
     pub gateway: Option<String>,
     pub ip_range: Option<String>,
+    #[serde(default)]
+    pub aux_addresses: IndexMap<String, String>,
 }
 
 /// A service's `secrets:` entry in long form.
@@ -332,7 +386,7 @@ pub struct VolumeDef {
     pub driver_opts: IndexMap<String, Scalar>,
     #[serde(default)]
     pub labels: ListOrMap,
-    pub external: Option<Bool>,
+    pub external: Option<External>,
     pub name: Option<String>,
 }
 

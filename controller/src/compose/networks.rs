@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::{flex::ListOrMap, keys::strip_extensions, model, report::Report};
 use crate::{
-    desired::{Ipam, Kind, NetworkAttachment, NetworkSpec, ResourceRef, VolumeSpec},
+    desired::{Ipam, IpamPool, Kind, NetworkAttachment, NetworkSpec, ResourceRef, VolumeSpec},
     yaml::FieldPath,
 };
 
@@ -79,6 +79,35 @@ fn entries<T: serde::de::DeserializeOwned + Default>(
     out
 }
 
+/// `external:` resolved: whether it is external, and the name of the legacy form
+/// `external: {name: N}` (compose v2 warns that it is deprecated and uses `N`).
+fn external(
+    report: &mut Report,
+    path: &FieldPath,
+    ext: Option<&model::External>,
+    name: Option<&str>,
+) -> (bool, Option<String>) {
+    let Some(ext) = ext else { return (false, None) };
+    let (external, legacy) = ext.resolve();
+    if let Some(l) = &legacy {
+        if name.is_some_and(|n| n != l) {
+            report.error(
+                &path.key("external").key("name"),
+                format!(
+                    "`external.name: {l}` and `name: {}` differ",
+                    name.unwrap_or_default()
+                ),
+            );
+        } else {
+            report.warn(
+                &path.key("external").key("name"),
+                "`external.name` is deprecated; write `name:` beside `external: true`",
+            );
+        }
+    }
+    (external, legacy)
+}
+
 /// Top-level networks by key, plus the implicit `default`.
 pub fn declared_networks(
     report: &mut Report,
@@ -107,7 +136,11 @@ pub fn declared_networks(
         },
     );
     for (key, path, def) in entries::<model::NetworkDef>(report, section, value) {
-        let external = def.external.is_some_and(|b| b.0);
+        let (external, legacy_name) = external(report, &path, def.external.as_ref(), def.name.as_deref());
+        let def = model::NetworkDef {
+            name: def.name.or(legacy_name),
+            ..def
+        };
         if external {
             let conflicting = [
                 ("driver", def.driver.is_some()),
@@ -129,18 +162,21 @@ pub fn declared_networks(
             }
         }
         let ipam = def.ipam.map(|ipam| {
-            if ipam.config.len() > 1 {
-                report.error(
-                    &path.key("ipam").key("config"),
-                    "only one ipam config entry is supported",
-                );
-            }
-            let first = ipam.config.into_iter().next();
+            let mut pools = ipam.config.into_iter().map(|c| IpamPool {
+                subnet: c.subnet,
+                gateway: c.gateway,
+                ip_range: c.ip_range,
+                aux_addresses: c.aux_addresses.into_iter().collect(),
+            });
+            let first = pools.next().unwrap_or_default();
             Ipam {
                 driver: ipam.driver,
-                subnet: first.as_ref().and_then(|c| c.subnet.clone()),
-                gateway: first.as_ref().and_then(|c| c.gateway.clone()),
-                ip_range: first.and_then(|c| c.ip_range),
+                subnet: first.subnet,
+                gateway: first.gateway,
+                ip_range: first.ip_range,
+                aux_addresses: first.aux_addresses,
+                more: pools.collect(),
+                options: opts(ipam.options),
             }
         });
         let name = match (def.name, external) {
@@ -175,7 +211,11 @@ pub fn declared_volumes(
     let owner = ResourceRef::new(Kind::Stack, stack);
     let mut out = BTreeMap::new();
     for (key, path, def) in entries::<model::VolumeDef>(report, section, value) {
-        let external = def.external.is_some_and(|b| b.0);
+        let (external, legacy_name) = external(report, &path, def.external.as_ref(), def.name.as_deref());
+        let def = model::VolumeDef {
+            name: def.name.or(legacy_name),
+            ..def
+        };
         if external && (def.driver.is_some() || !def.driver_opts.is_empty() || !def.labels.0.is_empty()) {
             report.error(
                 &path,
@@ -239,6 +279,7 @@ pub fn attachments(
             aliases,
             ipv4_address: long.ipv4_address,
             ipv6_address: long.ipv6_address,
+            mac_address: long.mac_address,
         });
     }
     out.sort_by(|a, b| a.network.cmp(&b.network));

@@ -56,6 +56,19 @@ fn string_map(report: &mut Report, path: &FieldPath, list: ListOrMap) -> BTreeMa
     out
 }
 
+/// One converted service, before replication and cross-service references.
+pub struct Converted {
+    pub spec: ContainerSpec,
+    /// `deploy.replicas` or `scale`; `None` when neither is set.
+    pub replicas: Option<i64>,
+    /// `links:` entries as written (`service[:alias]`), resolved once every service's
+    /// containers are known (see [`super::links`]).
+    pub links: Vec<String>,
+    /// `volumes_from:` entries as written.
+    pub volumes_from: Vec<String>,
+}
+
+/// Converts one service.
 #[allow(clippy::too_many_lines)]
 pub fn convert(
     report: &mut Report,
@@ -63,8 +76,8 @@ pub fn convert(
     usage: &mut Usage,
     name: &str,
     path: &FieldPath,
-    svc: Service,
-) -> ContainerSpec {
+    mut svc: Service,
+) -> Converted {
     let at = |k: &str| path.key(k);
     let mut c = ContainerSpec {
         name: svc
@@ -75,7 +88,7 @@ pub fn convert(
         service: name.to_string(),
         ..ContainerSpec::default()
     };
-    match svc.image {
+    match svc.image.take() {
         Some(image) if !image.is_empty() => c.image = image,
         _ => report.error_hint(
             path,
@@ -83,12 +96,13 @@ pub fn convert(
             "set `image:`; aegis does not build images",
         ),
     }
-    c.labels = svc
-        .labels
-        .0
-        .into_iter()
-        .map(|(k, v)| (k, v.unwrap_or_default()))
-        .collect();
+    // `label_file:` first (runtime.rs), then `labels:`, which win.
+    super::runtime::apply(report, path, &mut svc, scope.project_dir, &mut c);
+    c.labels.extend(
+        std::mem::take(&mut svc.labels.0)
+            .into_iter()
+            .map(|(k, v)| (k, v.unwrap_or_default())),
+    );
     c.env = env::resolve(
         report,
         path,
@@ -138,16 +152,35 @@ pub fn convert(
             aliases: Vec::new(),
             ipv4_address: None,
             ipv6_address: None,
+            mac_address: None,
         }];
     } else if svc.network_mode.is_none() {
         c.networks = attachments(
             report,
             path,
             name,
-            svc.networks,
+            svc.networks.take(),
             scope.networks,
             &mut usage.networks,
         );
+    }
+    if let Some(mac) = svc.mac_address.take() {
+        // compose v2 moves the service's MAC address to its first network's endpoint.
+        match c.networks.first_mut() {
+            Some(first) if first.mac_address.as_ref().is_some_and(|m| *m != mac) => report.error(
+                &at("mac_address"),
+                format!(
+                    "`mac_address` differs from the one set on network `{}`",
+                    first.network
+                ),
+            ),
+            Some(first) => first.mac_address = Some(mac),
+            None => report.error_hint(
+                &at("mac_address"),
+                "`mac_address` needs a network",
+                "remove it, or attach the service to a network",
+            ),
+        }
     }
 
     // Storage.
@@ -208,13 +241,8 @@ pub fn convert(
     }
 
     // Privileges and kernel settings.
-    c.cap_add = svc.cap_add;
-    c.cap_drop = svc.cap_drop;
-    for (i, d) in svc.devices.iter().enumerate() {
-        if let Some(dev) = report.check(&at("devices").index(i), options::device(d)) {
-            c.devices.push(dev);
-        }
-    }
+    c.cap_add = std::mem::take(&mut svc.cap_add);
+    c.cap_drop = std::mem::take(&mut svc.cap_drop);
     c.privileged = svc.privileged.is_some_and(|b| b.0);
     c.read_only = svc.read_only.is_some_and(|b| b.0);
     c.init = svc.init.map(|b| b.0);
@@ -278,34 +306,18 @@ pub fn convert(
     c.nano_cpus = svc.cpus.and_then(|s| report.check(&at("cpus"), parse_cpus(&s.0)));
     c.cpu_shares = svc.cpu_shares.map(|n| n.0);
     c.pids_limit = svc.pids_limit.map(|n| n.0);
-    if let Some(limits) = svc.deploy.and_then(|d| d.resources).and_then(|r| r.limits) {
-        let lpath = at("deploy").key("resources").key("limits");
-        let merge = |report: &mut Report, key: &str, field: &mut Option<i64>, v: Option<i64>, twin: &str| {
-            if let Some(v) = v {
-                if field.is_some_and(|f| f != v) {
-                    report.error(
-                        &lpath.key(key),
-                        format!("`{twin}` and `deploy.resources.limits.{key}` differ"),
-                    );
-                }
-                *field = Some(v);
-            }
-        };
-        let mem = limits
-            .memory
-            .and_then(|s| report.check(&lpath.key("memory"), parse_bytes(&s.0)));
-        merge(report, "memory", &mut c.memory, mem, "mem_limit");
-        let cpus = limits
-            .cpus
-            .and_then(|s| report.check(&lpath.key("cpus"), parse_cpus(&s.0)));
-        merge(report, "cpus", &mut c.nano_cpus, cpus, "cpus");
-        merge(
-            report,
-            "pids",
-            &mut c.pids_limit,
-            limits.pids.map(|n| n.0),
-            "pids_limit",
-        );
+    let mut replicas = None;
+    if let Some(d) = svc.deploy {
+        replicas = super::deploy::apply(report, &at("deploy"), d, &mut c);
+    }
+    if let Some(g) = svc.gpus {
+        super::deploy::gpus(report, &at("gpus"), g, &mut c);
+    }
+    if let Some(scale) = svc.scale {
+        if replicas.is_some_and(|r| r != scale.0) {
+            report.error(&at("scale"), "`scale` and `deploy.replicas` differ");
+        }
+        replicas = Some(scale.0);
     }
     if let Some(l) = svc.logging {
         c.logging = Some(crate::desired::Logging {
@@ -319,5 +331,18 @@ pub fn convert(
                 .collect(),
         });
     }
-    c
+    c.links = svc
+        .external_links
+        .iter()
+        .map(|l| match l.split_once(':') {
+            Some((container, alias)) => format!("{container}:{alias}"),
+            None => format!("{l}:{l}"),
+        })
+        .collect();
+    Converted {
+        spec: c,
+        replicas,
+        links: svc.links,
+        volumes_from: svc.volumes_from,
+    }
 }

@@ -15,7 +15,7 @@ use crate::{
 #[test]
 fn interpolation_errors_name_file_line_and_path() {
     let text =
-        load_err("services:\n  app:\n    image: busybox\n    user: ${WHO:?set WHO}\n    hostname: a$ b\n");
+        load_err("services:\n  app:\n    image: busybox\n    user: ${WHO:?set WHO}\n    hostname: a${ b\n");
     assert!(
         text.contains("compose.yaml:4: services.app.user: required variable WHO is missing a value: set WHO"),
         "{text}"

@@ -42,6 +42,7 @@ pub fn parse_short(spec: &str, cx: &MountContext) -> Result<Mount, String> {
     let mut read_only = false;
     let mut nocopy = false;
     let mut propagation = None;
+    let mut relabel = None;
     for opt in options.into_iter().flat_map(|o| o.split(',')) {
         match opt {
             "ro" => read_only = true,
@@ -49,11 +50,8 @@ pub fn parse_short(spec: &str, cx: &MountContext) -> Result<Mount, String> {
             "nocopy" => nocopy = true,
             // macOS consistency hints; compose accepts them and Linux engines ignore them.
             "cached" | "delegated" | "consistent" => {}
-            "z" | "Z" => {
-                return Err(format!(
-                    "`{spec}`: SELinux relabelling (`{opt}`) is not supported; relabel the path on the host"
-                ))
-            }
+            // SELinux relabelling: Docker does it, as with compose.
+            "z" | "Z" => relabel = Some(opt.to_string()),
             p if PROPAGATIONS.contains(&p) => propagation = Some(p.to_string()),
             other => return Err(format!("`{spec}`: unknown volume option `{other}`")),
         }
@@ -68,9 +66,13 @@ pub fn parse_short(spec: &str, cx: &MountContext) -> Result<Mount, String> {
                 source: bind_source(src, cx)?,
                 propagation,
                 create_host_path: true,
+                relabel,
             }
         }
         Some(name) => {
+            if relabel.is_some() {
+                return Err(format!("`{spec}`: `z`/`Z` relabel bind mounts, not volumes"));
+            }
             if propagation.is_some() {
                 return Err(format!(
                     "`{spec}`: propagation applies to bind mounts, not volumes"
@@ -114,10 +116,15 @@ pub fn parse_long(v: &VolumeLong, cx: &MountContext) -> Result<Mount, String> {
                     return Err(format!("unknown bind propagation `{p}`"));
                 }
             }
+            let relabel = opts.and_then(|b| b.selinux.clone());
+            if relabel.as_deref().is_some_and(|r| r != "z" && r != "Z") {
+                return Err("`bind.selinux` must be `z` (shared) or `Z` (private)".into());
+            }
             MountKind::Bind {
                 source: bind_source(src, cx)?,
                 propagation,
                 create_host_path: opts.and_then(|b| b.create_host_path).is_some_and(|b| b.0),
+                relabel,
             }
         }
         "volume" => MountKind::Volume {
@@ -286,7 +293,8 @@ mod tests {
             MountKind::Bind {
                 source: BindSource::Host("/etc/resolv.conf".into()),
                 propagation: None,
-                create_host_path: true
+                create_host_path: true,
+                relabel: None,
             }
         );
         assert_eq!(
@@ -420,7 +428,7 @@ mod tests {
                 "~/x:/x",
                 "undeclared:/x",
                 "/a:relative",
-                "/a:/b:z",
+                "vol:/b:z",
                 "/a:/b:bogus",
                 "a:b:c:d",
             ]
@@ -461,7 +469,8 @@ mod tests {
             MountKind::Bind {
                 source: BindSource::Host("/srv".into()),
                 propagation: Some("rshared".into()),
-                create_host_path: false
+                create_host_path: false,
+                relabel: None,
             }
         );
     }

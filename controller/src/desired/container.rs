@@ -76,6 +76,36 @@ pub struct ContainerSpec {
     pub group_add: Vec<String>,
     pub pid: Option<String>,
     pub ipc: Option<String>,
+    // Keys added after the first release: not serialized while unset, so that containers
+    // created before keep their spec hash (and are not recreated by an upgrade).
+    /// Bytes (compose `memswap_limit`; -1 = unlimited swap).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_swap: Option<i64>,
+    /// compose `uts` (`host`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uts: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cgroup_parent: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub device_cgroup_rules: Vec<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub storage_opt: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// GPUs and CDI devices (`deploy.resources.reservations.devices`, `gpus`, CDI names in
+    /// `devices`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub device_requests: Vec<DeviceRequest>,
+    /// Legacy links, `container:alias`, as compose v2 sends them (`HostConfig.Links`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
+    /// `volumes_from`, `container[:ro|:rw]` by container name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes_from: Vec<String>,
+    /// The replica number (compose's `com.docker.compose.container-number`), 1 for a service
+    /// that runs one container.
+    #[serde(skip_serializing_if = "is_first")]
+    pub number: u32,
     /// Ordering only: not part of the container's configuration, so not hashed.
     #[serde(skip)]
     pub depends_on: Vec<DependsOn>,
@@ -87,6 +117,21 @@ pub struct ContainerSpec {
     /// pull, not what the container is, so it is not hashed.
     #[serde(skip)]
     pub pull_policy: Option<PullPolicy>,
+}
+
+fn is_first(n: &u32) -> bool {
+    *n <= 1
+}
+
+/// A device request (`HostConfig.DeviceRequests`): GPUs, CDI devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct DeviceRequest {
+    pub driver: Option<String>,
+    /// -1 = all.
+    pub count: Option<i64>,
+    pub device_ids: Vec<String>,
+    pub capabilities: Vec<Vec<String>>,
+    pub options: BTreeMap<String, String>,
 }
 
 /// compose `pull_policy`.
@@ -138,6 +183,9 @@ pub struct NetworkAttachment {
     pub aliases: Vec<String>,
     pub ipv4_address: Option<String>,
     pub ipv6_address: Option<String>,
+    /// compose `mac_address` (per network, or the service's on its first network).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac_address: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -155,6 +203,10 @@ pub enum MountKind {
         propagation: Option<String>,
         /// compose long syntax `bind.create_host_path` (short syntax implies true).
         create_host_path: bool,
+        /// SELinux relabelling, `z` or `Z` (short syntax; long syntax `bind.selinux`), passed
+        /// to Docker, which relabels. Not serialized when unset (hash stability).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        relabel: Option<String>,
     },
     /// A named volume (Docker name, already `<stack>_<name>` unless external), or anonymous.
     Volume {

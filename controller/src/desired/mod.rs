@@ -13,12 +13,13 @@ mod pangolin;
 mod resource;
 
 pub use container::{
-    BindSource, ContainerSpec, DependsCondition, DependsOn, Device, Healthcheck, Logging, Mount, MountKind,
-    NetworkAttachment, NetworkMode, PortBinding, PullPolicy, RepoFile, RestartPolicy, Ulimit,
+    BindSource, ContainerSpec, DependsCondition, DependsOn, Device, DeviceRequest, Healthcheck, Logging,
+    Mount, MountKind, NetworkAttachment, NetworkMode, PortBinding, PullPolicy, RepoFile, RestartPolicy,
+    Ulimit,
 };
 pub use env::{EnvValue, SecretFile, SECRET_PREFIX};
 pub use host::{DesiredHost, DesiredState, Endpoint, HostSpec, StackSpec, TlsFiles};
 pub use management::{CriticalResource, HostAccess, Management, Probe, ProbeTarget};
-pub use network::{Ipam, NetworkSpec, VolumeSpec};
+pub use network::{Ipam, IpamPool, NetworkSpec, VolumeSpec};
 pub use pangolin::{PangolinCheck, PangolinObject};
 pub use resource::{Kind, ResourceRef};

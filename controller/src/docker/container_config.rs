@@ -21,8 +21,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use bollard::models::{
-    ContainerCreateBody, DeviceMapping, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig,
-    HostConfigLogConfig, Mount as ApiMount, MountBindOptions, MountBindOptionsPropagationEnum,
+    ContainerCreateBody, DeviceMapping, DeviceRequest, EndpointIpamConfig, EndpointSettings, HealthConfig,
+    HostConfig, HostConfigLogConfig, Mount as ApiMount, MountBindOptions, MountBindOptionsPropagationEnum,
     MountTmpfsOptions, MountType, MountVolumeOptions, NetworkingConfig, PortBinding as ApiPortBinding,
     ResourcesUlimits, RestartPolicy as ApiRestartPolicy, RestartPolicyNameEnum,
 };
@@ -116,6 +116,15 @@ pub fn create_body(spec: &ContainerSpec, ctx: &CreateContext) -> ContainerCreate
         shm_size: spec.shm_size,
         pid_mode: spec.pid.clone(),
         ipc_mode: spec.ipc.clone(),
+        memory_swap: spec.memory_swap,
+        uts_mode: spec.uts.clone(),
+        cgroup_parent: spec.cgroup_parent.clone(),
+        device_cgroup_rules: non_empty(spec.device_cgroup_rules.clone()),
+        storage_opt: non_empty_map(&spec.storage_opt),
+        annotations: non_empty_map(&spec.annotations),
+        device_requests: non_empty(spec.device_requests.iter().map(device_request).collect()),
+        links: non_empty(spec.links.clone()),
+        volumes_from: non_empty(spec.volumes_from.clone()),
         ..Default::default()
     };
     ContainerCreateBody {
@@ -153,7 +162,13 @@ pub fn create_body(spec: &ContainerSpec, ctx: &CreateContext) -> ContainerCreate
         }),
         host_config: Some(host_config),
         networking_config: create_attachment(spec, ctx).map(|a| NetworkingConfig {
-            endpoints_config: Some(HashMap::from([(a.network.clone(), endpoint_settings(&a))])),
+            endpoints_config: Some(HashMap::from([(
+                a.network.clone(),
+                EndpointSettings {
+                    links: non_empty(spec.links.clone()),
+                    ..endpoint_settings(&a)
+                },
+            )])),
         }),
         ..Default::default()
     }
@@ -196,7 +211,18 @@ pub fn endpoint_settings(a: &NetworkAttachment) -> EndpointSettings {
     EndpointSettings {
         aliases: non_empty(a.aliases.clone()),
         ipam_config: ipam,
+        mac_address: a.mac_address.clone(),
         ..Default::default()
+    }
+}
+
+fn device_request(r: &crate::desired::DeviceRequest) -> DeviceRequest {
+    DeviceRequest {
+        driver: r.driver.clone(),
+        count: r.count,
+        device_ids: non_empty(r.device_ids.clone()),
+        capabilities: non_empty(r.capabilities.clone()),
+        options: (!r.options.is_empty()).then(|| hash_map(&r.options)),
     }
 }
 
@@ -244,7 +270,10 @@ fn container_labels(spec: &ContainerSpec, ctx: &CreateContext) -> HashMap<String
     }
     if !spec.service.is_empty() {
         l.insert(labels::COMPOSE_SERVICE.into(), spec.service.clone());
-        l.insert(labels::COMPOSE_CONTAINER_NUMBER.into(), "1".into());
+        l.insert(
+            labels::COMPOSE_CONTAINER_NUMBER.into(),
+            spec.number.max(1).to_string(),
+        );
         l.insert(labels::COMPOSE_ONEOFF.into(), "False".into());
     }
     l.extend(ctx.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -273,6 +302,7 @@ fn map_mount(spec: &ContainerSpec, ctx: &CreateContext, m: &Mount, out: &mut Map
             source,
             propagation,
             create_host_path,
+            relabel,
         } => {
             let src = match source {
                 BindSource::Host(p) => p.clone(),
@@ -282,11 +312,12 @@ fn map_mount(spec: &ContainerSpec, ctx: &CreateContext, m: &Mount, out: &mut Map
                     .cloned()
                     .unwrap_or_else(|| files::host_path(&spec.stack, f)),
             };
-            if *create_host_path {
-                let opts = match propagation {
-                    Some(p) => format!("{mode},{p}"),
-                    None => mode.to_string(),
-                };
+            if *create_host_path || relabel.is_some() {
+                let mut opts = mode.to_string();
+                for o in [propagation, relabel].into_iter().flatten() {
+                    opts.push(',');
+                    opts.push_str(o);
+                }
                 out.binds.push(format!("{src}:{}:{opts}", m.target));
                 out.volumes.push(m.target.clone());
             } else {
@@ -395,3 +426,7 @@ fn hash_map(m: &BTreeMap<String, String>) -> HashMap<String, String> {
 #[cfg(test)]
 #[path = "container_config_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "container_config_keys_tests.rs"]
+mod keys_tests;

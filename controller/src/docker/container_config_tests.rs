@@ -14,6 +14,7 @@ fn attach(net: &str, aliases: &[&str], ip: Option<&str>) -> NetworkAttachment {
         aliases: aliases.iter().map(|s| s.to_string()).collect(),
         ipv4_address: ip.map(String::from),
         ipv6_address: None,
+        mac_address: None,
     }
 }
 
@@ -56,6 +57,7 @@ fn spec() -> ContainerSpec {
                     }),
                     propagation: None,
                     create_host_path: true,
+                    relabel: None,
                 },
             },
             Mount {
@@ -65,6 +67,7 @@ fn spec() -> ContainerSpec {
                     source: BindSource::Host("/srv/conf".into()),
                     propagation: None,
                     create_host_path: true,
+                    relabel: None,
                 },
             },
             Mount {
@@ -82,6 +85,7 @@ fn spec() -> ContainerSpec {
                     source: BindSource::Host("/srv/conf".into()),
                     propagation: Some("rslave".into()),
                     create_host_path: false,
+                    relabel: None,
                 },
             },
             Mount {

@@ -24,18 +24,21 @@ pub async fn create_network(
     let mut all: HashMap<String, String> = spec.labels.clone().into_iter().collect();
     all.extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
     let ipam = spec.ipam.as_ref().map(|i| {
-        let has_pool = i.subnet.is_some() || i.gateway.is_some() || i.ip_range.is_some();
+        let pools: Vec<IpamConfig> = i
+            .pools()
+            .into_iter()
+            .map(|p| IpamConfig {
+                subnet: p.subnet,
+                gateway: p.gateway,
+                ip_range: p.ip_range,
+                auxiliary_addresses: (!p.aux_addresses.is_empty())
+                    .then(|| p.aux_addresses.into_iter().collect()),
+            })
+            .collect();
         Ipam {
             driver: i.driver.clone(),
-            config: has_pool.then(|| {
-                vec![IpamConfig {
-                    subnet: i.subnet.clone(),
-                    gateway: i.gateway.clone(),
-                    ip_range: i.ip_range.clone(),
-                    ..Default::default()
-                }]
-            }),
-            ..Default::default()
+            config: (!pools.is_empty()).then_some(pools),
+            options: (!i.options.is_empty()).then(|| i.options.clone().into_iter().collect()),
         }
     });
     let req = NetworkCreateRequest {

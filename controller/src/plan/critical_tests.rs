@@ -43,6 +43,7 @@ fn ctr(stack: &str, service: &str) -> ContainerSpec {
             aliases: vec![],
             ipv4_address: None,
             ipv6_address: None,
+            mac_address: None,
         }],
         ..Default::default()
     }

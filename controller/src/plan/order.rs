@@ -129,15 +129,17 @@ fn container_inputs(
             need(format!("volume:{v}"), Gate::Done);
         }
     }
-    let sibling = |service: &str| {
+    // Every replica of a service (a service can run several containers).
+    let siblings = |service: &str| -> Vec<String> {
         specs
             .values()
-            .find(|c| c.stack == spec.stack && c.service == service)
+            .filter(|c| c.stack == spec.stack && c.service == service)
             .map(|c| c.name.clone())
+            .collect()
     };
     match &spec.network_mode {
         NetworkMode::Service(svc) => {
-            if let Some(name) = sibling(svc) {
+            if let Some(name) = siblings(svc).into_iter().min() {
                 need(format!("container:{name}"), Gate::Started);
             }
         }
@@ -145,12 +147,12 @@ fn container_inputs(
         _ => {}
     }
     for dep in &spec.depends_on {
-        if let Some(name) = sibling(&dep.service) {
-            let gate = match dep.condition {
-                DependsCondition::Started => Gate::Started,
-                DependsCondition::Healthy => Gate::Healthy,
-                DependsCondition::CompletedSuccessfully => Gate::CompletedSuccessfully,
-            };
+        let gate = match dep.condition {
+            DependsCondition::Started => Gate::Started,
+            DependsCondition::Healthy => Gate::Healthy,
+            DependsCondition::CompletedSuccessfully => Gate::CompletedSuccessfully,
+        };
+        for name in siblings(&dep.service) {
             need(format!("container:{name}"), gate);
         }
     }

@@ -40,6 +40,7 @@ fn ctr(stack: &str, service: &str) -> ContainerSpec {
             aliases: vec![service.into()],
             ipv4_address: None,
             ipv6_address: None,
+            mac_address: None,
         }],
         ..Default::default()
     }

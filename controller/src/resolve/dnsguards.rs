@@ -143,6 +143,7 @@ pub fn expand(guard: &Guard) -> StackSpec {
             source: BindSource::Host(source.into()),
             propagation: None,
             create_host_path: create,
+            relabel: None,
         },
     };
     // The healthcheck reads a file: cheap, so it may run more often than the passes.

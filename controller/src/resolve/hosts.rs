@@ -69,6 +69,7 @@ pub(super) fn network_spec(n: &Manifest<NetworkManifestSpec>) -> NetworkSpec {
             subnet: i.subnet.clone(),
             gateway: i.gateway.clone(),
             ip_range: i.ip_range.clone(),
+            ..Ipam::default()
         }),
         labels: s.labels.clone(),
         options: s.options.clone(),

@@ -139,6 +139,7 @@ pub fn expand(inp: &TunnelInputs<'_>) -> Result<StackSpec, String> {
                     propagation: None,
                     // The host's resolv.conf exists; never let Docker create a directory there.
                     create_host_path: false,
+                    relabel: None,
                 },
             }];
         }
@@ -154,6 +155,7 @@ pub fn expand(inp: &TunnelInputs<'_>) -> Result<StackSpec, String> {
                     aliases: vec![c.service.clone()],
                     ipv4_address: None,
                     ipv6_address: None,
+                    mac_address: None,
                 })
                 .collect();
             if let Some(f) = &s.health_file {
