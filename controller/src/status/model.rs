@@ -82,6 +82,8 @@ pub enum EventReason {
     Rejected,
     /// An operator restarted containers (`aegisctl restart`).
     Restarted,
+    /// An agent repaired something on its host (a DnsGuard restored `resolv.conf`).
+    AgentRepaired,
 }
 
 impl fmt::Display for EventReason {
@@ -168,6 +170,9 @@ pub struct ResourceStatus {
     #[serde(default)]
     pub events: VecDeque<Event>,
     pub created: Timestamp,
+    /// A DnsGuard's agent status, a TunnelClient's connection (see [`super::agent`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<super::agent::AgentReport>,
 }
 
 impl ResourceStatus {
@@ -185,6 +190,7 @@ impl ResourceStatus {
             inventory: Vec::new(),
             events: VecDeque::new(),
             created: Timestamp::now(),
+            agent: None,
         }
     }
 
