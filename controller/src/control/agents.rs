@@ -167,8 +167,9 @@ pub(super) struct Readback {
 
 impl Readback {
     /// Records the report: an event for an agent action not seen before, and a running client
-    /// that says it is not connected is not Ready.
-    pub fn record(&self, s: &mut crate::status::ResourceStatus) {
+    /// that says it is not connected is not Ready. Returns the tier of that new action.
+    pub fn record(&self, s: &mut crate::status::ResourceStatus) -> Option<u8> {
+        let mut acted = None;
         if let AgentReport::DnsGuard(now) = &self.agent {
             let before = match &s.agent {
                 Some(AgentReport::DnsGuard(g)) => g.agent.as_ref(),
@@ -176,6 +177,11 @@ impl Readback {
             };
             if let Some(msg) = new_action(before, now.agent.as_ref()) {
                 s.record_event(EventType::Warning, EventReason::AgentRepaired, msg);
+                acted = now
+                    .agent
+                    .as_ref()
+                    .and_then(|a| a.last_action.as_ref())
+                    .map(|p| p.tier);
             }
         }
         if let Some(msg) = &self.not_ready {
@@ -189,7 +195,15 @@ impl Readback {
             }
         }
         s.agent = Some(self.agent.clone());
+        acted
     }
+}
+
+/// The `tier` label of `aegis_dnsguard_actions_total` for a pass's tier (1 to 4).
+pub fn tier_label(tier: u8) -> Option<&'static str> {
+    crate::telemetry::metrics::DNSGUARD_TIERS
+        .get(usize::from(tier).checked_sub(1)?)
+        .copied()
 }
 
 /// Reads `key`'s report back after a successful pass (see the module doc): `observed` is the
@@ -387,6 +401,13 @@ mod tests {
         assert_eq!(new_action(Some(&b), Some(&c)), None, "the same action again");
         // A controller that restarted (no previous report) records it once.
         assert!(new_action(None, Some(&c)).is_some());
+    }
+
+    #[test]
+    fn tiers_name_their_metric_label() {
+        assert_eq!(tier_label(2), Some("restore-backup"));
+        assert_eq!(tier_label(4), Some("fallback"));
+        assert_eq!((tier_label(0), tier_label(5)), (None, None));
     }
 
     #[test]

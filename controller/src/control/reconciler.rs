@@ -166,6 +166,7 @@ impl AegisReconciler {
                 )
                 .await;
                 let mut repaired = 0;
+                let mut agent_tier = None;
                 let ready = self.store.update(&key, |s| {
                     let drift = s.observed_revision.as_deref() == Some(revision.as_str());
                     for step in &report.plan.steps {
@@ -190,10 +191,13 @@ impl AegisReconciler {
                     s.labels = snap.manifest(&key).map(manifest_labels).unwrap_or_default();
                     s.mark_succeeded(&revision, inventory, changed);
                     if let Some(r) = &readback {
-                        r.record(s);
+                        agent_tier = r.record(s);
                     }
                     s.ready() == ConditionStatus::True
                 });
+                if let Some(tier) = agent_tier.and_then(super::agents::tier_label) {
+                    self.metrics.dnsguard_action(&key.name, tier);
+                }
                 if repaired > 0 {
                     self.metrics
                         .drift_repaired(&key.host, key.kind.as_str(), &key.name, repaired);
