@@ -7,6 +7,7 @@
 //! which the [`crate::api`] serves. The API only reads status and sends triggers
 //! ([`trigger::Triggers`]).
 
+mod agent_rules;
 mod agents;
 mod events;
 mod hosts;

@@ -195,7 +195,7 @@ impl AegisReconciler {
                     }
                     s.ready() == ConditionStatus::True
                 });
-                if let Some(tier) = agent_tier.and_then(super::agents::tier_label) {
+                if let Some(tier) = agent_tier.and_then(super::agent_rules::tier_label) {
                     self.metrics.dnsguard_action(&key.name, tier);
                 }
                 if repaired > 0 {
