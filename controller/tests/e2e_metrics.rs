@@ -206,6 +206,12 @@ fn prometheus_reads_reconciles_drift_repairs_and_failures() {
     let good = unique("mgood");
     let bad = unique("mbad");
     let guard = unique("mdns");
+    // The controller deploys the guard's agent: its /etc is a scratch directory, never the
+    // machine's own.
+    let scratch = tempfile::tempdir().expect("scratch");
+    std::fs::create_dir_all(scratch.path().join("etc")).expect("etc");
+    std::fs::create_dir_all(scratch.path().join("resolve")).expect("resolve");
+    std::fs::write(scratch.path().join("etc/resolv.conf"), "nameserver 192.0.2.53\n").expect("resolv.conf");
     src.write(
         "aegis.yaml",
         &format!(
@@ -215,7 +221,10 @@ fn prometheus_reads_reconciles_drift_repairs_and_failures() {
              \x20     image: {IMAGE}\n      command: [/no/such/program]\n---\n\
              {MANIFEST_HEAD}\nkind: DnsGuard\nmetadata: {{name: {guard}}}\nspec:\n  host: local\n\
              \x20 probe: {{server: \"127.0.0.1:53\", name: example.test, timeout: 2s}}\n\
-             \x20 fallbackNameservers: [\"192.0.2.53\"]\n"
+             \x20 fallbackNameservers: [\"192.0.2.53\"]\n\
+             \x20 hostEtc: {etc}\n  hostResolvedDir: {resolved}\n",
+            etc = scratch.path().join("etc").display(),
+            resolved = scratch.path().join("resolve").display(),
         ),
     );
     let ctl = ControllerProc::start(&src);
@@ -270,6 +279,10 @@ fn prometheus_reads_reconciles_drift_repairs_and_failures() {
     prom.wait("aegis_reconciles_total{kind=\"Stack\",result=\"error\"}", |v| {
         v > errors
     });
+
+    // The guard's agent is deployed by the controller (its image built first): its status,
+    // and with it its family of action counters, exists once that pass is done.
+    ctl.wait_ready_status("dnsguards", &guard, None, Duration::from_secs(240));
 
     // The exposition: the text format for promtool, OpenMetrics for who asks.
     let (code, ctype, text) = http_get(ctl.port, "/metrics", None);

@@ -261,7 +261,8 @@ pub async fn apply_resource(
         .flat_map(|s| s.containers.iter().map(|c| c.image.clone()))
         .collect();
     for image in images {
-        let id = docker::images::ensure_image(host, &observed.images, &image).await?;
+        // The agent image (a DnsGuard's) is copied or built, never pulled.
+        let id = crate::agent::image::ensure_for_container(host, &observed.images, &image).await?;
         observed.images.insert(image, id);
     }
     let plan = traced_plan(|| plan::plan_host(desired, &observed, &opts.plan).only(resource));

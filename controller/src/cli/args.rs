@@ -159,7 +159,15 @@ impl RemoteCommand {
     }
 }
 
-fn check_describe(t: DescribeArgs) -> Result<Checked, ClientError> {
+fn check_describe(mut t: DescribeArgs) -> Result<Checked, ClientError> {
+    // kubectl's `describe KIND/NAME` as well as `describe KIND NAME`.
+    if let (Some((kind, name)), None) = (
+        t.kind.clone().split_once('/').filter(|(_, n)| !n.is_empty()),
+        &t.name,
+    ) {
+        t.kind = kind.to_string();
+        t.name = Some(name.to_string());
+    }
     if t.kind.eq_ignore_ascii_case("source") {
         return match t.name {
             None => Ok(Checked::DescribeSource),
@@ -248,6 +256,23 @@ fn nearest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn describe_takes_kind_slash_name() {
+        let d = |kind: &str, name: Option<&str>| {
+            check_describe(DescribeArgs {
+                kind: kind.into(),
+                name: name.map(str::to_string),
+            })
+        };
+        for (kind, name) in [("dnsguard/vps-dns", None), ("dnsguards", Some("vps-dns"))] {
+            assert!(matches!(
+                d(kind, name),
+                Ok(Checked::Describe { kind: Kind::DnsGuard, name }) if name == "vps-dns"
+            ));
+        }
+        assert!(d("stack/", None).is_err());
+    }
 
     fn usage(e: ClientError) -> String {
         match e {

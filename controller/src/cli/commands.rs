@@ -55,6 +55,7 @@ async fn get(client: &Client, args: GetPlan) -> Result<bool, ClientError> {
     let wide = args.output == Some(Output::Wide);
     let mut layout = GetLayout::for_rows(&rows, wide, all);
     layout.message |= args.watch;
+    layout.agent = kind.filter(|k| matches!(k, Kind::DnsGuard | Kind::TunnelClient));
     let widths = match args.output {
         Some(Output::Json) => {
             println!("{}", to_json(&rows, single));

@@ -2,6 +2,7 @@
 //! the controller's HTTP API (`get`, `describe`, `reconcile`, `suspend`, `resume`).
 //! Formatting and HTTP only; no decisions.
 
+mod agent_views;
 pub mod args;
 pub mod client;
 pub mod commands;

@@ -14,6 +14,9 @@ pub struct GetLayout {
     pub kind_prefix: bool,
     /// Show MESSAGE (always in wide; otherwise when some row has something to say).
     pub message: bool,
+    /// `get dnsguards` / `get tunnelclients`: that kind's own columns after STATUS
+    /// ([`super::agent_views`]).
+    pub agent: Option<crate::desired::Kind>,
 }
 
 impl GetLayout {
@@ -22,6 +25,7 @@ impl GetLayout {
             wide,
             kind_prefix,
             message: wide || rows.iter().any(|s| !s.message().is_empty()),
+            agent: None,
         }
     }
 }
@@ -41,7 +45,11 @@ fn age(t: &Timestamp) -> String {
 
 /// The `get` table for `rows`.
 pub fn get_table(rows: &[ResourceStatus], layout: GetLayout) -> Table {
-    let mut header = vec!["NAME", "HOST", "READY", "STATUS", "REVISION", "AGE"];
+    let mut header = vec!["NAME", "HOST", "READY", "STATUS"];
+    if let Some(kind) = layout.agent {
+        header.extend(super::agent_views::header(kind));
+    }
+    header.extend(["REVISION", "AGE"]);
     if layout.wide {
         header.extend(["CONTAINERS", "LAST-APPLIED"]);
     }
@@ -67,9 +75,11 @@ pub fn get_row(s: &ResourceStatus, layout: GetLayout, status_override: Option<&s
         s.host.clone(),
         s.ready().to_string(),
         status_override.unwrap_or(s.status_word()).to_owned(),
-        short_revision(s.observed_revision.as_deref()),
-        age(&s.created),
     ];
+    if let Some(kind) = layout.agent {
+        row.extend(super::agent_views::cells(kind, s));
+    }
+    row.extend([short_revision(s.observed_revision.as_deref()), age(&s.created)]);
     if layout.wide {
         let (running, total) = s.containers_running();
         row.push(if total == 0 {
@@ -157,6 +167,8 @@ pub fn describe(s: &ResourceStatus) -> String {
         }
         out.push_str(&indent(&t));
     }
+
+    out.push_str(&super::agent_views::describe_section(s));
 
     out.push_str("Inventory:\n");
     if s.inventory.is_empty() {

@@ -141,14 +141,14 @@ impl Watcher {
                 if desired.networks.iter().any(|n| &n.name == name) {
                     keys.push(StatusKey::new(Kind::Network, &self.host, name));
                 }
-                // Stacks whose containers use the network (a disconnect hurts them).
+                // Stacks (and Newt sites) whose containers use the network (a disconnect hurts them).
                 for s in &desired.stacks {
                     let uses = s.networks.iter().any(|n| &n.name == name)
                         || s.containers
                             .iter()
                             .any(|c| c.networks.iter().any(|a| &a.network == name));
                     if uses {
-                        keys.push(StatusKey::new(Kind::Stack, &self.host, &s.name));
+                        keys.push(StatusKey::new(s.kind, &self.host, &s.name));
                     }
                 }
                 keys

@@ -7,6 +7,8 @@
 //! which the [`crate::api`] serves. The API only reads status and sends triggers
 //! ([`trigger::Triggers`]).
 
+mod agent_rules;
+mod agents;
 mod critical;
 mod critical_gate;
 mod events;

@@ -130,20 +130,11 @@ impl AegisReconciler {
                     }
                 };
             }
-            Kind::DnsGuard | Kind::TunnelClient => {
-                self.store.update(&key, |s| {
-                    s.set_condition(
-                        ConditionType::Ready,
-                        ConditionStatus::Unknown,
-                        "NotImplemented",
-                        "validated; its agent is not built yet",
-                    )
-                });
-                return Ok(Action::AwaitChange);
-            }
             // A Policy is checked when the revision is accepted; it has no key to reconcile.
             Kind::Policy => return Ok(Action::AwaitChange),
-            Kind::Network | Kind::Stack => {}
+            // DnsGuards and TunnelClients are container groups, applied like Stacks
+            // (their particulars: [`super::agents`]).
+            Kind::Network | Kind::Stack | Kind::DnsGuard | Kind::TunnelClient => {}
         }
         if in_desired {
             if let Some((waiting, dep)) = self.unready_dependency(&snap, &key) {
@@ -160,6 +151,25 @@ impl AegisReconciler {
                     s.mark_reconciling(waiting.clone());
                 });
                 return Ok(Action::Requeue(DEPENDENCY_RECHECK));
+            }
+            match super::agents::before_apply(&host, &snap, &key).await {
+                Ok(None) => {}
+                Ok(Some(wait)) => {
+                    self.store.update(&key, |s| {
+                        s.set_condition(
+                            ConditionType::Ready,
+                            ConditionStatus::False,
+                            wait.reason,
+                            wait.message.clone(),
+                        );
+                        s.mark_reconciling(wait.message.clone());
+                    });
+                    return Ok(Action::Requeue(DEPENDENCY_RECHECK));
+                }
+                Err(e) => {
+                    self.fail(&key, reason::RECONCILIATION_FAILED, &e, false);
+                    return Err(e);
+                }
             }
         }
         let resource = ResourceRef::new(key.kind, &key.name);
@@ -181,7 +191,17 @@ impl AegisReconciler {
                 let inventory = inventory(&report.observed, desired, &resource, &self.opts.plan.instance);
                 let changed = !report.plan.is_noop();
                 let revision = snap.revision().to_string();
+                // What a DnsGuard's agent or a tunnel says (see [`super::agents`]).
+                let readback = super::agents::read_back(
+                    &host,
+                    &snap,
+                    &key,
+                    &report.observed,
+                    self.store.get(&key).as_ref(),
+                )
+                .await;
                 let mut repaired = 0;
+                let mut agent_tier = None;
                 let ready = self.store.update(&key, |s| {
                     let drift = s.observed_revision.as_deref() == Some(revision.as_str());
                     for step in &report.plan.steps {
@@ -205,16 +225,27 @@ impl AegisReconciler {
                     }
                     s.labels = snap.manifest(&key).map(manifest_labels).unwrap_or_default();
                     s.mark_succeeded(&revision, inventory, changed);
+                    if let Some(r) = &readback {
+                        agent_tier = r.record(s);
+                    }
                     s.ready() == ConditionStatus::True
                 });
+                if let Some(tier) = agent_tier.and_then(super::agent_rules::tier_label) {
+                    self.metrics.dnsguard_action(&key.name, tier);
+                }
                 if repaired > 0 {
                     self.metrics
                         .drift_repaired(&key.host, key.kind.as_str(), &key.name, repaired);
                 }
-                Ok(if ready {
-                    Action::AwaitChange
-                } else {
-                    Action::Requeue(NOT_READY_RECHECK)
+                // A DnsGuard's agent and a tunnel change without Docker events: look again.
+                Ok(match readback.map(|r| r.follow_up) {
+                    Some(after) => Action::Requeue(if ready {
+                        after
+                    } else {
+                        after.min(NOT_READY_RECHECK)
+                    }),
+                    None if ready => Action::AwaitChange,
+                    None => Action::Requeue(NOT_READY_RECHECK),
                 })
             }
             Err(e) => {
@@ -237,13 +268,14 @@ impl AegisReconciler {
         self.store.update(key, |s| s.mark_failed(why, msg, stalled));
     }
 
-    /// The first `dependsOn` resource of a Stack that is not Ready, as a message, and its key.
+    /// The first `dependsOn` resource of a Stack, DnsGuard or TunnelClient that is not Ready,
+    /// as a message, and its key.
     fn unready_dependency(&self, snap: &super::Snapshot, key: &StatusKey) -> Option<(String, StatusKey)> {
         let desired = snap.host(&key.host)?;
         let stack = desired
             .stacks
             .iter()
-            .find(|s| key.kind == Kind::Stack && s.name == key.name)?;
+            .find(|s| s.kind == key.kind && s.name == key.name)?;
         stack.depends_on.iter().find_map(|dep| {
             let dep_key = snap.find(dep.kind, &dep.name)?;
             let ready = self

@@ -81,8 +81,9 @@ impl Snapshot {
     }
 
     /// Whether `key` wants the same in `old` and in `self`: the same manifest, the same Host
-    /// manifest, and for a Stack or Network the same resolved spec (compose file, `.env`,
-    /// secrets and delivered files included, which the manifest alone does not show).
+    /// manifest, and for a Stack, DnsGuard, TunnelClient or Network the same resolved spec
+    /// (compose file, `.env`, secrets and delivered files included, which the manifest alone
+    /// does not show).
     fn same_desired<'a>(&'a self, old: &'a Snapshot, key: &StatusKey) -> bool {
         let host = StatusKey::new(Kind::Host, &key.host, &key.host);
         if !old.keys.contains(key) || self.manifest(key) != old.manifest(key) {
@@ -95,8 +96,11 @@ impl Snapshot {
             return false;
         };
         match key.kind {
-            Kind::Stack => {
-                let find = |h: &'a DesiredHost| h.stacks.iter().find(|s| s.name == key.name);
+            // A DnsGuard or TunnelClient by its expanded containers too: a TunnelClient's SOPS
+            // file can change under an unchanged manifest.
+            Kind::Stack | Kind::DnsGuard | Kind::TunnelClient => {
+                let find =
+                    |h: &'a DesiredHost| h.stacks.iter().find(|s| s.kind == key.kind && s.name == key.name);
                 same_stack(find(new_host), find(old_host))
             }
             Kind::Network => {
@@ -104,7 +108,7 @@ impl Snapshot {
                 find(new_host) == find(old_host)
             }
             // The manifests say it all (a Host's TLS paths point into each checkout).
-            Kind::Host | Kind::DnsGuard | Kind::TunnelClient | Kind::Policy => true,
+            Kind::Host | Kind::Policy => true,
         }
     }
 }

@@ -8,6 +8,7 @@
 //! Status never holds secret values: write names, states and messages here, never env
 //! values or file contents.
 
+pub mod agent;
 mod conditions;
 mod kind_word;
 mod model;
@@ -20,6 +21,7 @@ mod store;
 mod time;
 mod transitions;
 
+pub use agent::{AgentReport, ApiCheck, GuardReport, TunnelReport};
 pub use conditions::{reason, set_condition, ConditionStatus, ConditionType};
 pub use kind_word::{kind_from_word, kind_plural};
 pub use model::{

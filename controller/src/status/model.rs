@@ -86,6 +86,8 @@ pub enum EventReason {
     Confirming,
     /// A commit-confirmed change of a critical container was confirmed.
     Confirmed,
+    /// An agent repaired something on its host (a DnsGuard restored `resolv.conf`).
+    AgentRepaired,
 }
 
 impl fmt::Display for EventReason {
@@ -172,6 +174,9 @@ pub struct ResourceStatus {
     #[serde(default)]
     pub events: VecDeque<Event>,
     pub created: Timestamp,
+    /// A DnsGuard's agent status, a TunnelClient's connection (see [`super::agent`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<super::agent::AgentReport>,
     /// Critical container specs a commit-confirmed change rolled back: not retried until a
     /// new revision changes them (see [`super::rollback`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -207,6 +212,7 @@ impl ResourceStatus {
             events: VecDeque::new(),
             created: Timestamp::now(),
             rolled_back: Vec::new(),
+            agent: None,
         }
     }
 

@@ -31,11 +31,14 @@ impl ResourceStatus {
     }
 
     /// A pass converged `revision` and observed `inventory`. `Ready` is derived from the
-    /// inventory for a Stack ([`stack_readiness`]) and is `True` for other kinds.
+    /// inventory for a Stack, DnsGuard or TunnelClient ([`stack_readiness`]) and is `True`
+    /// for other kinds.
     /// `changed` says whether the pass did anything; only then does `last_applied` move,
     /// so a no-op resync leaves the status (and its watchers) alone.
     pub fn mark_succeeded(&mut self, revision: &str, inventory: Vec<InventoryItem>, changed: bool) {
-        let (status, why, message) = if self.kind == Kind::Stack {
+        // DnsGuards and TunnelClients are container groups too, ready like a Stack.
+        let (status, why, message) = if matches!(self.kind, Kind::Stack | Kind::DnsGuard | Kind::TunnelClient)
+        {
             let r = stack_readiness(&inventory);
             (r.status, r.reason, r.message)
         } else {
