@@ -4,7 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use crate::{
-    apply::{self, ApplyError, ApplyOptions},
+    apply::{ApplyError, ApplyOptions},
     desired::{Kind, ResourceRef},
     labels,
     observed::{ContainerState, Health, ObservedHost},
@@ -17,28 +17,41 @@ use crate::{
     telemetry::metrics::Metrics,
 };
 
-use super::{hosts::Pool, snapshot::Shared};
+use super::{
+    hosts::Pool,
+    pass::{Outcome, Pass},
+    pulls::Pulls,
+    snapshot::Shared,
+    view::Views,
+};
 
 /// How soon to look again at a resource that is converged but not Ready yet (a container
 /// starting, restarting or unhealthy), so its status follows reality.
 const NOT_READY_RECHECK: Duration = Duration::from_secs(5);
 /// How soon to retry a resource whose `dependsOn` is not Ready.
 const DEPENDENCY_RECHECK: Duration = Duration::from_secs(3);
+/// How soon to look again at a resource waiting for its image's pull, or for another key's
+/// network step.
+const WAITING_RECHECK: Duration = Duration::from_secs(1);
 
 pub struct AegisReconciler {
     snapshot: Shared,
     store: StatusStore,
     pool: Pool,
+    views: Views,
+    pulls: Pulls,
     opts: ApplyOptions,
     metrics: Metrics,
 }
 
 impl AegisReconciler {
-    pub fn new(snapshot: Shared, store: StatusStore, pool: Pool, opts: ApplyOptions) -> Self {
+    pub fn new(snapshot: Shared, store: StatusStore, pool: Pool, views: Views, opts: ApplyOptions) -> Self {
         Self {
             snapshot,
             store,
             pool,
+            views,
+            pulls: Pulls::default(),
             opts,
             metrics: Metrics::default(),
         }
@@ -136,8 +149,25 @@ impl AegisReconciler {
             }
         }
         let resource = ResourceRef::new(key.kind, &key.name);
-        match apply::apply_resource(&host, desired, &resource, snap.revision(), &self.opts).await {
-            Ok(report) => {
+        let view = self.views.of(&key.host);
+        let pass = Pass {
+            host: &host,
+            view: &view,
+            pulls: &self.pulls,
+            key: &key,
+            desired,
+            resource: &resource,
+            revision: snap.revision(),
+            opts: &self.opts,
+        };
+        match pass.run().await {
+            Ok(Outcome::Waiting(why)) => {
+                // Not a failure: the pass goes on once the pull or the other key's step is
+                // done. Ready stays what it was.
+                self.store.update(&key, |s| s.mark_reconciling(why.clone()));
+                Ok(Action::Requeue(WAITING_RECHECK))
+            }
+            Ok(Outcome::Done(report, waiting)) => {
                 if !in_desired {
                     // Its objects are pruned; the key goes away with them.
                     self.store.remove(&key);
@@ -169,6 +199,11 @@ impl AegisReconciler {
                         s.record_event(EventType::Normal, reason, message);
                     }
                     s.labels = snap.manifest(&key).map(manifest_labels).unwrap_or_default();
+                    if let Some(why) = &waiting {
+                        // Some steps wait for a container's health: a later pass runs them.
+                        s.mark_reconciling(why.clone());
+                        return false;
+                    }
                     s.mark_succeeded(&revision, inventory, changed);
                     s.ready() == ConditionStatus::True
                 });
@@ -176,7 +211,9 @@ impl AegisReconciler {
                     self.metrics
                         .drift_repaired(&key.host, key.kind.as_str(), &key.name, repaired);
                 }
-                Ok(if ready {
+                Ok(if waiting.is_some() {
+                    Action::Requeue(WAITING_RECHECK)
+                } else if ready {
                     Action::AwaitChange
                 } else {
                     Action::Requeue(NOT_READY_RECHECK)
@@ -321,6 +358,7 @@ mod tests {
             snapshot,
             StatusStore::in_memory(),
             Pool::default(),
+            Views::default(),
             ApplyOptions::default(),
         );
         let task = tokio::spawn(async move { r.reconcile(StatusKey::new(Kind::Stack, "h", "s")).await });
