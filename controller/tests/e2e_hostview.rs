@@ -475,3 +475,41 @@ fn a_blackholed_host_does_not_stall_the_source() {
     }
     relay.release();
 }
+
+/// "Health waits do not hold one of the host's reconcile slots for minutes." With one slot per
+/// host, a stack's `web` waits for its `db` to turn healthy (after about 40 s); meanwhile a
+/// change to another stack of the host converges, while `web` is still not created.
+#[test]
+fn a_health_wait_does_not_hold_the_hosts_slot() {
+    ensure_image();
+    let src = Source::new();
+    let (slow, fast) = (unique("hvhealth"), unique("hvquick"));
+    let slow_stack = format!(
+        "{MANIFEST_HEAD}\nkind: Stack\nmetadata: {{name: {slow}}}\nspec:\n  host: local\n  services:\n    db:\n      image: {IMAGE}\n      command: [sh, -c, \"sleep 40; touch /tmp/ready; exec sleep 3600\"]\n      stop_grace_period: 1s\n      healthcheck:\n        test: [CMD-SHELL, \"test -f /tmp/ready\"]\n        interval: 1s\n        timeout: 2s\n        retries: 120\n    web:\n      image: {IMAGE}\n      command: [sleep, \"3600\"]\n      stop_grace_period: 1s\n      depends_on:\n        db: {{condition: service_healthy}}\n"
+    );
+    src.write("local.yaml", &local_host("local"));
+    src.write("fast.yaml", &small_stack(&fast, "local", IMAGE, "1"));
+    let ctl = ControllerProc::start_with(&src, &["--per-host", "1"]);
+    ctl.wait_ready_status("stacks", &fast, None, CONVERGE);
+    src.write("slow.yaml", &slow_stack);
+    let db = format!("{slow}-db-1");
+    ctl.wait_for(CONVERGE, "the db container to run", || {
+        docker_ok(&["inspect", &db]).then_some(())
+    });
+    src.write("fast.yaml", &small_stack(&fast, "local", IMAGE, "2"));
+    let rev = revision_of(&src);
+    let t = Instant::now();
+    ctl.wait_ready_status("stacks", &fast, Some(&rev), Duration::from_secs(60));
+    println!(
+        "a change beside a health wait: Ready in {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    let web = format!("{slow}-web-1");
+    assert!(
+        !docker_ok(&["inspect", &web]),
+        "web exists: the change waited for db's health wait to end\n{}",
+        ctl.log_tail(40)
+    );
+    // And the wait ends: web is created once db is healthy.
+    ctl.wait_ready_status("stacks", &slow, None, CONVERGE);
+}
