@@ -254,8 +254,12 @@ pub fn plan_resource(
     resource: &crate::desired::ResourceRef,
     opts: &PlanOptions,
 ) -> (HostPlan, HostPlan) {
-    let full = traced_plan(|| plan::plan_host(desired, observed, opts));
-    let plan = full.only(resource);
+    let mut full = HostPlan::default();
+    // The span counts this resource's steps, as the pass runs them.
+    let plan = traced_plan(|| {
+        full = plan::plan_host(desired, observed, opts);
+        full.only(resource)
+    });
     (full, plan)
 }
 

@@ -7,6 +7,8 @@
 
 use std::{sync::Arc, time::Duration};
 
+use tracing::Instrument as _;
+
 use super::{
     gates,
     pulls::{Pull, Pulls},
@@ -113,12 +115,24 @@ impl Pass<'_> {
         })
     }
 
-    /// The host's view, or a listing of its own when the view is not there in time.
+    /// The host's view, or a listing of its own when the view is not there in time, under an
+    /// `observe` span that says which (`aegis.source`: `view` or `list`).
     async fn observed(&self) -> Result<Arc<ObservedHost>, DockerError> {
-        if let Some(o) = self.view.wait_for(VIEW_WAIT, |_| true).await {
-            return Ok(o);
+        let span = tracing::info_span!("observe", aegis.source = tracing::field::Empty);
+        async {
+            if let Some(o) = self.view.wait_for(VIEW_WAIT, |_| true).await {
+                tracing::Span::current().record("aegis.source", "view");
+                return Ok(o);
+            }
+            tracing::Span::current().record("aegis.source", "list");
+            let r = docker::observe(self.host).await;
+            if let Err(e) = &r {
+                crate::telemetry::spans::record_error(&tracing::Span::current(), &e.to_string());
+            }
+            Ok(Arc::new(r?))
         }
-        Ok(Arc::new(docker::observe(self.host).await?))
+        .instrument(span)
+        .await
     }
 
     /// Makes sure this resource's images are on the host: the ones missing are pulled in the
