@@ -243,52 +243,59 @@ pub struct ResourceReport {
     pub observed: crate::observed::ObservedHost,
 }
 
-/// One pass for one resource of a host: observe the whole host, plan it against the whole
-/// desired host (so pruning and conflicts are judged correctly), then apply only `resource`'s
-/// steps. A resource no longer in `desired` gets only its prune steps.
-pub async fn apply_resource(
-    host: &DockerHost,
+/// Plans one resource of a host from `observed`: the whole host is planned (so pruning and
+/// conflicts are judged correctly), then only `resource`'s steps are kept. Returns the whole
+/// plan too, for the steps of other resources this one waits for. A resource no longer in
+/// `desired` gets only its prune steps. The kept plan's `errors` block the resource
+/// ([`ApplyError::Blocked`]).
+pub fn plan_resource(
     desired: &DesiredHost,
+    observed: &crate::observed::ObservedHost,
     resource: &crate::desired::ResourceRef,
-    revision: &str,
-    opts: &ApplyOptions,
-) -> Result<ResourceReport, ApplyError> {
-    let mut observed = observe(host).await?;
-    let images: BTreeSet<String> = desired
+    opts: &PlanOptions,
+) -> (HostPlan, HostPlan) {
+    let mut full = HostPlan::default();
+    // The span counts this resource's steps, as the pass runs them.
+    let plan = traced_plan(|| {
+        full = plan::plan_host(desired, observed, opts);
+        full.only(resource)
+    });
+    (full, plan)
+}
+
+/// The images `resource`'s containers run.
+pub fn resource_images(desired: &DesiredHost, resource: &crate::desired::ResourceRef) -> BTreeSet<String> {
+    desired
         .stacks
         .iter()
         .filter(|s| s.owner() == *resource)
         .flat_map(|s| s.containers.iter().map(|c| c.image.clone()))
-        .collect();
-    for image in images {
-        // The agent image (a DnsGuard's) is copied or built, never pulled.
-        let id = crate::agent::image::ensure_for_container(host, &observed.images, &image).await?;
-        observed.images.insert(image, id);
-    }
-    let plan = traced_plan(|| plan::plan_host(desired, &observed, &opts.plan).only(resource));
-    if !plan.errors.is_empty() {
-        return Err(ApplyError::Blocked {
-            host: desired.host.name.clone(),
-            problems: plan.error_messages(),
-        });
-    }
-    let mut failures = Vec::new();
-    // Critical steps are left to the caller: the control loop runs them last, one at a time
-    // across the fleet, commit-confirmed (`control::critical`). The plan returned has them.
-    let normal = plan.without_critical();
-    if !normal.is_noop() {
-        failures.extend(execute(host, desired, &normal, &who(desired, revision, opts), opts).await);
-        observed = observe(host).await?;
-    }
-    if failures.is_empty() {
-        Ok(ResourceReport { plan, observed })
-    } else {
-        let report = HostReport::new(host, desired, revision, plan);
-        Err(ApplyError::Steps {
-            host: desired.host.name.clone(),
-            failures,
-            report: Box::new(report),
-        })
+        .collect()
+}
+
+/// Runs one resource's `plan`; one message per failed or skipped step.
+pub async fn execute_resource(
+    host: &DockerHost,
+    desired: &DesiredHost,
+    plan: &HostPlan,
+    revision: &str,
+    opts: &ApplyOptions,
+) -> Vec<String> {
+    execute(host, desired, plan, &who(desired, revision, opts), opts).await
+}
+
+/// The error of a pass whose steps failed.
+pub fn steps_failed(
+    host: &DockerHost,
+    desired: &DesiredHost,
+    revision: &str,
+    plan: HostPlan,
+    failures: Vec<String>,
+) -> ApplyError {
+    ApplyError::Steps {
+        host: desired.host.name.clone(),
+        failures,
+        report: Box::new(HostReport::new(host, desired, revision, plan)),
     }
 }
 

@@ -127,10 +127,12 @@ impl Critical {
         }
         let _turn = self.gate.turn().await;
         // Planned again under the turn: the attempt before this one changed the fleet.
-        let fresh = apply::apply_resource(host, desired, &resource, revision, &self.opts)
-            .await
-            .map_err(|e| e.to_string())?;
-        for step in self.runnable(key, &fresh.plan) {
+        let observed = crate::docker::observe(host).await.map_err(|e| e.to_string())?;
+        let (_, fresh) = apply::plan_resource(desired, &observed, &resource, &self.opts.plan);
+        if !fresh.errors.is_empty() {
+            return Err(fresh.error_messages().join("\n"));
+        }
+        for step in self.runnable(key, &fresh) {
             let what = format!("{} {}", step.action.verb(), step.action.object());
             tracing::info!(resource = %key, "commit-confirmed {what}: starting");
             self.store.update(key, |s| {

@@ -2,8 +2,9 @@
 //!
 //! The wiring of the one-way data path: the [`source`] poller turns the
 //! [`crate::source::Source`] (a directory or a git repository) into a [`Snapshot`] of desired state; the [`crate::runtime`] work queue runs the
-//! [`reconciler::AegisReconciler`] once per key (host + kind + name); [`events`] watchers turn
-//! Docker events into requeues (drift repair); results land in the [`crate::status`] store,
+//! [`reconciler::AegisReconciler`] once per key (host + kind + name), planning from the host's
+//! [`view`], which the host's [`events`] watcher keeps (and turns drift into requeues); image
+//! pulls run in the background ([`pulls`]); results land in the [`crate::status`] store,
 //! which the [`crate::api`] serves. The API only reads status and sends triggers
 //! ([`trigger::Triggers`]).
 
@@ -12,13 +13,18 @@ mod agents;
 mod critical;
 mod critical_gate;
 mod events;
+mod gates;
 mod hosts;
 mod metrics;
 mod operate;
+mod orphans;
+mod pass;
+mod pulls;
 mod reconciler;
 mod snapshot;
 mod source;
 mod trigger;
+mod view;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
@@ -59,6 +65,7 @@ pub async fn run(opts: ControllerOptions) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot load status from {}: {e}", opts.state_dir.display()))?;
     let snapshot = Shared::default();
     let pool = hosts::Pool::default();
+    let views = view::Views::default();
     let metrics = crate::telemetry::metrics::Metrics::new();
     // The key of commit-confirmed changes lives in the state directory, so that a restarted
     // controller (or a new controller container) can confirm an attempt this one started.
@@ -71,9 +78,15 @@ pub async fn run(opts: ControllerOptions) -> anyhow::Result<()> {
     })?;
     let critical = critical::Critical::new(confirm_key, store.clone(), opts.apply.clone(), metrics.clone());
     let reconciler = Arc::new(
-        reconciler::AegisReconciler::new(snapshot.clone(), store.clone(), pool.clone(), opts.apply.clone())
-            .with_metrics(metrics.clone())
-            .with_critical(critical.clone()),
+        reconciler::AegisReconciler::new(
+            snapshot.clone(),
+            store.clone(),
+            pool.clone(),
+            views.clone(),
+            opts.apply.clone(),
+        )
+        .with_metrics(metrics.clone())
+        .with_critical(critical.clone()),
     );
     let (rt, handle) = Runtime::new(reconciler, opts.runtime.clone());
     let stop = CancellationToken::new();
@@ -105,6 +118,8 @@ pub async fn run(opts: ControllerOptions) -> anyhow::Result<()> {
         store: store.clone(),
         handle: handle.clone(),
         pool: pool.clone(),
+        views,
+        resync: opts.runtime.resync,
         instance: opts.apply.plan.instance.clone(),
         stop: stop.clone(),
     };

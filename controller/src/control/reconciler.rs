@@ -4,7 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use crate::{
-    apply::{self, ApplyError, ApplyOptions},
+    apply::{ApplyError, ApplyOptions},
     desired::{Kind, ResourceRef},
     labels,
     observed::{ContainerState, Health, ObservedHost},
@@ -17,18 +17,30 @@ use crate::{
     telemetry::metrics::Metrics,
 };
 
-use super::{critical::Critical, hosts::Pool, snapshot::Shared};
+use super::{
+    critical::Critical,
+    hosts::Pool,
+    pass::{Outcome, Pass},
+    pulls::Pulls,
+    snapshot::Shared,
+    view::Views,
+};
 
 /// How soon to look again at a resource that is converged but not Ready yet (a container
 /// starting, restarting or unhealthy), so its status follows reality.
 const NOT_READY_RECHECK: Duration = Duration::from_secs(5);
 /// How soon to retry a resource whose `dependsOn` is not Ready.
 const DEPENDENCY_RECHECK: Duration = Duration::from_secs(3);
+/// How soon to look again at a resource waiting for its image's pull, or for another key's
+/// network step.
+const WAITING_RECHECK: Duration = Duration::from_secs(1);
 
 pub struct AegisReconciler {
     snapshot: Shared,
     store: StatusStore,
     pool: Pool,
+    views: Views,
+    pulls: Pulls,
     opts: ApplyOptions,
     metrics: Metrics,
     /// Commit-confirmed changes of critical resources; without it they are refused.
@@ -36,11 +48,13 @@ pub struct AegisReconciler {
 }
 
 impl AegisReconciler {
-    pub fn new(snapshot: Shared, store: StatusStore, pool: Pool, opts: ApplyOptions) -> Self {
+    pub fn new(snapshot: Shared, store: StatusStore, pool: Pool, views: Views, opts: ApplyOptions) -> Self {
         Self {
             snapshot,
             store,
             pool,
+            views,
+            pulls: Pulls::default(),
             opts,
             metrics: Metrics::default(),
             critical: None,
@@ -173,8 +187,28 @@ impl AegisReconciler {
             }
         }
         let resource = ResourceRef::new(key.kind, &key.name);
-        match apply::apply_resource(&host, desired, &resource, snap.revision(), &self.opts).await {
-            Ok(report) if Critical::needed(&report.plan, &resource) => match &self.critical {
+        let view = self.views.of(&key.host);
+        let pass = Pass {
+            host: &host,
+            view: &view,
+            pulls: &self.pulls,
+            key: &key,
+            desired,
+            resource: &resource,
+            revision: snap.revision(),
+            opts: &self.opts,
+        };
+        match pass.run().await {
+            Ok(Outcome::Waiting(why)) => {
+                // Not a failure: the pass goes on once the pull or the other key's step is
+                // done. Ready stays what it was.
+                self.store.update(&key, |s| s.mark_reconciling(why.clone()));
+                Ok(Action::Requeue(WAITING_RECHECK))
+            }
+            // The pass ran every other step; the critical ones go through the gate, one at a
+            // time across the fleet, commit-confirmed.
+            Ok(Outcome::Done(report, _)) if Critical::needed(&report.plan, &resource) => match &self.critical
+            {
                 Some(c) => c.reconcile(&key, &snap, desired, &host, &report.plan).await,
                 None => {
                     let msg = "critical change refused: this reconciler has no confirm key".to_string();
@@ -182,7 +216,7 @@ impl AegisReconciler {
                     Err(msg)
                 }
             },
-            Ok(report) => {
+            Ok(Outcome::Done(report, waiting)) => {
                 if !in_desired {
                     // Its objects are pruned; the key goes away with them.
                     self.store.remove(&key);
@@ -224,6 +258,11 @@ impl AegisReconciler {
                         s.record_event(EventType::Normal, reason, message);
                     }
                     s.labels = snap.manifest(&key).map(manifest_labels).unwrap_or_default();
+                    if let Some(why) = &waiting {
+                        // Some steps wait for a container's health: a later pass runs them.
+                        s.mark_reconciling(why.clone());
+                        return false;
+                    }
                     s.mark_succeeded(&revision, inventory, changed);
                     if let Some(r) = &readback {
                         agent_tier = r.record(s);
@@ -239,6 +278,7 @@ impl AegisReconciler {
                 }
                 // A DnsGuard's agent and a tunnel change without Docker events: look again.
                 Ok(match readback.map(|r| r.follow_up) {
+                    _ if waiting.is_some() => Action::Requeue(WAITING_RECHECK),
                     Some(after) => Action::Requeue(if ready {
                         after
                     } else {
@@ -388,6 +428,7 @@ mod tests {
             snapshot,
             StatusStore::in_memory(),
             Pool::default(),
+            Views::default(),
             ApplyOptions::default(),
         );
         let task = tokio::spawn(async move { r.reconcile(StatusKey::new(Kind::Stack, "h", "s")).await });

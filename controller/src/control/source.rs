@@ -7,17 +7,21 @@
 //! invalid revision is rejected whole: the last good one keeps running, and every resource's
 //! status says so (`Stalled=True`, `RevisionRejected`) until a good revision is accepted.
 //! A failed fetch (the remote is down) changes nothing.
+//!
+//! Each host of the accepted revision has one event watcher ([`Watcher`]); a host that leaves
+//! the source has its watcher stopped and its view dropped, and one that comes back (or whose
+//! watcher ended) gets a new one. Orphans are read from the hosts' views: the poller never
+//! waits on a host.
 
-use std::{collections::BTreeSet, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::{events::Watcher, hosts::Pool, snapshot::Shared, Snapshot};
+use super::{events::Watcher, hosts::Pool, orphans, snapshot::Shared, view::Views, Snapshot};
 use crate::{
-    desired::ResourceRef,
     diagnostic::{Diagnostic, Diagnostics},
-    docker, labels, resolve,
+    resolve,
     runtime::{Handle, Reason},
     source::{Revision, Source},
     status::{rejection_line, ListFilter, StatusKey, StatusStore, Timestamp},
@@ -32,8 +36,17 @@ pub struct Poller {
     pub store: StatusStore,
     pub handle: Handle<StatusKey>,
     pub pool: Pool,
+    pub views: Views,
+    /// The watchers' relist interval (the runtime's resync).
+    pub resync: Duration,
     pub instance: String,
     pub stop: CancellationToken,
+}
+
+/// A host's running event watcher.
+struct Watching {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
 }
 
 /// What the poller remembers between fetches.
@@ -41,7 +54,7 @@ pub struct Poller {
 struct Judged {
     accepted: String,
     rejected: String,
-    watched: BTreeSet<String>,
+    watched: BTreeMap<String, Watching>,
     fetch_error: String,
 }
 
@@ -138,7 +151,7 @@ impl Poller {
         .await;
     }
 
-    async fn accept(&self, snap: Snapshot, watched: &mut BTreeSet<String>) {
+    async fn accept(&self, snap: Snapshot, watched: &mut BTreeMap<String, Watching>) {
         let revision = snap.revision().to_owned();
         tracing::info!(revision = %revision, resources = snap.keys.len(), "accepted revision");
         let hosts: Vec<String> = snap
@@ -169,51 +182,55 @@ impl Poller {
             };
             self.handle.enqueue(k.clone(), reason);
         }
-        self.enqueue_orphans(&keys).await;
-        for h in hosts {
-            if watched.insert(h.clone()) {
-                tokio::spawn(
-                    Watcher {
-                        host: h,
-                        instance: self.instance.clone(),
-                        snapshot: self.snapshot.clone(),
-                        handle: self.handle.clone(),
-                        pool: self.pool.clone(),
-                        stop: self.stop.clone(),
-                    }
-                    .run(),
-                );
+        self.enqueue_orphans();
+        self.watch(&hosts, watched);
+    }
+
+    /// One watcher per host of the revision: hosts that left have theirs stopped (and their
+    /// views dropped); new hosts, and hosts whose watcher ended, get one.
+    fn watch(&self, hosts: &[String], watched: &mut BTreeMap<String, Watching>) {
+        watched.retain(|h, w| {
+            let keep = hosts.contains(h) && !w.task.is_finished();
+            if !keep {
+                w.stop.cancel();
+                self.views.remove(h);
             }
+            keep
+        });
+        for h in hosts {
+            if watched.contains_key(h) {
+                continue;
+            }
+            let stop = self.stop.child_token();
+            let task = tokio::spawn(
+                Watcher {
+                    host: h.clone(),
+                    instance: self.instance.clone(),
+                    snapshot: self.snapshot.clone(),
+                    handle: self.handle.clone(),
+                    pool: self.pool.clone(),
+                    views: self.views.clone(),
+                    resync: self.resync,
+                    stop: stop.clone(),
+                }
+                .run(),
+            );
+            watched.insert(h.clone(), Watching { stop, task });
         }
     }
 
     /// Keys of resources whose objects this instance still owns on a host but that the
-    /// revision no longer declares: their reconcile prunes them.
-    async fn enqueue_orphans(&self, keys: &[StatusKey]) {
+    /// revision no longer declares: their reconcile prunes them. Read from the hosts' views
+    /// (no Docker call); a host without a view yet is covered by its watcher, which does the
+    /// same after its listing.
+    fn enqueue_orphans(&self) {
         let Some(snap) = self.snapshot.get() else { return };
         for h in &snap.resolved.state.hosts {
-            let Ok(host) = self.pool.get(&h.host).await else {
+            let Some(observed) = self.views.of(&h.host.name).current() else {
                 continue;
             };
-            let Ok(observed) = docker::observe(&host).await else {
-                continue;
-            };
-            let owners: BTreeSet<String> = observed
-                .containers
-                .iter()
-                .map(|c| &c.labels)
-                .chain(observed.networks.iter().map(|n| &n.labels))
-                .filter(|l| labels::owned_by(l, &h.host.name, &self.instance))
-                .filter_map(|l| l.get(labels::RESOURCE).cloned())
-                .collect();
-            for owner in owners {
-                let Ok(r) = owner.parse::<ResourceRef>() else {
-                    continue;
-                };
-                let key = StatusKey::new(r.kind, &h.host.name, r.name);
-                if !keys.contains(&key) {
-                    self.handle.enqueue(key, Reason::Source);
-                }
+            for key in orphans::orphan_keys(&observed, &h.host.name, &self.instance, &snap.keys) {
+                self.handle.enqueue(key, Reason::Source);
             }
         }
     }

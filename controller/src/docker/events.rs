@@ -19,6 +19,8 @@ use super::{
 pub enum EventKind {
     Container,
     Network,
+    Volume,
+    Image,
 }
 
 /// One engine event.
@@ -47,16 +49,19 @@ impl DockerEvent {
                 ) || self.action == "health_status: unhealthy"
             }
             EventKind::Network => matches!(self.action.as_str(), "destroy" | "disconnect"),
+            // They change the host's view, never a resource's state by themselves.
+            EventKind::Volume | EventKind::Image => false,
         }
     }
 }
 
-/// Container and network events from now on (or from `since_nano`, to bridge a reconnect).
+/// Container, network, volume and image events from now on (or from `since_nano`, to bridge a reconnect).
 pub fn stream(
     host: &DockerHost,
     since_nano: Option<i64>,
 ) -> impl Stream<Item = Result<DockerEvent>> + Send + 'static {
-    let filters = std::collections::HashMap::from([("type", vec!["container", "network"])]);
+    let filters =
+        std::collections::HashMap::from([("type", vec!["container", "network", "volume", "image"])]);
     let mut opts = EventsOptionsBuilder::new().filters(&filters);
     if let Some(ns) = since_nano {
         opts = opts.since(&format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000));
@@ -69,6 +74,8 @@ pub fn stream(
                 let kind = match m.typ {
                     Some(EventMessageTypeEnum::CONTAINER) => Some(EventKind::Container),
                     Some(EventMessageTypeEnum::NETWORK) => Some(EventKind::Network),
+                    Some(EventMessageTypeEnum::VOLUME) => Some(EventKind::Volume),
+                    Some(EventMessageTypeEnum::IMAGE) => Some(EventKind::Image),
                     _ => None,
                 };
                 let actor = m.actor.unwrap_or_default();

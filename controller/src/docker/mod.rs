@@ -1,7 +1,7 @@
 //! The Docker Engine API (bollard): connections, observed state, actions.
 //!
 //! One file per job: [`client`] connects and counts calls, [`observe`] lists a host's state
-//! in four calls, [`container_config`] turns a spec into a create body (pure), and
+//! in four calls, [`observe_some`] lists a few objects by ID (a host view's refresh), [`container_config`] turns a spec into a create body (pure), and
 //! [`containers`], [`networks`], [`volumes`], [`images`], [`files`] and [`wait`] act, and
 //! [`exec`] runs a command in a container (readiness checks).
 //! Every call goes through [`DockerHost`], so [`DockerHost::api_calls`] counts them all.
@@ -17,6 +17,7 @@ pub mod image_transfer;
 pub mod images;
 pub mod networks;
 pub mod observe;
+pub mod observe_some;
 pub mod operate;
 mod tls;
 pub mod unowned;

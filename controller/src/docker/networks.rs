@@ -117,12 +117,22 @@ pub async fn recreate_network(
         .await
         .map_err(|e| DockerError::api(host.host(), "inspect", "network", &spec.name, e))?;
     for id in info.containers.unwrap_or_default().keys() {
-        disconnect(host, id, &spec.name, true).await?;
+        match disconnect(host, id, &spec.name, true).await {
+            // Removed meanwhile (its own stack replaced it): nothing to disconnect.
+            Err(DockerError::NotFound { .. }) => {}
+            r => r?,
+        }
     }
     remove_network(host, &spec.name).await?;
     create_network(host, spec, labels).await?;
     for r in reconnect {
-        connect(host, &r.container, &r.attachment).await?;
+        match connect(host, &r.container, &r.attachment).await {
+            // Gone since the plan (its stack's key recreates it, attached), or attached
+            // already by that key: either way, where it belongs.
+            Err(DockerError::NotFound { .. }) => {}
+            Err(DockerError::Api { message, .. }) if message.contains("already exists") => {}
+            r => r?,
+        }
     }
     Ok(())
 }

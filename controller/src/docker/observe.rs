@@ -148,7 +148,7 @@ async fn list_volumes(host: &DockerHost) -> Result<Vec<ObservedVolume>> {
         .collect())
 }
 
-async fn list_images(host: &DockerHost) -> Result<BTreeMap<String, String>> {
+pub(crate) async fn list_images(host: &DockerHost) -> Result<BTreeMap<String, String>> {
     let opts = ListImagesOptionsBuilder::new().build();
     let list = host
         .api("list_images", |d| d.list_images(Some(opts)))
