@@ -16,6 +16,7 @@
 #      connection, events stream, work queue keys and status, as 5 machines would.
 #
 #   scripts/bench.sh [RUNS]     RUNS pairs per figure (default 5; 3 for the cold converge)
+#   AEGIS_BIN=PATH scripts/bench.sh   use that aegis binary instead of building the release one
 #
 # Runs A and B in turn (A B A B ...) so a drift in the machine's speed hits both; the timed
 # runs talk to the engine directly, never through the proxy. Uses the release binaries and
@@ -31,10 +32,15 @@ COLD_RUNS=$((RUNS < 3 ? RUNS : 3))
 scripts/ensure-docker.sh >/dev/null
 scripts/setup-images.sh >/dev/null
 scripts/setup-compose-v2.sh >/dev/null
-echo "bench: cargo build --release --bins"
-cargo build --release --bins -q
-target_dir=${CARGO_TARGET_DIR:-target}
-AEGIS=$(pwd)/$target_dir/release/aegis
+if [ -n "${AEGIS_BIN:-}" ]; then
+    # A given binary (e.g. a debug build, to try this script quickly); figures are not comparable.
+    AEGIS=$AEGIS_BIN
+else
+    echo "bench: cargo build --release --bins"
+    cargo build --release --bins -q
+    target_dir=${CARGO_TARGET_DIR:-target}
+    AEGIS=$(pwd)/$target_dir/release/aegis
+fi
 
 id=$$
 instance=bench-$id
@@ -158,7 +164,7 @@ ca=$(calls aegis_apply cold)
 ca_own=$(aegis_count "$work/counted.log")
 remove_aegis
 cb=$(calls compose_up cold)
-compose_down cold >/dev/null 2>&1
+compose_down cold >/dev/null 2>&1 || true
 # The floor: one list of the project's containers, one network create, and a create and a
 # start per service (the image is local; the create itself fails if it is not).
 echo "  Docker API calls: aegis $ca (its own count: $ca_own), docker compose $cb, engine floor $((2 * 50 + 2))"
@@ -180,7 +186,7 @@ nb=$(calls compose_up noop)
 # The floor: one list of the project's containers (their labels carry each one's config hash).
 echo "  Docker API calls per pass: aegis $na (its own count: $na_own), docker compose $nb, engine floor 1"
 remove_aegis
-compose_down noop >/dev/null 2>&1
+compose_down noop >/dev/null 2>&1 || true
 echo
 
 # 4. Controller memory: 5 hosts, 40 containers each.

@@ -104,6 +104,7 @@ fn run_entry(rt: &tokio::runtime::Runtime, known: &Known, entry: &str, fixture: 
         return outcome;
     };
     scratch.prepare(&model);
+    scratch.compose_made = true;
     let create = compose_v2::run(
         &app,
         &project,
@@ -117,7 +118,9 @@ fn run_entry(rt: &tokio::runtime::Runtime, known: &Known, entry: &str, fixture: 
         Err(format!("create: {}", corpus::first_line(&text(&create))))
     };
     let down = compose_v2::run(&app, &project, "compose.yaml", &[], &["down", "-v", "-t", "0"]);
-    if !down.status.success() {
+    if down.status.success() {
+        scratch.compose_made = false;
+    } else {
         eprintln!("{entry}: docker compose down: {}", text(&down));
     }
     let v2 = match v2 {

@@ -181,6 +181,8 @@ pub struct Scratch {
     volumes: Vec<String>,
     /// Stacks whose repository files aegis delivered under `/var/lib/aegis/files/`.
     pub aegis_stacks: Vec<String>,
+    /// Compose v2 may have made objects of the project: `down -v` it on drop.
+    pub compose_made: bool,
 }
 
 impl Scratch {
@@ -205,6 +207,7 @@ impl Scratch {
             networks: Vec::new(),
             volumes: Vec::new(),
             aegis_stacks: Vec::new(),
+            compose_made: false,
         }
     }
 
@@ -249,6 +252,15 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        if self.compose_made {
+            let _ = crate::compose_v2::run(
+                &self.app(),
+                &self.project,
+                "compose.yaml",
+                &[],
+                &["down", "-v", "-t", "0"],
+            );
+        }
         super::remove_instance_objects(None, &self.instance);
         for n in &self.networks {
             let _ = Command::new("docker").args(["network", "rm", n]).output();
