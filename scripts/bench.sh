@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
-# Benchmarks against docker-compose, on the same engine, in the same run (MISSION.md,
-# "Performance targets"). Prints each figure's median and the ratio against docker-compose:
+# Benchmarks against Docker Compose v2 (v2.40.3, the reference: scripts/setup-compose-v2.sh),
+# on the same engine, in the same run (MISSION.md, "Performance targets"). Prints each
+# figure's median and the ratio against Compose v2:
 #
-#   1. cold converge of 50 services: `aegis apply` vs `docker-compose up -d`, from nothing
+#   1. cold converge of 50 services: `aegis apply` vs `docker compose up -d`, from nothing
 #      (target: aegis/compose <= 1.0);
-#   2. no-op pass over 100 converged containers: `aegis apply` vs `docker-compose up -d`
-#      (target: compose/aegis >= 20), with the Docker API calls aegis made;
-#   3. the controller's memory while it manages 5 hosts with 200 containers (target:
+#   2. no-op pass over 100 converged containers: `aegis apply` vs `docker compose up -d`
+#      (target: compose/aegis >= 20);
+#   3. Docker API calls per pass, for both tools, counted the same way: one extra pass of
+#      each goes through scripts/docker-api-count.py, a counting proxy on a unix socket
+#      (DOCKER_HOST points both tools at it); aegis's own count is printed beside it as a
+#      cross-check, and so is the engine's floor, the calls the work needs at the least;
+#   4. the controller's memory while it manages 5 hosts with 200 containers (target:
 #      RSS < 40 MiB). The 5 `Host`s all point at the local engine: each has its own
 #      connection, events stream, work queue keys and status, as 5 machines would.
 #
 #   scripts/bench.sh [RUNS]     RUNS pairs per figure (default 5; 3 for the cold converge)
+#   AEGIS_BIN=PATH scripts/bench.sh   use that aegis binary instead of building the release one
 #
-# Runs A and B in turn (A B A B ...) so a drift in the machine's speed hits both. Uses
-# the release binaries and the local busybox:1.36 image; everything it creates carries a
-# unique name and is removed at the end, nothing else on the engine is touched.
+# Runs A and B in turn (A B A B ...) so a drift in the machine's speed hits both; the timed
+# runs talk to the engine directly, never through the proxy. Uses the release binaries and
+# the local busybox:1.36 image; everything it creates carries a unique name and is removed
+# at the end, nothing else on the engine is touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -d "$HOME/.cargo/bin" ]; then PATH="$HOME/.cargo/bin:$PATH"; fi
@@ -24,23 +31,27 @@ COLD_RUNS=$((RUNS < 3 ? RUNS : 3))
 
 scripts/ensure-docker.sh >/dev/null
 scripts/setup-images.sh >/dev/null
-if ! command -v docker-compose >/dev/null 2>&1; then
-    echo "bench: installing Debian's docker-compose (the reference)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/dev/null
+scripts/setup-compose-v2.sh >/dev/null
+if [ -n "${AEGIS_BIN:-}" ]; then
+    # A given binary (e.g. a debug build, to try this script quickly); figures are not comparable.
+    AEGIS=$AEGIS_BIN
+else
+    echo "bench: cargo build --release --bins"
+    cargo build --release --bins -q
+    target_dir=${CARGO_TARGET_DIR:-target}
+    AEGIS=$(pwd)/$target_dir/release/aegis
 fi
-echo "bench: cargo build --release --bins"
-cargo build --release --bins -q
-target_dir=${CARGO_TARGET_DIR:-target}
-AEGIS=$(pwd)/$target_dir/release/aegis
 
 id=$$
 instance=bench-$id
 work=$(mktemp -d /tmp/aegis-bench.XXXXXX)
 controller_pid=
+proxy_pid=
 
 # Removes exactly what this run made: its aegis instance's objects and its compose projects.
 cleanup() {
     if [ -n "$controller_pid" ]; then kill -TERM "$controller_pid" 2>/dev/null || true; wait "$controller_pid" 2>/dev/null || true; fi
+    if [ -n "$proxy_pid" ]; then kill -TERM "$proxy_pid" 2>/dev/null || true; wait "$proxy_pid" 2>/dev/null || true; fi
     remove_aegis
     remove_aegis "h1 h2 h3 h4 h5"
     for d in "$work"/compose-*; do
@@ -83,8 +94,31 @@ setup() {
 }
 
 aegis_apply() { "$AEGIS" apply --source "$work/aegis-$1" --instance "$instance"; }
-compose_up() { docker-compose -p "c$1$id" -f "$work/compose-$1/compose.yaml" up -d "${@:2}"; }
-compose_down() { docker-compose -p "c$1$id" -f "$work/compose-$1/compose.yaml" down -t 0; }
+compose_up() { docker compose -p "c$1$id" -f "$work/compose-$1/compose.yaml" up -d "${@:2}"; }
+compose_down() { docker compose -p "c$1$id" -f "$work/compose-$1/compose.yaml" down -t 0; }
+
+# The counting proxy: every call through $work/api.sock is one line of $work/api.log.
+python3 scripts/docker-api-count.py "$work/api.sock" "$work/api.log" &
+proxy_pid=$!
+for _ in $(seq 1 100); do [ -S "$work/api.sock" ] && break; sleep 0.05; done
+[ -S "$work/api.sock" ] || { echo "bench: error: the counting proxy did not start" >&2; exit 1; }
+
+# calls CMD...: runs CMD once through the counting proxy, prints the number of API calls it
+# made (its output to $work/counted.log).
+calls() {
+    local before after
+    before=$(wc -l <"$work/api.log" 2>/dev/null || echo 0)
+    if ! DOCKER_HOST="unix://$work/api.sock" "$@" >"$work/counted.log" 2>&1; then
+        echo "bench: error: $* (through the counting proxy) failed:" >&2
+        cat "$work/counted.log" >&2
+        exit 1
+    fi
+    after=$(wc -l <"$work/api.log")
+    echo $((after - before))
+}
+
+# aegis's own count of its calls, from its last output.
+aegis_count() { grep -o '[0-9]* Docker API calls' "$1" | awk '{ n += $1 } END { print n + 0 }'; }
 
 # ms CMD...: the wall time of CMD in milliseconds (its output to $work/last.log).
 ms() {
@@ -105,15 +139,15 @@ report() {
 import statistics, sys
 title, a, b, invert = sys.argv[1], [int(x) for x in sys.argv[2].split()], [int(x) for x in sys.argv[3].split()], sys.argv[4] == "1"
 ratios = [(y / x if invert else x / y) for x, y in zip(a, b)]
-name = "docker-compose/aegis" if invert else "aegis/docker-compose"
+name = "compose/aegis" if invert else "aegis/compose"
 print(f"{title}")
-print(f"  aegis apply          median {statistics.median(a)/1000:7.3f} s  (min {min(a)/1000:.3f}, max {max(a)/1000:.3f}, n={len(a)})")
-print(f"  docker-compose up -d median {statistics.median(b)/1000:7.3f} s  (min {min(b)/1000:.3f}, max {max(b)/1000:.3f}, n={len(b)})")
+print(f"  aegis apply             median {statistics.median(a)/1000:7.3f} s  (min {min(a)/1000:.3f}, max {max(a)/1000:.3f}, n={len(a)})")
+print(f"  docker compose up -d    median {statistics.median(b)/1000:7.3f} s  (min {min(b)/1000:.3f}, max {max(b)/1000:.3f}, n={len(b)})")
 print(f"  ratio {name}: median {statistics.median(ratios):.2f}  (min {min(ratios):.2f}, max {max(ratios):.2f})")
 PY
 }
 
-echo "bench: $(nproc) CPUs, $(docker version -f 'Docker {{.Server.Version}} (API {{.Server.APIVersion}})'), $(docker-compose version --short 2>/dev/null | sed 's/^/docker-compose /')"
+echo "bench: $(nproc) CPUs, $(docker version -f 'Docker {{.Server.Version}} (API {{.Server.APIVersion}})'), Docker Compose $(docker compose version --short)"
 echo
 
 # 1. Cold converge of 50 services.
@@ -126,28 +160,36 @@ for _ in $(seq 1 "$COLD_RUNS"); do
     compose_down cold >/dev/null 2>&1
 done
 report "cold converge, 50 services (from nothing to all running):" "${a[*]}" "${b[*]}" 0
+ca=$(calls aegis_apply cold)
+ca_own=$(aegis_count "$work/counted.log")
+remove_aegis
+cb=$(calls compose_up cold)
+compose_down cold >/dev/null 2>&1 || true
+# The floor: one list of the project's containers, one network create, and a create and a
+# start per service (the image is local; the create itself fails if it is not).
+echo "  Docker API calls: aegis $ca (its own count: $ca_own), docker compose $cb, engine floor $((2 * 50 + 2))"
 echo
 
 # 2. No-op pass over 100 converged containers.
 setup noop 100
 aegis_apply noop >/dev/null
-# Not timed. docker-compose 1.29 deadlocks creating 100 services in one `up` (all its
-# threads parked on a lock, seen twice here; 50 works), so it is brought up in two halves.
-compose_up noop $(seq -f 's%03g' 1 50) >/dev/null 2>&1
-compose_up noop $(seq -f 's%03g' 51 100) >/dev/null 2>&1
+compose_up noop >/dev/null 2>&1
 a=() b=()
 for _ in $(seq 1 "$RUNS"); do
     a+=("$(ms aegis_apply noop)")
-    calls=$(grep -o '([0-9]* Docker API calls)' "$work/last.log" || true)
     b+=("$(ms compose_up noop)")
 done
 report "no-op pass, 100 converged containers:" "${a[*]}" "${b[*]}" 1
-echo "  aegis's Docker API calls per no-op pass: ${calls:-?}"
+na=$(calls aegis_apply noop)
+na_own=$(aegis_count "$work/counted.log")
+nb=$(calls compose_up noop)
+# The floor: one list of the project's containers (their labels carry each one's config hash).
+echo "  Docker API calls per pass: aegis $na (its own count: $na_own), docker compose $nb, engine floor 1"
 remove_aegis
-compose_down noop >/dev/null 2>&1
+compose_down noop >/dev/null 2>&1 || true
 echo
 
-# 3. Controller memory: 5 hosts, 40 containers each.
+# 4. Controller memory: 5 hosts, 40 containers each.
 mem=$work/aegis-mem
 mkdir -p "$mem/app"
 compose_file 40 >"$mem/app/compose.yaml"

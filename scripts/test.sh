@@ -34,6 +34,7 @@ if [ "${AEGIS_SKIP_SETUP:-0}" != 1 ]; then
     scripts/setup-sops.sh
     scripts/setup-dnsmasq.sh
     scripts/setup-prometheus.sh
+    scripts/setup-compose-v2.sh
 fi
 
 step "cargo fmt --all -- --check"

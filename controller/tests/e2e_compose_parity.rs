@@ -1,31 +1,35 @@
-//! Parity with `docker-compose` (Debian's 1.29.2): for one rich compose file, the containers
-//! `aegis apply` creates must equal the ones `docker-compose up -d` creates, as `docker
-//! inspect` shows them. Only names and ownership labels may differ.
+//! Parity with Docker Compose v2 (v2.40.3, `scripts/setup-compose-v2.sh`): for one rich
+//! compose file, the containers `aegis apply` creates must equal the ones `docker compose up
+//! -d` creates, as `docker inspect` shows them. Only names and ownership labels may differ.
 //!
 //! Both sides run the same file from the same directory, with a different project/stack name
-//! and per-side values (subnet, host port) passed as interpolation variables: to
-//! docker-compose through its (otherwise cleared) process environment, to aegis through the
-//! Stack's `spec.environment`. Each side's own values are then replaced by placeholders.
+//! and per-side values (subnet, host port) passed as interpolation variables: to Compose
+//! through its (otherwise cleared) process environment, to aegis through the Stack's
+//! `spec.environment`. Each side's own values are then replaced by placeholders.
 //!
-//! The comparison covers `Config`, `HostConfig` and `NetworkSettings.Networks` (aliases and
-//! static addresses), flattened to `path = value` lines and diffed field by field.
+//! The comparison (`support/inspect_view.rs`, shared with the corpus test) covers `Config`,
+//! `HostConfig` and `NetworkSettings.Networks` (aliases and static addresses), flattened to
+//! `path = value` lines and diffed field by field. Normalisations, each explained where it is
+//! done: names (project/stack → `<project>`, container ids → `<id of SERVICE>`), per-side
+//! subnet and host port, a default `Config.Hostname`, `com.docker.compose.*`/`aegis.dev/*`
+//! labels, the source of repo-file binds, endpoint runtime facts (ids, IPAM-assigned address,
+//! MAC), the order of Env/Binds/Mounts/Aliases, empty list vs null.
 //!
-//! Normalisations, each explained where it is done: names (project/stack → `<project>`,
-//! container ids → `<id of SERVICE>`), per-side subnet and host port, `Config.Hostname`,
-//! `com.docker.compose.*`/`aegis.dev/*` labels, the source of repo-file binds, endpoint
-//! runtime facts (ids, IPAM-assigned address, MAC), docker-compose 1.x's short-id alias, the
-//! order of Env/Binds/Mounts/Aliases, empty list vs null, and the env file values where
-//! compose 1.x and v2 disagree ([`V1_V2_ENV`], pinned per side rather than ignored).
+//! docker-compose 1.29 is no longer the reference: it reached end of life, and where it
+//! disagrees with v2 (env file quoting, [`V2_ENV`]) aegis follows v2.
 
+#[path = "support/compose_v2.rs"]
+mod compose_v2;
+#[path = "support/inspect_view.rs"]
+mod inspect_view;
 mod support;
 
 use std::{
-    collections::BTreeMap,
     path::{Path, PathBuf},
     process::{Command, Output},
 };
 
-use serde_json::{Map, Value};
+use inspect_view::{diff, inspect_json, view, Ids, Known, Names};
 use support::*;
 
 const SERVICES: [&str; 4] = ["db", "web", "hostnet", "sidecar"];
@@ -173,15 +177,14 @@ V1_SQ_INTERPOLATED='${PLAIN} stays'
 V1_DQ_ESCAPED_DOLLAR="cost \$5"
 "#;
 
-/// Env file values where docker-compose 1.x (python-dotenv 0.21) and compose v2 (compose-go)
-/// disagree. aegis follows compose v2 on purpose (see `compose/env_file.rs`); the test pins
-/// both sides' values: `(key, docker-compose 1.29, aegis)`.
-const V1_V2_ENV: [(&str, &str, &str); 2] = [
-    // python-dotenv interpolates `${VAR}` even inside single quotes; compose v2 keeps single
-    // quotes literal, like a shell.
-    ("V1_SQ_INTERPOLATED", "plain value stays", "${PLAIN} stays"),
-    // python-dotenv knows no `\$` escape and keeps the backslash; compose v2 unescapes it.
-    ("V1_DQ_ESCAPED_DOLLAR", "cost \\$5", "cost $5"),
+/// Env file values where docker-compose 1.x (python-dotenv) and Compose v2 (compose-go)
+/// disagree; aegis follows v2 (see `compose/env_file.rs`), and so must v2's container here.
+const V2_ENV: [(&str, &str); 2] = [
+    // python-dotenv interpolated `${VAR}` even inside single quotes; v2 keeps single quotes
+    // literal, like a shell.
+    ("V1_SQ_INTERPOLATED", "${PLAIN} stays"),
+    // python-dotenv knew no `\$` escape and kept the backslash; v2 unescapes it.
+    ("V1_DQ_ESCAPED_DOLLAR", "cost $5"),
 ];
 
 /// Fields of `web`'s normalised view that must be present (and are compared), so that the
@@ -248,23 +251,23 @@ impl Side {
     }
 }
 
-/// Runs `docker-compose` with a clean environment: only `PATH`, `DOCKER_HOST` and the
-/// per-side variables, so nothing of the test runner's environment leaks into interpolation
-/// (aegis never reads its process environment).
+/// Runs Compose v2 on the side's project, with the per-side interpolation variables.
 fn compose(dir: &Path, side: &Side, args: &[&str]) -> Output {
-    let mut cmd = Command::new("docker-compose");
-    cmd.current_dir(dir).env_clear();
-    for k in ["PATH", "DOCKER_HOST"] {
-        if let Ok(v) = std::env::var(k) {
-            cmd.env(k, v);
+    let port = side.port.to_string();
+    let env = [("PT_NET", side.net.as_str()), ("PT_PORT", port.as_str())];
+    compose_v2::run(dir, &side.project, "app/compose.yaml", &env, args)
+}
+
+impl Side {
+    /// The placeholders of this side's names and values.
+    fn names(&self, ids: Ids) -> Names {
+        Names {
+            project: self.project.clone(),
+            exact: vec![(self.port.to_string(), "<port>".into())],
+            substrings: vec![(format!("{}.", self.net), "<net>.".into())],
+            ids,
         }
     }
-    cmd.env("PT_NET", &side.net)
-        .env("PT_PORT", side.port.to_string())
-        .args(["-p", &side.project, "-f", "app/compose.yaml", "--no-ansi"])
-        .args(args)
-        .output()
-        .expect("run docker-compose")
 }
 
 /// Takes the compose side down (`down -v`), then removes by exact name anything left over.
@@ -293,201 +296,32 @@ impl Drop for ComposeDown<'_> {
     }
 }
 
-/// `docker inspect` of one container, as JSON.
-fn inspect_json(name: &str) -> Value {
-    let out = docker(&["inspect", name]);
-    let mut v: Value = serde_json::from_str(&out).expect("inspect JSON");
-    v.as_array_mut().and_then(|a| a.pop()).expect("one container")
-}
-
-/// Removes the [`V1_V2_ENV`] keys from `Config.Env`, returning their values.
-fn take_v1_v2_env(c: &mut Value) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    if let Some(Value::Array(env)) = c.pointer_mut("/Config/Env") {
-        env.retain(|e| {
-            let (k, v) = e.as_str().and_then(|e| e.split_once('=')).unwrap_or_default();
-            let known = V1_V2_ENV.iter().any(|(key, _, _)| *key == k);
-            if known {
-                out.insert(k.to_string(), v.to_string());
-            }
-            !known
-        });
-    }
-    out
-}
-
-/// The normalised view of one container: `path = value` lines.
-fn view(side: &Side, ids: &Ids, c: &Value) -> BTreeMap<String, String> {
-    let short_id: String = c["Id"].as_str().unwrap_or_default().chars().take(12).collect();
-    let mut config = c["Config"].clone();
-    let mut host = c["HostConfig"].clone();
-    let mut networks = c["NetworkSettings"]["Networks"].clone();
-
-    let cfg = config.as_object_mut().expect("Config");
-    // A random id unless `hostname:` is set (it is not).
-    cfg.remove("Hostname");
-    // Ownership and bookkeeping labels are the one allowed difference: docker-compose's
-    // `com.docker.compose.*` (config-hash, version, project paths...) and aegis's `aegis.dev/*`.
-    if let Some(Value::Object(labels)) = cfg.get_mut("Labels") {
-        labels.retain(|k, _| !k.starts_with("com.docker.compose.") && !k.starts_with("aegis.dev/"));
-    }
-    // Env has no duplicate keys, so its order carries no meaning to the engine.
-    sort_strings(cfg.get_mut("Env"));
-
-    let hc = host.as_object_mut().expect("HostConfig");
-    // Bind order carries no meaning either (aegis sorts mounts by target).
-    if let Some(Value::Array(binds)) = hc.get_mut("Binds") {
-        for b in binds.iter_mut() {
-            if let Some(s) = b.as_str() {
-                *b = Value::String(repo_source(s));
-            }
-        }
-    }
-    sort_strings(hc.get_mut("Binds"));
-    // Nor does mount order (targets are unique); docker-compose 1.x's varies between runs.
-    if let Some(Value::Array(mounts)) = hc.get_mut("Mounts") {
-        mounts.sort_by_key(|m| m["Target"].to_string());
-    }
-
-    let nets = networks.as_object_mut().expect("Networks");
-    for ep in nets.values_mut() {
-        let ep = ep.as_object_mut().expect("endpoint");
-        // Runtime facts of the endpoint, not configuration: ids, the address handed out by
-        // IPAM (a static one is compared through IPAMConfig), gateway, MAC.
-        for k in [
-            "NetworkID",
-            "EndpointID",
-            "Gateway",
-            "IPAddress",
-            "IPPrefixLen",
-            "IPv6Gateway",
-            "GlobalIPv6Address",
-            "GlobalIPv6PrefixLen",
-            "MacAddress",
-        ] {
-            ep.remove(k);
-        }
-        // docker-compose 1.x adds the container's short id as an alias on every network
-        // (compose v2 and aegis do not; the engine resolves the container by id anyway), and
-        // its aliases are a Python set, so their order is arbitrary.
-        if let Some(Value::Array(aliases)) = ep.get_mut("Aliases") {
-            aliases.retain(|a| a.as_str() != Some(short_id.as_str()));
-        }
-        sort_strings(ep.get_mut("Aliases"));
-    }
-
-    let mut all = Map::new();
-    all.insert("Config".into(), config);
-    all.insert("HostConfig".into(), host);
-    all.insert("Networks".into(), networks);
-    let mut out = BTreeMap::new();
-    flatten("", &placeholders(side, ids, Value::Object(all)), &mut out);
-    out
-}
-
-fn sort_strings(v: Option<&mut Value>) {
-    if let Some(Value::Array(a)) = v {
-        a.sort_by_key(Value::to_string);
-    }
-}
-
-/// A bind of a repository file: docker-compose mounts it from the checkout, aegis from the
-/// copy it delivered to `/var/lib/aegis/files/<stack>/<hash>/`. The source legitimately
-/// differs; the file name, target and mode are compared.
-fn repo_source(bind: &str) -> String {
-    let Some((src, rest)) = bind.split_once(':') else {
-        return bind.to_string();
-    };
-    let is_repo = src.starts_with("/var/lib/aegis/files/")
-        || src.starts_with(&std::env::temp_dir().display().to_string());
-    if !is_repo {
-        return bind.to_string();
-    }
-    let name = Path::new(src)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    format!("<repo>/{name}:{rest}")
-}
-
-/// Container id → service, of one side.
-type Ids = BTreeMap<String, String>;
-
-/// Replaces the side's project name, subnet, host port and container ids (in keys and
-/// strings) by placeholders. Ids show in `network_mode: service:X`, which both tools resolve
-/// to `container:<id of X>`.
-fn placeholders(side: &Side, ids: &Ids, v: Value) -> Value {
-    let port = side.port.to_string();
-    let fix = |s: &str| {
-        if s == port {
-            return "<port>".to_string();
-        }
-        let s = ids.iter().fold(s.to_string(), |s, (id, svc)| {
-            s.replace(id, &format!("<id of {svc}>"))
-        });
-        s.replace(&side.project, "<project>")
-            .replace(&format!("{}.", side.net), "<net>.")
-    };
-    match v {
-        Value::String(s) => Value::String(fix(&s)),
-        Value::Array(a) => Value::Array(a.into_iter().map(|x| placeholders(side, ids, x)).collect()),
-        Value::Object(m) => Value::Object(
-            m.into_iter()
-                .map(|(k, x)| (fix(&k), placeholders(side, ids, x)))
-                .collect(),
-        ),
-        other => other,
-    }
-}
-
-fn flatten(path: &str, v: &Value, out: &mut BTreeMap<String, String>) {
-    match v {
-        Value::Object(m) if !m.is_empty() => {
-            for (k, x) in m {
-                flatten(&format!("{path}.{k}"), x, out);
-            }
-        }
-        Value::Array(a) if !a.is_empty() => {
-            for (i, x) in a.iter().enumerate() {
-                flatten(&format!("{path}[{i}]"), x, out);
-            }
-        }
-        // An empty list and null are the same to the engine (docker-py sends
-        // `VolumesFrom: []` where aegis, like compose v2, sends nothing). Empty maps are
-        // kept: `ExposedPorts` and `Volumes` are maps of `{}`.
-        Value::Null | Value::Array(_) => {}
-        other => {
-            out.insert(path.trim_start_matches('.').to_string(), other.to_string());
-        }
-    }
-}
-
-/// Field-by-field differences, one line each.
-fn diff(compose: &BTreeMap<String, String>, aegis: &BTreeMap<String, String>) -> Vec<String> {
-    let mut keys: Vec<&String> = compose.keys().chain(aegis.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    keys.into_iter()
-        .filter_map(|k| {
-            let (c, a) = (compose.get(k), aegis.get(k));
-            (c != a).then(|| {
-                format!(
-                    "  {k}\n    docker-compose: {}\n    aegis:          {}",
-                    c.map_or("(absent)", String::as_str),
-                    a.map_or("(absent)", String::as_str)
-                )
-            })
+/// The values of the [`V2_ENV`] keys in `Config.Env`.
+fn v2_env(c: &serde_json::Value) -> Vec<(String, String)> {
+    let env = c["Config"]["Env"].as_array().cloned().unwrap_or_default();
+    V2_ENV
+        .iter()
+        .map(|(k, _)| {
+            let v = env
+                .iter()
+                .filter_map(|e| e.as_str()?.strip_prefix(&format!("{k}=")).map(String::from))
+                .next()
+                .unwrap_or_else(|| "(absent)".into());
+            ((*k).to_string(), v)
         })
         .collect()
 }
 
 #[test]
-fn aegis_creates_the_containers_docker_compose_creates() {
+fn aegis_creates_the_containers_compose_v2_creates() {
+    if !compose_v2::available("aegis_creates_the_containers_compose_v2_creates") {
+        return;
+    }
     ensure_image();
     let src = Source::new();
     let pid = std::process::id();
     // Two distinct /24s per run (one per side), outside Docker's default address pools
-    // (172.17-31.0.0/16, 192.168.0.0/16): networks that other tests or docker-compose's own
+    // (172.17-31.0.0/16, 192.168.0.0/16): networks that other tests or Compose's own
     // `default` network get from those pools can never overlap them.
     let octet = pid % 200 + 20;
     let aegis_side = Side {
@@ -497,10 +331,10 @@ fn aegis_creates_the_containers_docker_compose_creates() {
         container: |p, s| format!("{p}-{s}-1"),
     };
     let compose_side = Side {
-        project: unique("pc").replace('-', "x"),
+        project: unique("pc"),
         net: format!("10.231.{octet}"),
         port: free_port(),
-        container: |p, s| format!("{p}_{s}_1"),
+        container: |p, s| format!("{p}-{s}-1"),
     };
     src.write("app/compose.yaml", COMPOSE)
         .write("app/.env", DOTENV)
@@ -522,9 +356,9 @@ fn aegis_creates_the_containers_docker_compose_creates() {
     let up = std::thread::scope(|s| {
         let up = s.spawn(|| compose(src.path(), &compose_side, &["up", "-d"]));
         apply(&src);
-        up.join().expect("docker-compose thread")
+        up.join().expect("docker compose thread")
     });
-    assert!(up.status.success(), "docker-compose up failed:\n{}", text(&up));
+    assert!(up.status.success(), "docker compose up failed:\n{}", text(&up));
 
     let ids = |side: &Side| -> Ids {
         SERVICES
@@ -533,22 +367,21 @@ fn aegis_creates_the_containers_docker_compose_creates() {
             .collect()
     };
     let (c_ids, a_ids) = (ids(&compose_side), ids(&aegis_side));
+    let known = Known::load();
     let mut report = Vec::new();
     for service in SERVICES {
-        let mut c = inspect_json(&compose_side.container(service));
-        let mut a = inspect_json(&aegis_side.container(service));
-        let (c_env, a_env) = (take_v1_v2_env(&mut c), take_v1_v2_env(&mut a));
+        let c = inspect_json(&compose_side.container(service));
+        let a = inspect_json(&aegis_side.container(service));
         if service == "web" {
-            for (key, v1, ours) in V1_V2_ENV {
-                assert_eq!(
-                    c_env.get(key).map(String::as_str),
-                    Some(v1),
-                    "docker-compose's {key}"
-                );
-                assert_eq!(a_env.get(key).map(String::as_str), Some(ours), "aegis's {key}");
-            }
+            let want: Vec<(String, String)> =
+                V2_ENV.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+            assert_eq!(v2_env(&c), want, "Compose v2's env file values");
+            assert_eq!(v2_env(&a), want, "aegis's env file values");
         }
-        let (c, a) = (view(&compose_side, &c_ids, &c), view(&aegis_side, &a_ids, &a));
+        let (c, a) = (
+            view(&compose_side.names(c_ids.clone()), &c),
+            view(&aegis_side.names(a_ids.clone()), &a),
+        );
         if service == "web" {
             // The comparison must not pass by being empty: every key of the file shows.
             let missing: Vec<&str> = WEB_FIELDS
@@ -558,14 +391,18 @@ fn aegis_creates_the_containers_docker_compose_creates() {
                 .collect();
             assert!(missing.is_empty(), "aegis's web lacks {missing:?}; view:\n{a:#?}");
         }
-        let d = diff(&c, &a);
-        if !d.is_empty() {
-            report.push(format!("service `{service}`:\n{}", d.join("\n")));
+        let (unexpected, known_diffs) = known.split(diff(&c, &a));
+        for d in &known_diffs {
+            eprintln!("service `{service}`: known difference (compose-v2-differences):\n{d}");
+        }
+        if !unexpected.is_empty() {
+            let lines: Vec<String> = unexpected.iter().map(ToString::to_string).collect();
+            report.push(format!("service `{service}`:\n{}", lines.join("\n")));
         }
     }
     assert!(
         report.is_empty(),
-        "containers differ from docker-compose's:\n{}",
+        "containers differ from Compose v2's:\n{}",
         report.join("\n")
     );
 }
