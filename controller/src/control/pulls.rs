@@ -6,7 +6,10 @@
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, PoisonError},
+    time::Duration,
 };
+
+use tokio::time::Instant;
 
 use crate::docker::DockerHost;
 
@@ -17,12 +20,24 @@ pub enum Pull {
     Done(String),
     /// Being pulled.
     Running,
-    /// The last pull failed (reported once; the next ask starts a new pull).
+    /// The last pull failed. Every ask within [`FAILED_HOLD`] of the failure gets it (so
+    /// the key fails and backs off, and an asked-for `aegisctl reconcile` reports the failure
+    /// instead of "reconciled" while a new pull runs); the first ask after starts a new pull.
     Failed(String),
 }
 
+/// How long a failed pull is reported before the next ask pulls again.
+pub const FAILED_HOLD: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+enum Entry {
+    Done(String),
+    Running,
+    Failed(String, Instant),
+}
+
 #[derive(Debug, Clone, Default)]
-pub struct Pulls(Arc<Mutex<HashMap<(String, String), Pull>>>);
+pub struct Pulls(Arc<Mutex<HashMap<(String, String), Entry>>>);
 
 impl Pulls {
     /// The state of `image` on `host`, starting its pull if none is running. A finished pull
@@ -30,19 +45,17 @@ impl Pulls {
     pub fn ask(&self, host: &DockerHost, image: &str) -> Pull {
         let key = (host.host().to_string(), image.to_string());
         let mut m = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        match m.get(&key) {
-            Some(Pull::Running) => return Pull::Running,
-            Some(_) => return m.remove(&key).unwrap_or(Pull::Running),
-            None => {}
+        if let Some(known) = known(&mut m, &key) {
+            return known;
         }
-        m.insert(key.clone(), Pull::Running);
+        m.insert(key.clone(), Entry::Running);
         let (pulls, host, image) = (self.clone(), host.clone(), image.to_string());
         tokio::spawn(async move {
             // The agent image (a DnsGuard's, a watchdog's) is copied or built, never pulled.
             let r = crate::agent::image::ensure_for_container(&host, &Default::default(), &image).await;
             let done = match r {
-                Ok(id) => Pull::Done(id),
-                Err(e) => Pull::Failed(e.to_string()),
+                Ok(id) => Entry::Done(id),
+                Err(e) => Entry::Failed(e.to_string(), Instant::now()),
             };
             pulls
                 .0
@@ -51,5 +64,50 @@ impl Pulls {
                 .insert(key, done);
         });
         Pull::Running
+    }
+}
+
+/// What the map says of `key`, handing a finished pull out once; `None`: start a pull.
+fn known(m: &mut HashMap<(String, String), Entry>, key: &(String, String)) -> Option<Pull> {
+    match m.get(key)? {
+        Entry::Running => Some(Pull::Running),
+        Entry::Failed(why, at) if at.elapsed() < FAILED_HOLD => Some(Pull::Failed(why.clone())),
+        Entry::Failed(..) => None,
+        Entry::Done(_) => match m.remove(key) {
+            Some(Entry::Done(id)) => Some(Pull::Done(id)),
+            _ => None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A failed pull is reported on every ask within the hold, not once: a key that asks
+    /// again (an explicit reconcile) must see the failure, not a new "pulling" wait.
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_pull_is_reported_until_the_hold_ends() {
+        let key = ("h".to_string(), "img".to_string());
+        let mut m = HashMap::new();
+        m.insert(key.clone(), Entry::Failed("refused".into(), Instant::now()));
+        for _ in 0..3 {
+            assert_eq!(known(&mut m, &key), Some(Pull::Failed("refused".into())));
+        }
+        tokio::time::advance(FAILED_HOLD).await;
+        assert_eq!(
+            known(&mut m, &key),
+            None,
+            "after the hold, the next ask pulls again"
+        );
+    }
+
+    #[test]
+    fn a_finished_pull_is_handed_out_once() {
+        let key = ("h".to_string(), "img".to_string());
+        let mut m = HashMap::new();
+        m.insert(key.clone(), Entry::Done("sha256:1".into()));
+        assert_eq!(known(&mut m, &key), Some(Pull::Done("sha256:1".into())));
+        assert_eq!(known(&mut m, &key), None);
     }
 }
