@@ -93,6 +93,12 @@ pub fn view(names: &Names, c: &Value) -> BTreeMap<String, String> {
         if let Some(Value::Array(ulimits)) = hc.get_mut("Ulimits") {
             ulimits.sort_by_key(|u| u["Name"].to_string());
         }
+        // compose-go keeps extra_hosts in a map (HostsList), so v2 sends them in random order
+        // even when the file lists them; the engine writes /etc/hosts in the order given, which
+        // matters only for a name given twice (and the parity file gives each name once).
+        if let Some(Value::Array(hosts)) = hc.get_mut("ExtraHosts") {
+            hosts.sort_by_key(Value::to_string);
+        }
     }
 
     let short_id: String = c["Id"].as_str().unwrap_or_default().chars().take(12).collect();
