@@ -109,7 +109,7 @@ fn the_seed_toml_imports_into_manifests_that_validate() {
     // The findings, with file:line, on stderr.
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
-        stderr.contains("servers.toml:8: server[racknerd-aegis].config.address: not mapped: `https://periphery.private.sharmamohit.com:8120` is Komodo Periphery's API, not a Docker endpoint"),
+        stderr.contains("servers.toml:8: server[racknerd-aegis].config.address: not mapped: `https://periphery.private.homelab.example:8120` is Komodo Periphery's API, not a Docker endpoint"),
         "{stderr}"
     );
     assert!(

@@ -91,7 +91,7 @@ fn the_seed_toml_becomes_hosts_and_stacks() {
     assert_eq!(vps["apiVersion"], "aegis.dev/v1alpha1");
     assert_eq!(
         vps["spec"]["endpoint"],
-        "tcp://periphery.private.sharmamohit.com:2376"
+        "tcp://periphery.private.homelab.example:2376"
     );
     assert_eq!(vps["spec"]["tls"]["ca"], "/etc/aegis/tls/racknerd-aegis/ca.pem");
     assert_eq!(
@@ -145,7 +145,7 @@ fn every_unmapped_field_is_reported_with_file_and_line() {
     let lines: Vec<String> = c.findings.iter().map(ToString::to_string).collect();
     let has = |s: &str| assert!(lines.iter().any(|l| l.contains(s)), "no `{s}` in {lines:#?}");
     // Periphery's address is not a Docker endpoint (servers.toml line 9 with the 2-line header).
-    has("servers.toml:8: server[racknerd-aegis].config.address: not mapped: `https://periphery.private.sharmamohit.com:8120` is Komodo Periphery's API, not a Docker endpoint");
+    has("servers.toml:8: server[racknerd-aegis].config.address: not mapped: `https://periphery.private.homelab.example:8120` is Komodo Periphery's API, not a Docker endpoint");
     has("stacks-komodo.toml:8: stack[komodo-pangolin-client].config.server: not mapped: server `komodo` is not declared in --servers");
     // One note for the repository the stacks come from, not one per stack.
     let notes: Vec<&String> = lines
