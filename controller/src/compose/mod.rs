@@ -34,6 +34,7 @@ mod report;
 mod runtime;
 mod secrets;
 mod service;
+pub mod state_dir;
 mod units;
 mod validate;
 mod volumes;
@@ -80,6 +81,9 @@ pub struct ComposeInput<'a> {
     /// Relative paths (`env_file`, bind mounts, `.env`, `secrets:` files) resolve against
     /// this, and only inside the source root (see [`crate::source::root`]).
     pub project_dir: &'a RootDir,
+    /// The Stack's project directory on its host ([`state_dir::project_dir`]): relative bind
+    /// sources that the repository does not hold are state directories there.
+    pub host_project_dir: &'a str,
     /// Interpolation variables (the Stack's `spec.environment`). The process environment is
     /// never read: see the module docs.
     pub vars: &'a BTreeMap<String, String>,
@@ -178,6 +182,7 @@ pub fn load(input: &ComposeInput) -> Result<ComposeStack, Diagnostics> {
         secrets: input.secrets,
         declared_secrets: &declared_secrets,
         project_dir: input.project_dir,
+        host_project_dir: input.host_project_dir,
         lookup: &lookup,
         networks: &networks,
         volumes: &volume_names,

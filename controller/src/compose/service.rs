@@ -26,6 +26,8 @@ pub struct Scope<'a> {
     pub secrets: &'a super::StackSecrets,
     pub declared_secrets: &'a BTreeMap<String, super::secrets::Declared>,
     pub project_dir: &'a crate::source::RootDir,
+    /// The Stack's project directory on its host (state directories).
+    pub host_project_dir: &'a str,
     pub lookup: &'a dyn Fn(&str) -> Option<String>,
     pub networks: &'a BTreeMap<String, DeclaredNetwork>,
     /// Top-level volume key → Docker name.
@@ -186,6 +188,7 @@ pub fn convert(
     // Storage.
     let mcx = MountContext {
         project_dir: scope.project_dir,
+        host_project_dir: scope.host_project_dir,
         volumes: scope.volumes,
     };
     for (i, v) in svc.volumes.iter().enumerate() {

@@ -21,6 +21,7 @@ pub(super) fn load_in(dir: &Path, src: &str, vars: &[(&str, &str)]) -> Result<Co
         map: &docs[0].map,
         base: FieldPath::root(),
         project_dir: &crate::source::SourceRoot::open(dir).expect("root").top(),
+        host_project_dir: "/var/lib/aegis/stacks/demo",
         vars: &vars,
         secrets: &Default::default(),
     })

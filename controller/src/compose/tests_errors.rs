@@ -248,11 +248,12 @@ fn optional_dependency_may_be_missing() {
 }
 
 #[test]
-fn missing_bind_source_and_env_file_are_errors() {
+fn escaping_bind_source_and_missing_env_file_are_errors() {
+    // (A missing `./conf` is a state directory: see `volumes.rs`.)
     let text =
-        load_err("services:\n  a:\n    image: x\n    volumes: [./conf:/conf]\n    env_file: .env.missing\n");
+        load_err("services:\n  a:\n    image: x\n    volumes: [../conf:/conf]\n    env_file: .env.missing\n");
     assert!(
-        text.contains("compose.yaml:4: services.a.volumes[0]: bind source `./conf` does not exist"),
+        text.contains("compose.yaml:4: services.a.volumes[0]: bind source `../conf` is outside the repository"),
         "{text}"
     );
     assert!(
@@ -292,6 +293,7 @@ fn inline_stack_services_use_the_base_path() {
         project_dir: &crate::source::SourceRoot::open(Path::new("."))
             .expect("root")
             .top(),
+        host_project_dir: "/var/lib/aegis/stacks/demo",
         vars: &vars,
         secrets: &Default::default(),
     })

@@ -26,6 +26,7 @@ fn load_file(dir: &Path, name: &str, src: &str) -> Result<ComposeStack, Diagnost
         map: &docs[0].map,
         base: FieldPath::root(),
         project_dir: &crate::source::SourceRoot::open(dir).expect("root").top(),
+        host_project_dir: &super::state_dir::project_dir(name.trim_end_matches(".yaml"), None),
         vars: &vars,
         secrets: &Default::default(),
     })

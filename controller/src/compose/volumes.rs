@@ -4,14 +4,16 @@
 //! it is resolved against the compose file's directory, inside the source root (symlinks
 //! followed only while they stay inside; see [`crate::source::root`]), must exist, and its
 //! content hash becomes part of the container spec, so that a change to the file recreates
-//! the container. An absolute bind source is a path on the target host: aegis never reads
-//! it, so it stays allowed.
+//! the container. A relative bind source that the repository does not hold is state: it is
+//! bound from the Stack's project directory on its host (see [`super::state_dir`]). An
+//! absolute bind source is a path on the target host: aegis never reads it, so it stays
+//! allowed.
 
 use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use super::{model::VolumeLong, units::parse_bytes};
+use super::{model::VolumeLong, state_dir, units::parse_bytes};
 use crate::{
     desired::{BindSource, Mount, MountKind, RepoFile},
     source::{
@@ -23,6 +25,9 @@ use crate::{
 /// What a mount needs to know about the rest of the compose file.
 pub struct MountContext<'a> {
     pub project_dir: &'a RootDir,
+    /// The Stack's project directory on its host, where relative bind sources that the
+    /// repository does not hold live (see [`state_dir`]).
+    pub host_project_dir: &'a str,
     /// Top-level volume key → Docker volume name.
     pub volumes: &'a BTreeMap<String, String>,
 }
@@ -197,10 +202,16 @@ fn bind_source(src: &str, cx: &MountContext) -> Result<BindSource, String> {
             "bind source `{src}`: `~` is not supported (the home directory on a remote host is unknown); write an absolute path"
         ));
     }
-    let local = cx
-        .project_dir
-        .resolve(src)
-        .map_err(|e| format!("bind source {e} (hint: {})", e.hint()))?;
+    let local = match cx.project_dir.resolve(src) {
+        Ok(local) => local,
+        // Not in the repository: a state directory on the host, as Compose makes it.
+        Err(e) if e.is_not_found() => {
+            return state_dir::state_source(cx.host_project_dir, src).map(BindSource::Host).map_err(|m| {
+                format!("{m} (hint: commit the path to deliver it, or bind a path inside the project directory)")
+            })
+        }
+        Err(e) => return Err(format!("bind source {e} (hint: {})", e.hint())),
+    };
     repo_file(&local)
         .map(BindSource::Repo)
         .map_err(|e| format!("bind source `{src}`: {e} (hint: {})", e.hint()))
@@ -271,6 +282,7 @@ mod tests {
         let top = SourceRoot::open(dir.path()).expect("root").top();
         let cx = MountContext {
             project_dir: &top,
+            host_project_dir: "/var/lib/aegis/stacks/demo",
             volumes: &volumes,
         };
         let out = f(&cx);
@@ -424,7 +436,7 @@ mod tests {
     fn errors() {
         let (_d, results) = with_dir(|cx| {
             [
-                "./missing:/x",
+                "../missing:/x",
                 "~/x:/x",
                 "undeclared:/x",
                 "/a:relative",
@@ -437,8 +449,97 @@ mod tests {
         for r in &results {
             assert!(r.is_err(), "{r:?}");
         }
-        assert!(results[0].as_ref().unwrap_err().contains("does not exist"));
+        assert!(results[0].as_ref().unwrap_err().contains("outside the repository"));
         assert!(results[2].as_ref().unwrap_err().contains("not declared"));
+    }
+
+    fn state_bind(source: &str, create_host_path: bool) -> MountKind {
+        MountKind::Bind {
+            source: BindSource::Host(source.into()),
+            propagation: None,
+            create_host_path,
+            relabel: None,
+        }
+    }
+
+    /// A relative source the repository does not hold is a state directory in the stack's
+    /// project directory on the host; one it holds is still delivered by content.
+    #[test]
+    fn missing_relative_sources_are_state_dirs() {
+        let (_d, (short, nested, held, long, long_no_create, long_default)) = with_dir(|cx| {
+            let long = |bind: serde_json::Value| -> VolumeLong {
+                let mut v = serde_json::json!({"type": "bind", "source": "./data", "target": "/data"});
+                if !bind.is_null() {
+                    v["bind"] = bind;
+                }
+                serde_json::from_value(v).expect("decodes")
+            };
+            (
+                parse_short("./data:/data", cx),
+                parse_short("./state/./db/:/db:ro", cx),
+                parse_short("./conf.d:/etc/conf.d", cx),
+                parse_long(&long(serde_json::json!({"create_host_path": true})), cx),
+                parse_long(&long(serde_json::json!({"create_host_path": false})), cx),
+                parse_long(&long(serde_json::Value::Null), cx),
+            )
+        });
+        assert_eq!(
+            short.expect("short").kind,
+            state_bind("/var/lib/aegis/stacks/demo/data", true)
+        );
+        let nested = nested.expect("nested");
+        assert!(nested.read_only);
+        assert_eq!(
+            nested.kind,
+            state_bind("/var/lib/aegis/stacks/demo/state/db", true)
+        );
+        assert!(matches!(
+            held.expect("held").kind,
+            MountKind::Bind {
+                source: BindSource::Repo(_),
+                ..
+            }
+        ));
+        assert_eq!(
+            long.expect("long").kind,
+            state_bind("/var/lib/aegis/stacks/demo/data", true)
+        );
+        // `create_host_path` is honoured: the engine then refuses a missing source, as with
+        // Compose.
+        assert_eq!(
+            long_no_create.expect("long").kind,
+            state_bind("/var/lib/aegis/stacks/demo/data", false)
+        );
+        assert_eq!(
+            long_default.expect("long").kind,
+            state_bind("/var/lib/aegis/stacks/demo/data", false)
+        );
+    }
+
+    #[test]
+    fn state_dirs_may_not_climb_out_of_the_project_dir() {
+        // The compose file in `app/` of the repository: `../x` is inside the repository,
+        // but not there, and as state it would leave the project directory.
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::create_dir(dir.path().join("app")).expect("mkdir");
+        let root = SourceRoot::open(dir.path()).expect("root");
+        let app = root.top().subdir("app").expect("app");
+        let volumes = BTreeMap::new();
+        let cx = MountContext {
+            project_dir: &app,
+            host_project_dir: "/var/lib/aegis/stacks/demo",
+            volumes: &volumes,
+        };
+        let long: VolumeLong = serde_json::from_value(serde_json::json!({
+            "type": "bind", "source": "./a/../../x", "target": "/x"
+        }))
+        .expect("decodes");
+        let results = [parse_short("../x:/x", &cx), parse_long(&long, &cx)];
+        for r in &results {
+            let e = r.as_ref().expect_err("refused");
+            assert!(e.contains("climb above the stack's project directory (/var/lib/aegis/stacks/demo)"), "{e}");
+            assert!(e.contains("hint:"), "{e}");
+        }
     }
 
     #[test]

@@ -8,6 +8,10 @@ use crate::desired::{ContainerSpec, NetworkAttachment, NetworkSpec, ResourceRef,
 
 pub type StepId = usize;
 
+/// One step's Docker operation. Pruning removes containers, networks and (only with
+/// `--prune-volumes`) volumes: no action deletes a directory on the host, so a stack's
+/// project directory and the state directories in it (see [`crate::compose::state_dir`])
+/// survive every revision and the stack's removal.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     CreateNetwork {

@@ -39,6 +39,7 @@ pub(super) fn stack_spec(
             .with_hint(e.hint())
     })?;
     let secrets = stack_secrets(&manifest_dir, m, s)?;
+    let host_project_dir = host_project_dir(m, s)?;
     let (loaded, origin) = match (&s.spec.compose, &s.spec.services) {
         (Some(rel), _) => {
             let at = FieldPath::parse("spec.compose");
@@ -71,6 +72,7 @@ pub(super) fn stack_spec(
                 map: &doc.map,
                 base: FieldPath::root(),
                 project_dir: &project_dir,
+                host_project_dir: &host_project_dir,
                 vars: &s.spec.environment,
                 secrets: &secrets,
             })?;
@@ -100,6 +102,7 @@ pub(super) fn stack_spec(
                 map,
                 base: FieldPath::parse("spec"),
                 project_dir: &manifest_dir,
+                host_project_dir: &host_project_dir,
                 vars: &s.spec.environment,
                 secrets: &secrets,
             })?;
@@ -131,6 +134,21 @@ pub(super) fn stack_spec(
         warnings: loaded.warnings,
         origin,
     })
+}
+
+/// The Stack's project directory on its host: `spec.projectDir`, checked, or the default
+/// under `/var/lib/aegis/stacks` (see [`compose::state_dir`]).
+fn host_project_dir(m: &Located<AnyManifest>, s: &Manifest<StackManifestSpec>) -> Result<String, Diagnostics> {
+    if let Some(dir) = &s.spec.project_dir {
+        compose::state_dir::check_project_dir(dir).map_err(|e| {
+            m.diag(FieldPath::parse("spec.projectDir"), format!("projectDir {e}"))
+                .with_hint("write an absolute path on the target host, such as /etc/komodo/stacks/<name>; or leave it out for /var/lib/aegis/stacks/<stack>")
+        })?;
+    }
+    Ok(compose::state_dir::project_dir(
+        &s.metadata.name,
+        s.spec.project_dir.as_deref(),
+    ))
 }
 
 /// Decrypts the Stack's `spec.secrets` files (in memory), read from the repository.
@@ -226,3 +244,7 @@ pub(super) fn check_host_collisions(set: &ManifestSet, host: &DesiredHost) -> Di
     }
     diags
 }
+
+#[cfg(test)]
+#[path = "stacks_project_dir_tests.rs"]
+mod project_dir_tests;

@@ -42,6 +42,13 @@ pub struct StackManifestSpec {
     /// before the watchdog rolls it back. Default 120s (the `netplan try` default).
     #[serde(default)]
     pub confirm_timeout: Option<super::Duration>,
+    /// The stack's project directory on its host: an absolute path (no `..`) where relative
+    /// bind sources that the repository does not hold (`./data`) are kept as state, as
+    /// Compose keeps them beside the compose file. Default `/var/lib/aegis/stacks/<stack>`.
+    /// Point it at an existing directory to keep its data (e.g. Komodo's
+    /// `/etc/komodo/stacks/<name>`). aegis never deletes anything under it.
+    #[serde(default)]
+    pub project_dir: Option<String>,
     /// SOPS-encrypted files whose variables the containers get as environment, decrypted in
     /// memory (no plaintext on disk).
     #[serde(default)]
