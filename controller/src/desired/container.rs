@@ -222,7 +222,8 @@ pub enum MountKind {
 /// Where a bind mount's source lives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum BindSource {
-    /// An absolute path on the target host, passed through untouched.
+    /// An absolute path on the target host, passed through untouched. Also a state directory
+    /// in the stack's project directory (see [`crate::compose::state_dir`]).
     Host(String),
     /// A file or directory from the repository (a relative path in compose). The docker layer
     /// delivers it to the host under a content-addressed directory; the hash makes a content
