@@ -115,8 +115,9 @@ fn state_dir_in_a_given_project_dir_survives_recreate_and_prune() {
     ensure_image();
     // Declared before the source: dropped after it, once its containers are gone.
     let host = tempfile::tempdir().expect("tempdir");
-    let src = Source::new();
     let stack = unique("statedir");
+    let _files = RemoveDir(Path::new("/var/lib/aegis/files").join(&stack));
+    let src = Source::new();
     let project_dir = host.path().join("komodo-like").join(&stack);
     state_survives(&src, &stack, Some(&project_dir), &project_dir);
 }
