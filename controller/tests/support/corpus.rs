@@ -179,7 +179,8 @@ pub struct Scratch {
     tags: Vec<String>,
     networks: Vec<String>,
     volumes: Vec<String>,
-    /// Stacks whose repository files aegis delivered under `/var/lib/aegis/files/`.
+    /// Stacks whose repository files aegis delivered under `/var/lib/aegis/files/` (and
+    /// whose project directories are under `/var/lib/aegis/stacks/`).
     pub aegis_stacks: Vec<String>,
     /// Compose v2 may have made objects of the project: `down -v` it on drop.
     pub compose_made: bool,
@@ -273,6 +274,9 @@ impl Drop for Scratch {
         }
         for s in &self.aegis_stacks {
             let _ = std::fs::remove_dir_all(Path::new("/var/lib/aegis/files").join(s));
+            // State directories: the engine makes them on start only, but a stack name is
+            // unique to the run, so whatever is there is this entry's.
+            let _ = std::fs::remove_dir_all(Path::new("/var/lib/aegis/stacks").join(s));
         }
     }
 }

@@ -151,11 +151,15 @@ fn sort_strings(v: Option<&mut Value>) {
     }
 }
 
-/// Whether `path` is a repository file on one side: Compose mounts it from the checkout (a
-/// temporary directory here), aegis from the copy it delivered to
-/// `/var/lib/aegis/files/<stack>/<hash>/`.
+/// Whether `path` is a repository file or a state directory on one side: Compose mounts
+/// both from the project directory (the checkout, a temporary directory here); aegis a
+/// repository file from the copy it delivered to `/var/lib/aegis/files/<stack>/<hash>/`, and
+/// a relative source the repository does not hold (`./data`) from the stack's project
+/// directory on the host, `/var/lib/aegis/stacks/<stack>/`.
 fn is_repo(path: &str) -> bool {
-    path.starts_with("/var/lib/aegis/files/") || path.starts_with(&std::env::temp_dir().display().to_string())
+    path.starts_with("/var/lib/aegis/files/")
+        || path.starts_with("/var/lib/aegis/stacks/")
+        || path.starts_with(&std::env::temp_dir().display().to_string())
 }
 
 /// A repository file's path: `<repo>/<file name>` (the directory legitimately differs).
