@@ -128,7 +128,10 @@ pub fn parse_long(v: &VolumeLong, cx: &MountContext) -> Result<Mount, String> {
             MountKind::Bind {
                 source: bind_source(src, cx)?,
                 propagation,
-                create_host_path: opts.and_then(|b| b.create_host_path).is_some_and(|b| b.0),
+                // compose-go: without a `bind:` block the source is created like the short
+                // syntax's (Compose v2 sends it through `Binds`); with one, only when
+                // `create_host_path: true` says so.
+                create_host_path: opts.is_none_or(|b| b.create_host_path.is_some_and(|b| b.0)),
                 relabel,
             }
         }
@@ -510,9 +513,10 @@ mod tests {
             long_no_create.expect("long").kind,
             state_bind("/var/lib/aegis/stacks/demo/data", false)
         );
+        // No `bind:` block: created like the short syntax's, as Compose v2 does.
         assert_eq!(
             long_default.expect("long").kind,
-            state_bind("/var/lib/aegis/stacks/demo/data", false)
+            state_bind("/var/lib/aegis/stacks/demo/data", true)
         );
     }
 

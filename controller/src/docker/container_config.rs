@@ -5,9 +5,10 @@
 //!
 //! - Short-syntax binds and named volumes go to `HostConfig.Binds` (`src:dst:rw|ro`), and
 //!   their targets (plus anonymous volumes) to `Config.Volumes`, as compose does. `Binds`
-//!   creates a missing host directory, which short-syntax compose binds promise. Binds that
-//!   must not create their source (long syntax, `create_host_path: false`), volumes with
-//!   `nocopy`, and tmpfs mounts go to `HostConfig.Mounts`, as compose's long syntax does.
+//!   creates a missing host directory, which short-syntax compose binds promise (and
+//!   long-syntax ones without a `bind:` block). Binds that must not create their source
+//!   (long syntax with `bind:` but not `create_host_path: true`) or that have a propagation,
+//!   volumes with `nocopy`, and tmpfs mounts go to `HostConfig.Mounts`, as Compose v2 does.
 //! - Ports: `PortBindings` per `port/proto` (an ephemeral port is `HostPort: ""`), and
 //!   `ExposedPorts` holds every published and every `expose:` port.
 //! - No `restart:` key sends no policy (inspect shows `Name: ""`); `restart: "no"` sends the
@@ -312,7 +313,10 @@ fn map_mount(spec: &ContainerSpec, ctx: &CreateContext, m: &Mount, out: &mut Map
                     .cloned()
                     .unwrap_or_else(|| files::host_path(&spec.stack, f)),
             };
-            if *create_host_path || relabel.is_some() {
+            // Compose v2's rule: `Binds` (the engine creates a missing source) unless the bind
+            // must not create it or has a propagation, which go through the Mount API. A
+            // relabel needs `Binds` (the Mount API has no SELinux option).
+            if relabel.is_some() || (*create_host_path && propagation.is_none()) {
                 let mut opts = mode.to_string();
                 for o in [propagation, relabel].into_iter().flatten() {
                     opts.push(',');

@@ -310,6 +310,39 @@ fn short_syntax_goes_to_binds_long_syntax_to_mounts() {
     assert_eq!(m[2].tmpfs_options.as_ref().unwrap().size_bytes, Some(1_000_000));
 }
 
+/// Compose v2's choice between `Binds` and the Mount API for a bind: a propagation always
+/// takes the Mount API (so the engine creates no missing source), a relabel always `Binds`.
+#[test]
+fn binds_with_a_propagation_go_to_mounts_relabels_to_binds() {
+    let bind = |target: &str, propagation: Option<&str>, relabel: Option<&str>| Mount {
+        target: target.into(),
+        read_only: false,
+        kind: MountKind::Bind {
+            source: BindSource::Host("/var/lib/aegis/stacks/demo/data".into()),
+            propagation: propagation.map(String::from),
+            create_host_path: true,
+            relabel: relabel.map(String::from),
+        },
+    };
+    let mut s = spec();
+    s.mounts = vec![
+        bind("/a", None, None),
+        bind("/b", Some("rslave"), None),
+        bind("/c", Some("rslave"), Some("z")),
+    ];
+    let h = create_body(&s, &ctx()).host_config.unwrap();
+    assert_eq!(
+        h.binds.unwrap(),
+        vec![
+            "/var/lib/aegis/stacks/demo/data:/a:rw",
+            "/var/lib/aegis/stacks/demo/data:/c:rw,rslave,z",
+        ]
+    );
+    let m = h.mounts.unwrap();
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].target.as_deref(), Some("/b"));
+}
+
 #[test]
 fn repo_path_comes_from_the_context_when_given() {
     let mut c = ctx();
