@@ -39,6 +39,23 @@ pub fn project_dir(stack: &str, configured: Option<&str>) -> String {
     }
 }
 
+/// Whether the stack's name can be the last component of its default project directory
+/// (one path component, nothing a Docker bind cannot carry).
+pub fn check_stack_name(stack: &str) -> Result<(), String> {
+    if stack.is_empty()
+        || stack == "."
+        || stack == ".."
+        || stack.contains(['/', ':'])
+        || stack.chars().any(char::is_control)
+    {
+        Err(format!(
+            "`{stack}` cannot name the stack's project directory ({STACKS_ROOT}/<stack>): it must be one path component without `:`"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// `spec.projectDir`: an absolute path on the target host, without `..`, usable in a Docker
 /// bind (no `:`, no control characters), not `/` and not inside the delivered files tree.
 /// The error says what is wrong; callers add file, line and field.
@@ -122,6 +139,14 @@ mod tests {
             "/etc/komodo/stacks/media"
         );
         assert_eq!(project_dir("m", Some("/srv//m/./x")), "/srv/m/x");
+    }
+
+    #[test]
+    fn stack_names_must_be_one_path_component() {
+        assert!(check_stack_name("media-2_x.y").is_ok());
+        for bad in ["", ".", "..", "a/b", "../etc", "a:b", "a\nb"] {
+            assert!(check_stack_name(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -139,11 +139,15 @@ pub(super) fn stack_spec(
 /// The Stack's project directory on its host: `spec.projectDir`, checked, or the default
 /// under `/var/lib/aegis/stacks` (see [`compose::state_dir`]).
 fn host_project_dir(m: &Located<AnyManifest>, s: &Manifest<StackManifestSpec>) -> Result<String, Diagnostics> {
-    if let Some(dir) = &s.spec.project_dir {
-        compose::state_dir::check_project_dir(dir).map_err(|e| {
+    match &s.spec.project_dir {
+        Some(dir) => compose::state_dir::check_project_dir(dir).map_err(|e| {
             m.diag(FieldPath::parse("spec.projectDir"), format!("projectDir {e}"))
                 .with_hint("write an absolute path on the target host, such as /etc/komodo/stacks/<name>; or leave it out for /var/lib/aegis/stacks/<stack>")
-        })?;
+        })?,
+        None => compose::state_dir::check_stack_name(&s.metadata.name).map_err(|e| {
+            m.diag(FieldPath::parse("metadata.name"), format!("the stack name {e}"))
+                .with_hint("rename the stack, or set spec.projectDir")
+        })?,
     }
     Ok(compose::state_dir::project_dir(
         &s.metadata.name,

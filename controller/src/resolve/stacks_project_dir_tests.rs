@@ -84,3 +84,15 @@ fn a_bad_project_dir_is_an_error_with_file_line_and_field() {
         assert!(e.contains("(hint: write an absolute path"), "{e}");
     }
 }
+
+#[test]
+fn a_stack_name_that_is_no_path_component_needs_a_project_dir() {
+    let m = |dir: Option<&str>| {
+        stack(dir).replace("metadata: {name: keep}", "metadata: {name: \"../etc\"}")
+    };
+    let e = container(&m(None)).expect_err("refused");
+    assert!(
+        e.contains("stack.yaml:3: metadata.name: the stack name `../etc` cannot name the stack's project directory"),
+        "{e}"
+    );
+}
