@@ -73,7 +73,10 @@ fn state_survives(src: &Source, stack: &str, project_dir: Option<&Path>, host_di
         mounts.contains(&format!("\"{}:/data:rw\"", host_dir.join("data").display())),
         "{mounts}"
     );
-    assert!(mounts.contains("/var/lib/aegis/files/"), "the repo file is delivered: {mounts}");
+    assert!(
+        mounts.contains("/var/lib/aegis/files/"),
+        "the repo file is delivered: {mounts}"
+    );
     assert_eq!(wait_lines(&log, 1).len(), 1, "the first container wrote its line");
     let first = container_id(&name);
 

@@ -194,7 +194,10 @@ mod tests {
     fn state_sources_may_not_climb_out() {
         for bad in ["../data", "./a/../../data", "a/../.."] {
             let e = state_source("/var/lib/aegis/stacks/app", bad).expect_err(bad);
-            assert!(e.contains("climb above the stack's project directory"), "{bad}: {e}");
+            assert!(
+                e.contains("climb above the stack's project directory"),
+                "{bad}: {e}"
+            );
         }
         assert!(state_source("/p", "./a:b").is_err());
     }
@@ -206,9 +209,6 @@ mod tests {
         let a = state_source(&project_dir("a", None), "./data");
         assert_eq!(a, state_source(&project_dir("a", None), "data/"));
         assert_ne!(a, state_source(&project_dir("b", None), "./data"));
-        assert_ne!(
-            a,
-            state_source(&project_dir("a", Some("/srv/a")), "./data")
-        );
+        assert_ne!(a, state_source(&project_dir("a", Some("/srv/a")), "./data"));
     }
 }

@@ -253,7 +253,9 @@ fn escaping_bind_source_and_missing_env_file_are_errors() {
     let text =
         load_err("services:\n  a:\n    image: x\n    volumes: [../conf:/conf]\n    env_file: .env.missing\n");
     assert!(
-        text.contains("compose.yaml:4: services.a.volumes[0]: bind source `../conf` is outside the repository"),
+        text.contains(
+            "compose.yaml:4: services.a.volumes[0]: bind source `../conf` is outside the repository"
+        ),
         "{text}"
     );
     assert!(

@@ -208,11 +208,13 @@ fn bind_source(src: &str, cx: &MountContext) -> Result<BindSource, String> {
     let local = match cx.project_dir.resolve(src) {
         Ok(local) => local,
         // Not in the repository: a state directory on the host, as Compose makes it.
-        Err(e) if e.is_not_found() => {
-            return state_dir::state_source(cx.host_project_dir, src).map(BindSource::Host).map_err(|m| {
-                format!("{m} (hint: commit the path to deliver it, or bind a path inside the project directory)")
-            })
-        }
+        Err(e) if e.is_not_found() => return state_dir::state_source(cx.host_project_dir, src)
+            .map(BindSource::Host)
+            .map_err(|m| {
+                format!(
+                    "{m} (hint: commit the path to deliver it, or bind a path inside the project directory)"
+                )
+            }),
         Err(e) => return Err(format!("bind source {e} (hint: {})", e.hint())),
     };
     repo_file(&local)
@@ -452,7 +454,10 @@ mod tests {
         for r in &results {
             assert!(r.is_err(), "{r:?}");
         }
-        assert!(results[0].as_ref().unwrap_err().contains("outside the repository"));
+        assert!(results[0]
+            .as_ref()
+            .unwrap_err()
+            .contains("outside the repository"));
         assert!(results[2].as_ref().unwrap_err().contains("not declared"));
     }
 
@@ -541,7 +546,10 @@ mod tests {
         let results = [parse_short("../x:/x", &cx), parse_long(&long, &cx)];
         for r in &results {
             let e = r.as_ref().expect_err("refused");
-            assert!(e.contains("climb above the stack's project directory (/var/lib/aegis/stacks/demo)"), "{e}");
+            assert!(
+                e.contains("climb above the stack's project directory (/var/lib/aegis/stacks/demo)"),
+                "{e}"
+            );
             assert!(e.contains("hint:"), "{e}");
         }
     }

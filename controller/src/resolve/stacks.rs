@@ -138,7 +138,10 @@ pub(super) fn stack_spec(
 
 /// The Stack's project directory on its host: `spec.projectDir`, checked, or the default
 /// under `/var/lib/aegis/stacks` (see [`compose::state_dir`]).
-fn host_project_dir(m: &Located<AnyManifest>, s: &Manifest<StackManifestSpec>) -> Result<String, Diagnostics> {
+fn host_project_dir(
+    m: &Located<AnyManifest>,
+    s: &Manifest<StackManifestSpec>,
+) -> Result<String, Diagnostics> {
     match &s.spec.project_dir {
         Some(dir) => compose::state_dir::check_project_dir(dir).map_err(|e| {
             m.diag(FieldPath::parse("spec.projectDir"), format!("projectDir {e}"))

@@ -78,7 +78,9 @@ fn a_bad_project_dir_is_an_error_with_file_line_and_field() {
     ] {
         let e = container(&stack(Some(dir))).expect_err(dir);
         assert!(
-            e.contains(&format!("stack.yaml:5: spec.projectDir: projectDir `{dir}` {says}")),
+            e.contains(&format!(
+                "stack.yaml:5: spec.projectDir: projectDir `{dir}` {says}"
+            )),
             "{e}"
         );
         assert!(e.contains("(hint: write an absolute path"), "{e}");
@@ -87,12 +89,12 @@ fn a_bad_project_dir_is_an_error_with_file_line_and_field() {
 
 #[test]
 fn a_stack_name_that_is_no_path_component_needs_a_project_dir() {
-    let m = |dir: Option<&str>| {
-        stack(dir).replace("metadata: {name: keep}", "metadata: {name: \"../etc\"}")
-    };
+    let m = |dir: Option<&str>| stack(dir).replace("metadata: {name: keep}", "metadata: {name: \"../etc\"}");
     let e = container(&m(None)).expect_err("refused");
     assert!(
-        e.contains("stack.yaml:3: metadata.name: the stack name `../etc` cannot name the stack's project directory"),
+        e.contains(
+            "stack.yaml:3: metadata.name: the stack name `../etc` cannot name the stack's project directory"
+        ),
         "{e}"
     );
 }
