@@ -18,13 +18,19 @@ use std::{
 use support::*;
 
 /// The service writes one line to `/data/log` each time it starts. No network: nothing here
-/// needs one.
+/// needs one. With `spec.projectDir`, `./data` is written in the long syntax (no `bind:`
+/// block: created like the short syntax's, as Compose v2 does).
 fn write_stack(src: &Source, stack: &str, project_dir: Option<&Path>, rev: &str) {
     let dir = project_dir.map_or(String::new(), |d| format!("  projectDir: {}\n", d.display()));
+    let data = if project_dir.is_some() {
+        "{type: bind, source: ./data, target: /data}"
+    } else {
+        "\"./data:/data\""
+    };
     src.write(
         "stack.yaml",
         &format!(
-            "{MANIFEST_HEAD}\nkind: Stack\nmetadata: {{name: {stack}}}\nspec:\n{dir}  services:\n    app:\n      image: {IMAGE}\n      network_mode: none\n      command: [sh, -c, \"date >> /data/log; sleep 3600\"]\n      environment: {{REV: \"{rev}\"}}\n      volumes: [\"./data:/data\", \"./conf/motd:/etc/motd:ro\"]\n"
+            "{MANIFEST_HEAD}\nkind: Stack\nmetadata: {{name: {stack}}}\nspec:\n{dir}  services:\n    app:\n      image: {IMAGE}\n      network_mode: none\n      command: [sh, -c, \"date >> /data/log; sleep 3600\"]\n      environment: {{REV: \"{rev}\"}}\n      volumes: [{data}, \"./conf/motd:/etc/motd:ro\"]\n"
         ),
     );
 }

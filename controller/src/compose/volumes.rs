@@ -208,18 +208,20 @@ fn bind_source(src: &str, cx: &MountContext) -> Result<BindSource, String> {
     let local = match cx.project_dir.resolve(src) {
         Ok(local) => local,
         // Not in the repository: a state directory on the host, as Compose makes it.
-        Err(e) if e.is_not_found() => return state_dir::state_source(cx.host_project_dir, src)
-            .map(BindSource::Host)
-            .map_err(|m| {
-                format!(
-                    "{m} (hint: commit the path to deliver it, or bind a path inside the project directory)"
-                )
-            }),
+        Err(e) if e.is_not_found() => return state_bind_source(src, cx),
         Err(e) => return Err(format!("bind source {e} (hint: {})", e.hint())),
     };
     repo_file(&local)
         .map(BindSource::Repo)
         .map_err(|e| format!("bind source `{src}`: {e} (hint: {})", e.hint()))
+}
+
+/// A relative source the repository does not hold: its state directory on the host.
+fn state_bind_source(src: &str, cx: &MountContext) -> Result<BindSource, String> {
+    const HINT: &str = "commit the path to deliver it, or bind a path inside the project directory";
+    state_dir::state_source(cx.host_project_dir, src)
+        .map(BindSource::Host)
+        .map_err(|m| format!("{m} (hint: {HINT})"))
 }
 
 /// A repository file or directory to deliver, with what is delivered (symlinks followed
