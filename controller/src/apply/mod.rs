@@ -5,6 +5,7 @@
 
 pub mod confirmed;
 pub mod critical_last;
+pub mod critical_restart;
 mod execute;
 mod labels;
 pub mod reach;

@@ -12,6 +12,7 @@ mod agent_rules;
 mod agents;
 mod critical;
 mod critical_gate;
+mod critical_restart;
 mod events;
 mod gates;
 mod hosts;
@@ -143,6 +144,7 @@ pub async fn run(opts: ControllerOptions) -> anyhow::Result<()> {
             snapshot.clone(),
             pool.clone(),
             store.clone(),
+            Some(critical.clone()),
         ));
     if let Some(hook) = webhook {
         api_state = api_state.with_webhook(hook);
