@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use bollard::models::ContainerCreateBody;
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 use super::reach::{self, HostCheck};
 use crate::{
@@ -255,9 +256,19 @@ pub async fn apply(c: &ConfirmedChange<'_>) -> Result<Outcome, ConfirmedError> {
         token_sha256: token::token_sha256(tok.expose()),
     };
     let started = Instant::now();
-    if let Err(e) = launch::start(c.host, &attempt, &c.agent_image, &c.agent_socket).await {
-        discard_new(c.host, &attempt).await;
-        return Err(prepare(e));
+    let span = super::confirm_span::watchdog_start(&id, c.host.host());
+    let ready = async {
+        if let Err(e) = launch::start(c.host, &attempt, &c.agent_image, &c.agent_socket).await {
+            discard_new(c.host, &attempt).await;
+            return Err(prepare(e));
+        }
+        wait_ready(c, &attempt).await
+    }
+    .instrument(span.clone())
+    .await;
+    if let Err(e) = ready {
+        crate::telemetry::spans::record_error(&span, &e.to_string());
+        return Err(e);
     }
     tracing::info!(
         resource = %c.resource,
@@ -267,7 +278,6 @@ pub async fn apply(c: &ConfirmedChange<'_>) -> Result<Outcome, ConfirmedError> {
         c.host.host(),
         c.timeout.as_secs()
     );
-    wait_ready(c, &attempt).await?;
     let has_healthcheck = match &c.new {
         Some(n) => n.has_healthcheck,
         None if c.restart => containers::inspect_state(c.host, &c.old.id)

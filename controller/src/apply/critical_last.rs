@@ -9,7 +9,10 @@
 
 use std::collections::BTreeMap;
 
+use tracing::Instrument as _;
+
 use super::{
+    confirm_span,
     confirmed::{self, ConfirmedChange, NewSpec, OldContainer, Outcome, Timing},
     reach::HostCheck,
     step, ApplyError, ApplyOptions, HostReport,
@@ -73,6 +76,18 @@ pub(super) async fn run(
     if seq.is_empty() {
         return;
     }
+    // Its own root (the hosts' `apply` spans have ended): each attempt's `confirm` span is a
+    // child of it.
+    let span = tracing::info_span!(parent: None, "apply.critical", aegis.revision = %state.revision);
+    run_seq(state, opts, results, seq).instrument(span).await;
+}
+
+async fn run_seq(
+    state: &DesiredState,
+    opts: &ApplyOptions,
+    results: &mut [Result<HostReport, ApplyError>],
+    seq: Vec<(&HostPlan, &Step)>,
+) {
     let key = match ConfirmKey::generate() {
         Ok(k) => k,
         Err(e) => {
@@ -113,6 +128,28 @@ fn failed(step: &Step, reason: String) -> CriticalResult {
 /// path carries the resource. The unit the control loop's fleet-wide critical sequence runs
 /// too (with its persistent `key`, so a restarted controller can still confirm).
 pub async fn run_step(
+    state: &DesiredState,
+    desired: &DesiredHost,
+    opts: &ApplyOptions,
+    key: &ConfirmKey,
+    step: &Step,
+) -> CriticalResult {
+    let spec_hash = match &step.action {
+        Action::ReplaceContainer { hash, .. } => hash.as_str(),
+        _ => "",
+    };
+    let attempt = confirm_span::Attempt {
+        host: &desired.host.name,
+        resource: &step.resource,
+        revision: &state.revision,
+        spec_hash,
+        verb: step.action.verb(),
+        object: step.action.object(),
+    };
+    confirm_span::traced(&attempt, run_step_in(state, desired, opts, key, step)).await
+}
+
+async fn run_step_in(
     state: &DesiredState,
     desired: &DesiredHost,
     opts: &ApplyOptions,

@@ -15,6 +15,7 @@
 //! resource's spec is refused (the spec did not change).
 
 use super::{
+    confirm_span,
     confirmed::{self, OldContainer},
     critical_last::{AttemptHost, CriticalResult},
 };
@@ -28,6 +29,25 @@ pub const VERB: &str = "restart";
 
 /// Restarts the container `name` of `resource` on `desired`'s host, commit-confirmed.
 pub async fn run_restart(
+    state: &DesiredState,
+    desired: &DesiredHost,
+    instance: &str,
+    key: &ConfirmKey,
+    resource: &ResourceRef,
+    name: &str,
+) -> CriticalResult {
+    let attempt = confirm_span::Attempt {
+        host: &desired.host.name,
+        resource,
+        revision: &state.revision,
+        spec_hash: "",
+        verb: VERB,
+        object: name,
+    };
+    confirm_span::traced(&attempt, run_restart_in(state, desired, instance, key, resource, name)).await
+}
+
+async fn run_restart_in(
     state: &DesiredState,
     desired: &DesiredHost,
     instance: &str,

@@ -6,6 +6,7 @@
 pub mod confirmed;
 pub mod critical_last;
 pub mod critical_restart;
+mod confirm_span;
 mod execute;
 mod labels;
 pub mod reach;
