@@ -262,14 +262,22 @@ impl AttemptHost {
             spec: h.clone(),
             probe: state.management.hosts.get(&h.name).and_then(|a| a.probe.clone()),
         };
-        let others: Vec<HostCheck> = state
-            .management
-            .affected_hosts(resource)
+        let declared = state
+            .hosts
             .iter()
-            .filter(|h| **h != desired.host.name)
-            .filter_map(|h| state.hosts.iter().find(|d| &d.host.name == h))
-            .map(|d| check(&d.host))
-            .collect();
+            .any(|h| h.stacks.iter().any(|s| s.kind == resource.kind && s.name == resource.name));
+        let others: Vec<HostCheck> = if declared {
+            state
+                .management
+                .affected_hosts(resource)
+                .iter()
+                .filter(|h| **h != desired.host.name)
+                .filter_map(|h| state.hosts.iter().find(|d| &d.host.name == h))
+                .map(|d| check(&d.host))
+                .collect()
+        } else {
+            answering_now(state, &desired.host.name, check).await
+        };
         let timeout = state
             .management
             .critical
@@ -311,6 +319,29 @@ impl AttemptHost {
             timing: Timing::for_timeout(self.timeout),
         }
     }
+}
+
+/// The checks of a **removal** (the resource left the source): the source no longer says
+/// whose management path carried it (the path was edited with it), so every other host that
+/// answers right now must still answer after the removal. A host already unreachable does
+/// not hold the removal back.
+async fn answering_now(
+    state: &DesiredState,
+    home: &str,
+    check: impl Fn(&HostSpec) -> HostCheck,
+) -> Vec<HostCheck> {
+    let mut out = Vec::new();
+    for d in state.hosts.iter().filter(|d| d.host.name != home) {
+        let c = check(&d.host);
+        match super::reach::check(&c, std::time::Duration::from_secs(5)).await {
+            Ok(_) => out.push(c),
+            Err(e) => tracing::info!(
+                host = %d.host.name,
+                "not checked after the removal of a critical container: unreachable before it ({e})"
+            ),
+        }
+    }
+    out
 }
 
 /// Engines the agent image may be copied from: the other hosts, and the controller's local
