@@ -13,6 +13,7 @@ mod agents;
 mod critical;
 mod critical_gate;
 mod critical_restart;
+mod critical_turn;
 mod events;
 mod gates;
 mod hosts;
