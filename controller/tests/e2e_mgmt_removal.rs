@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 
 use aegis::status::{ConditionStatus, ConditionType};
 use controller::ControllerProc;
-use mgmt_support::{docker_at, engine2, ensure_socat, free_port, inspect, text, unique, Engine2, Instance, BUSYBOX, SOCAT};
+use mgmt_support::{
+    docker_at, engine2, ensure_socat, free_port, inspect, text, unique, Engine2, Instance, BUSYBOX, SOCAT,
+};
 
 const LONG: Duration = Duration::from_secs(240);
 
@@ -215,11 +217,19 @@ fn removing_critical_resources_is_commit_confirmed_and_a_breaking_removal_is_rol
         names(None, &inst.name, true).is_empty().then_some(())
     });
     // Not retried.
-    let attempts = relay.events.iter().filter(|e| e.reason.to_string() == "Confirming").count();
+    let attempts = relay
+        .events
+        .iter()
+        .filter(|e| e.reason.to_string() == "Confirming")
+        .count();
     let _ = ctl.aegisctl(&["reconcile", "stack", &f.relay, "--timeout", "30s"]);
     let again = ctl.status("stacks", &f.relay).expect("relay status");
     assert_eq!(
-        again.events.iter().filter(|e| e.reason.to_string() == "Confirming").count(),
+        again
+            .events
+            .iter()
+            .filter(|e| e.reason.to_string() == "Confirming")
+            .count(),
         attempts,
         "the rolled-back removal was retried"
     );

@@ -110,11 +110,7 @@ fn watchdogs(sock: Option<&str>, instance: &str) -> Vec<String> {
 
 /// The reasons of `events` from index `from` on.
 fn reasons_from(s: &aegis::status::ResourceStatus, from: usize) -> Vec<String> {
-    s.events
-        .iter()
-        .skip(from)
-        .map(|e| e.reason.to_string())
-        .collect()
+    s.events.iter().skip(from).map(|e| e.reason.to_string()).collect()
 }
 
 #[test]
@@ -159,7 +155,11 @@ fn restart_of_critical_resources_is_commit_confirmed_through_the_controller() {
          `aegisctl restart` returned confirmed after {:.1}s",
         took.as_secs_f64()
     );
-    assert_eq!(inspect(e2s, &fwd_c, "{{.Id}}"), id, "restarted in place, not replaced");
+    assert_eq!(
+        inspect(e2s, &fwd_c, "{{.Id}}"),
+        id,
+        "restarted in place, not replaced"
+    );
     assert_ne!(
         inspect(e2s, &fwd_c, "{{.State.StartedAt}}"),
         started,
@@ -205,9 +205,18 @@ fn restart_of_critical_resources_is_commit_confirmed_through_the_controller() {
         "the container runs again"
     );
     let s = ctl.status("stacks", &once).expect("once status");
-    assert_eq!(reasons_from(&s, before), ["Confirming", "RolledBack"], "{:?}", s.events);
+    assert_eq!(
+        reasons_from(&s, before),
+        ["Confirming", "RolledBack"],
+        "{:?}",
+        s.events
+    );
     assert_eq!(s.events.back().map(|e| e.type_), Some(EventType::Warning));
-    assert!(s.rolled_back.is_empty(), "a restart refuses no spec: {:?}", s.rolled_back);
+    assert!(
+        s.rolled_back.is_empty(),
+        "a restart refuses no spec: {:?}",
+        s.rolled_back
+    );
     assert!(watchdogs(None, &inst.name).is_empty(), "no watchdog is left on a");
     ctl.wait_for(LONG, "the restarted Stack Ready", || {
         ctl.status("stacks", &once)

@@ -394,7 +394,10 @@ fn a_commit_confirmed_attempt_is_a_confirm_span_with_its_watchdog_start() {
     let out = apply(&first);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
-        !first.spans().iter().any(|s| s.name == "confirm" || s.name == "apply.critical"),
+        !first
+            .spans()
+            .iter()
+            .any(|s| s.name == "confirm" || s.name == "apply.critical"),
         "a first create is not commit-confirmed"
     );
 
@@ -411,7 +414,10 @@ fn a_commit_confirmed_attempt_is_a_confirm_span_with_its_watchdog_start() {
     let t = trace(&spans, &root.trace_id);
     println!("trace of the critical tail:\n{}", tree(&t, root));
     let confirm = only(&t, "confirm");
-    assert_eq!(confirm.parent_id, root.span_id, "confirm is a child of apply.critical");
+    assert_eq!(
+        confirm.parent_id, root.span_id,
+        "confirm is a child of apply.critical"
+    );
     assert_eq!(confirm.attr("aegis.host"), Some("local"));
     assert_eq!(confirm.attr("aegis.kind"), Some("Stack"));
     assert_eq!(confirm.attr("aegis.name"), Some(stack.as_str()));
@@ -446,5 +452,9 @@ fn a_commit_confirmed_attempt_is_a_confirm_span_with_its_watchdog_start() {
         .unwrap_or_else(|| panic!("no confirm span in {spans:?}"));
     assert_eq!(confirm.attr("aegis.outcome"), Some("rolled-back"));
     assert_eq!(confirm.status_code, STATUS_ERROR);
-    assert!(confirm.status_message.contains("rolled back"), "{}", confirm.status_message);
+    assert!(
+        confirm.status_message.contains("rolled back"),
+        "{}",
+        confirm.status_message
+    );
 }

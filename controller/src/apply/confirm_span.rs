@@ -27,7 +27,10 @@ pub struct Attempt<'a> {
 }
 
 /// Runs one attempt (`run`) inside its `confirm` span and records how it ended.
-pub async fn traced(a: &Attempt<'_>, run: impl std::future::Future<Output = CriticalResult>) -> CriticalResult {
+pub async fn traced(
+    a: &Attempt<'_>,
+    run: impl std::future::Future<Output = CriticalResult>,
+) -> CriticalResult {
     let span = tracing::info_span!(
         "confirm",
         aegis.host = a.host,

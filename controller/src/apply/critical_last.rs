@@ -262,10 +262,11 @@ impl AttemptHost {
             spec: h.clone(),
             probe: state.management.hosts.get(&h.name).and_then(|a| a.probe.clone()),
         };
-        let declared = state
-            .hosts
-            .iter()
-            .any(|h| h.stacks.iter().any(|s| s.kind == resource.kind && s.name == resource.name));
+        let declared = state.hosts.iter().any(|h| {
+            h.stacks
+                .iter()
+                .any(|s| s.kind == resource.kind && s.name == resource.name)
+        });
         let others: Vec<HostCheck> = if declared {
             state
                 .management

@@ -44,7 +44,11 @@ pub async fn run_restart(
         verb: VERB,
         object: name,
     };
-    confirm_span::traced(&attempt, run_restart_in(state, desired, instance, key, resource, name)).await
+    confirm_span::traced(
+        &attempt,
+        run_restart_in(state, desired, instance, key, resource, name),
+    )
+    .await
 }
 
 async fn run_restart_in(

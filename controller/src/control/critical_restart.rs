@@ -84,14 +84,16 @@ impl Critical {
             Ok(Outcome::RolledBack { .. } | Outcome::RollbackFailed { .. }) => {
                 tracing::warn!(resource = %key, "{line}");
                 self.metrics.rolled_back(&key.host);
-                self.store
-                    .update(key, |s| s.record_event(EventType::Warning, EventReason::RolledBack, line));
+                self.store.update(key, |s| {
+                    s.record_event(EventType::Warning, EventReason::RolledBack, line)
+                });
                 Err(line.to_string())
             }
             Ok(Outcome::Pending { .. }) | Err(_) => {
                 tracing::warn!(resource = %key, "{line}");
-                self.store
-                    .update(key, |s| s.record_event(EventType::Warning, EventReason::Restarted, line));
+                self.store.update(key, |s| {
+                    s.record_event(EventType::Warning, EventReason::Restarted, line)
+                });
                 Err(line.to_string())
             }
         }

@@ -186,12 +186,22 @@ mod tests {
         let log = Arc::new(Mutex::new(Vec::new()));
         let start = Instant::now();
         // The relay on `a` (depth 0) asks first; b's forwarder (depth 1) a second later.
-        let relay = taker(&turn, Rank::attempt(0, "a", "relay"), Duration::from_secs(10), &log);
+        let relay = taker(
+            &turn,
+            Rank::attempt(0, "a", "relay"),
+            Duration::from_secs(10),
+            &log,
+        );
         tokio::time::sleep(Duration::from_secs(1)).await;
         let fwd = taker(&turn, Rank::attempt(1, "b", "fwd"), Duration::from_secs(10), &log);
         // A second key on `a` with a name before `relay`; and another host at depth 0.
         let app = taker(&turn, Rank::attempt(0, "a", "app"), Duration::from_secs(10), &log);
-        let c = taker(&turn, Rank::attempt(0, "c", "proxy"), Duration::from_secs(10), &log);
+        let c = taker(
+            &turn,
+            Rank::attempt(0, "c", "proxy"),
+            Duration::from_secs(10),
+            &log,
+        );
         for h in [relay, fwd, app, c] {
             h.await.unwrap();
         }

@@ -99,7 +99,12 @@ impl Operations {
 
 impl Operations {
     /// A critical resource's restart: commit-confirmed, one container at a time.
-    async fn restart_critical(&self, kind: Kind, name: String, t: Target) -> Result<RestartResult, OperateError> {
+    async fn restart_critical(
+        &self,
+        kind: Kind,
+        name: String,
+        t: Target,
+    ) -> Result<RestartResult, OperateError> {
         let Some(critical) = &self.critical else {
             return Err(OperateError::Refused(format!(
                 "{kind}/{name} is critical (on a management path): restarting it can cut the controller off from a host, so it must go through commit-confirmed, which this API cannot do"

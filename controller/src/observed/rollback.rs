@@ -225,7 +225,10 @@ mod tests {
         assert!(is_watchdog(&l));
         assert_eq!(RollbackAttempt::from_labels(&l), Ok(a.clone()));
         assert!(!a.is_restart());
-        let removal = RollbackAttempt { new: None, ..a.clone() };
+        let removal = RollbackAttempt {
+            new: None,
+            ..a.clone()
+        };
         assert!(!removal.is_restart());
         assert_eq!(RollbackAttempt::from_labels(&removal.to_labels()), Ok(removal));
         let restart = RollbackAttempt {
