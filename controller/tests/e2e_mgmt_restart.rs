@@ -181,6 +181,18 @@ fn restart_of_critical_resources_is_commit_confirmed_through_the_controller() {
         "{events}"
     );
 
+    // Again, with the agent image already computed and on b: the restart's own cost.
+    let started = inspect(e2s, &fwd_c, "{{.State.StartedAt}}");
+    let t = Instant::now();
+    let o = ctl.aegisctl(&["restart", &format!("stack/{fwd}")]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    eprintln!(
+        "MEASURED controller, second commit-confirmed restart of b's forwarder: confirmed after {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
+    assert_ne!(inspect(e2s, &fwd_c, "{{.State.StartedAt}}"), started);
+    assert!(watchdogs(e2s, &inst.name).is_empty(), "no watchdog is left on b");
+
     // The container on a that does not come back: started again, the restart fails.
     let once_c = format!("{once}-main-1");
     let once_id = inspect(None, &once_c, "{{.Id}}");
