@@ -20,7 +20,6 @@ use std::{collections::BTreeMap, time::Duration};
 
 use super::{
     critical_gate::{CriticalGate, Gate},
-    critical_turn::Rank,
     snapshot::Snapshot,
 };
 use crate::{
@@ -106,7 +105,7 @@ impl Critical {
             s.forget_changed_rollbacks(|c| wanted.get(c).cloned());
         });
         if held_by_attempt(plan, &resource) {
-            let _turn = self.gate.turn(Rank::RECOVERY).await;
+            let _turn = self.gate.turn().await;
             self.recover(&snap.resolved.state, host, &desired.host).await?;
             return Ok(Action::Requeue(AFTER_RECOVERY));
         }
@@ -126,7 +125,7 @@ impl Critical {
             self.store.update(key, |s| s.mark_reconciling(msg.clone()));
             return Ok(Action::Requeue(GATE_RECHECK));
         }
-        let _turn = self.gate.turn(rank_of(&snap.resolved.state, key)).await;
+        let _turn = self.gate.turn().await;
         // Planned again under the turn: the attempt before this one changed the fleet.
         let observed = crate::docker::observe(host).await.map_err(|e| e.to_string())?;
         let (_, fresh) = apply::plan_resource(desired, &observed, &resource, &self.opts.plan);
@@ -264,7 +263,7 @@ impl Critical {
     /// gate opens. An unreachable host is skipped (its watchdogs decide alone; its attempts
     /// are recovered when its resources' plans show them).
     pub async fn recover_all(&self, state: &DesiredState) {
-        let _turn = self.gate.turn(Rank::RECOVERY).await;
+        let _turn = self.gate.turn().await;
         for h in &state.hosts {
             let host = match tokio::time::timeout(CONNECT_LIMIT, DockerHost::connect(&h.host)).await {
                 Ok(Ok(host)) => host,
@@ -284,18 +283,6 @@ impl Critical {
         self.gate.recovered();
         tracing::info!("recovery of interrupted commit-confirmed attempts done");
     }
-}
-
-/// `key`'s place in line for the turn: its host's depth behind other hosts, as
-/// [`crate::plan::critical::fleet_sequence`] orders the one-shot apply.
-pub(super) fn rank_of(state: &DesiredState, key: &StatusKey) -> Rank {
-    let depth = state
-        .management
-        .reach_depth()
-        .get(&key.host)
-        .copied()
-        .unwrap_or(0);
-    Rank::attempt(depth, &key.host, &key.name)
 }
 
 /// What a rolled-back removal records as its spec hash.

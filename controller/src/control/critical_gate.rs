@@ -8,17 +8,14 @@
 //!   their settling here ([`CriticalGate::settled`]); [`decide`] is the pure rule.
 //! - **After recovery.** No critical change starts before the attempts an earlier controller
 //!   left in flight have been ended ([`CriticalGate::recovered`]).
-//! - **One at a time, fleet-wide, in fleet order.** [`CriticalGate::turn`] is one turn for
-//!   the whole fleet: a commit-confirmed attempt, or a recovery, holds it from start to end;
-//!   waiting keys get it deepest host first, like the one-shot apply
-//!   ([`super::critical_turn`]).
+//! - **One at a time, fleet-wide.** [`CriticalGate::turn`] is one lock for the whole fleet:
+//!   a commit-confirmed attempt, or a recovery, holds it from start to end.
 
 use std::{
     collections::{BTreeSet, HashMap},
     sync::{Arc, Mutex, PoisonError},
 };
 
-use super::critical_turn::{CriticalTurn, Rank, Turn};
 use crate::{desired::Kind, status::StatusKey};
 
 /// What a critical key may do now.
@@ -94,7 +91,7 @@ struct State {
 #[derive(Debug, Clone, Default)]
 pub struct CriticalGate {
     state: Arc<Mutex<State>>,
-    turn: CriticalTurn,
+    turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl CriticalGate {
@@ -138,10 +135,9 @@ impl CriticalGate {
         decide(revision, keys, critical, &s.settled, s.recovered)
     }
 
-    /// The fleet-wide turn: one commit-confirmed attempt (or recovery) at a time, in
-    /// `rank` order among those waiting.
-    pub async fn turn(&self, rank: Rank) -> Turn {
-        self.turn.take(rank).await
+    /// The fleet-wide turn: one commit-confirmed attempt (or recovery) at a time.
+    pub async fn turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.turn.lock().await
     }
 }
 
@@ -220,15 +216,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn one_turn_at_a_time_across_the_fleet() {
         let gate = CriticalGate::default();
-        let held = gate.turn(Rank::attempt(0, "a", "x")).await;
+        let held = gate.turn().await;
         let g2 = gate.clone();
         let other = tokio::spawn(async move {
-            let _t = g2.turn(Rank::attempt(0, "b", "y")).await;
+            let _t = g2.turn().await;
         });
         tokio::task::yield_now().await;
         assert!(!other.is_finished(), "a second attempt must wait for the first");
         drop(held);
-        tokio::time::timeout(std::time::Duration::from_secs(5), other)
+        tokio::time::timeout(std::time::Duration::from_secs(1), other)
             .await
             .expect("the second attempt runs once the first ends")
             .expect("join");

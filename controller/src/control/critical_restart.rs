@@ -34,7 +34,7 @@ impl Critical {
             .host(&key.host)
             .ok_or_else(|| RestartRefused::Failed(format!("host `{}` is not declared", key.host)))?;
         let resource = ResourceRef::new(key.kind, &key.name);
-        let _turn = self.gate.turn(super::critical::rank_of(state, key)).await;
+        let _turn = self.gate.turn().await;
         for container in containers {
             tracing::info!(resource = %key, "commit-confirmed restart of {container}: starting");
             self.store.update(key, |s| {

@@ -13,7 +13,6 @@ mod agents;
 mod critical;
 mod critical_gate;
 mod critical_restart;
-mod critical_turn;
 mod events;
 mod gates;
 mod hosts;
