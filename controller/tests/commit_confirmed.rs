@@ -103,6 +103,7 @@ fn change<'a>(s: &'a Setup, new: Option<NewSpec>, key: &'a ConfirmKey) -> Confir
             image_id: String::new(),
         },
         new,
+        restart: false,
         agent_image: s.agent.clone(),
         agent_socket: "/var/run/docker.sock".into(),
         timeout: TIMEOUT,

@@ -359,3 +359,102 @@ fn apply_exports_over_http_protobuf_from_the_environment() {
         .iter()
         .any(|c| c.name == "docker.create_container"));
 }
+
+/// A one-shot apply of a critical Stack's change: its commit-confirmed attempt is a `confirm`
+/// span (host, kind, name, revision, spec hash, outcome) under the `apply.critical` root,
+/// with the watchdog's start as its `watchdog.start` child; a rolled-back attempt's `confirm`
+/// span is failed.
+#[test]
+fn a_commit_confirmed_attempt_is_a_confirm_span_with_its_watchdog_start() {
+    ensure_image();
+    let src = Source::new();
+    let stack = unique("trcrit");
+    let write = |cmd: &str| {
+        src.write(
+            "stack.yaml",
+            &format!(
+                "{MANIFEST_HEAD}\nkind: Stack\nmetadata: {{name: {stack}}}\nspec:\n  critical: true\n\
+                 \x20 confirmTimeout: 10s\n  services:\n    web:\n      image: {IMAGE}\n\
+                 \x20     command: {cmd}\n      stop_signal: SIGKILL\n\
+                 \x20     healthcheck: {{test: [CMD, \"true\"], interval: 1s, timeout: 1s, retries: 1}}\n"
+            ),
+        );
+    };
+    let apply = |receiver: &Receiver| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_aegis"))
+            .args(src.args("apply"))
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{}", receiver.http))
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+            .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            .output()
+            .expect("run aegis apply")
+    };
+    write("[sleep, \"3600\"]");
+    let first = Receiver::start();
+    let out = apply(&first);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        !first
+            .spans()
+            .iter()
+            .any(|s| s.name == "confirm" || s.name == "apply.critical"),
+        "a first create is not commit-confirmed"
+    );
+
+    // A change: confirmed.
+    write("[sleep, \"3601\"]");
+    let good = Receiver::start();
+    let out = apply(&good);
+    assert!(out.status.success(), "{}", text(&out));
+    let spans = good.spans();
+    let root = spans
+        .iter()
+        .find(|s| s.name == "apply.critical" && s.parent_id.is_empty())
+        .unwrap_or_else(|| panic!("no apply.critical root in {spans:?}"));
+    let t = trace(&spans, &root.trace_id);
+    println!("trace of the critical tail:\n{}", tree(&t, root));
+    let confirm = only(&t, "confirm");
+    assert_eq!(
+        confirm.parent_id, root.span_id,
+        "confirm is a child of apply.critical"
+    );
+    assert_eq!(confirm.attr("aegis.host"), Some("local"));
+    assert_eq!(confirm.attr("aegis.kind"), Some("Stack"));
+    assert_eq!(confirm.attr("aegis.name"), Some(stack.as_str()));
+    assert_eq!(confirm.attr("aegis.revision"), root.attr("aegis.revision"));
+    assert!(confirm.attr("aegis.revision").is_some_and(|r| !r.is_empty()));
+    assert!(
+        confirm.attr("aegis.spec_hash").is_some_and(|h| h.len() >= 12),
+        "{confirm:?}"
+    );
+    assert_eq!(confirm.attr("object"), Some(format!("{stack}-web-1").as_str()));
+    assert_eq!(confirm.attr("aegis.outcome"), Some("confirmed"));
+    assert_ne!(confirm.status_code, STATUS_ERROR);
+    let watchdog = only(&children(&t, confirm), "watchdog.start");
+    assert_eq!(watchdog.attr("aegis.host"), Some("local"));
+    assert!(
+        children(&t, watchdog)
+            .iter()
+            .any(|c| c.name == "docker.create_container"),
+        "{}",
+        tree(&t, root)
+    );
+
+    // A change whose container exits: rolled back by the apply, the span failed.
+    write("[sh, -c, \"exit 1\"]");
+    let bad = Receiver::start();
+    let out = apply(&bad);
+    assert!(!out.status.success(), "{}", text(&out));
+    let spans = bad.spans();
+    let confirm = spans
+        .iter()
+        .find(|s| s.name == "confirm")
+        .unwrap_or_else(|| panic!("no confirm span in {spans:?}"));
+    assert_eq!(confirm.attr("aegis.outcome"), Some("rolled-back"));
+    assert_eq!(confirm.status_code, STATUS_ERROR);
+    assert!(
+        confirm.status_message.contains("rolled back"),
+        "{}",
+        confirm.status_message
+    );
+}

@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use bollard::models::ContainerCreateBody;
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 use super::reach::{self, HostCheck};
 use crate::{
@@ -55,8 +56,13 @@ pub struct ConfirmedChange<'a> {
     pub instance: String,
     /// The container being replaced or removed.
     pub old: OldContainer,
-    /// The replacement; `None` removes the container (a critical resource left the source).
+    /// The replacement; `None` removes the container (a critical resource left the source),
+    /// or restarts it when `restart` is set.
     pub new: Option<NewSpec>,
+    /// Restart `old` in place instead (`aegisctl restart` of a critical resource; `new` is
+    /// `None`): the watchdog stops and starts it, the checks follow it, a confirm removes
+    /// nothing, and a rollback starts it again if it is not running.
+    pub restart: bool,
     /// The agent image, already on the host.
     pub agent_image: String,
     /// The host's Docker socket, as a path on the host.
@@ -238,16 +244,31 @@ pub async fn apply(c: &ConfirmedChange<'_>) -> Result<Outcome, ConfirmedError> {
         instance: c.instance.clone(),
         container: c.old.name.clone(),
         old_id: c.old.id.clone(),
-        old_parked: rollback::parked_name(&c.old.name, &id),
+        // A restart "parks" the container under its own name: it is never renamed.
+        old_parked: if c.restart {
+            c.old.name.clone()
+        } else {
+            rollback::parked_name(&c.old.name, &id)
+        },
         old_image_id: c.old.image_id.clone(),
         new,
         timeout: c.timeout,
         token_sha256: token::token_sha256(tok.expose()),
     };
     let started = Instant::now();
-    if let Err(e) = launch::start(c.host, &attempt, &c.agent_image, &c.agent_socket).await {
-        discard_new(c.host, &attempt).await;
-        return Err(prepare(e));
+    let span = super::confirm_span::watchdog_start(&id, c.host.host());
+    let ready = async {
+        if let Err(e) = launch::start(c.host, &attempt, &c.agent_image, &c.agent_socket).await {
+            discard_new(c.host, &attempt).await;
+            return Err(prepare(e));
+        }
+        wait_ready(c, &attempt).await
+    }
+    .instrument(span.clone())
+    .await;
+    if let Err(e) = ready {
+        crate::telemetry::spans::record_error(&span, &e.to_string());
+        return Err(e);
     }
     tracing::info!(
         resource = %c.resource,
@@ -257,12 +278,18 @@ pub async fn apply(c: &ConfirmedChange<'_>) -> Result<Outcome, ConfirmedError> {
         c.host.host(),
         c.timeout.as_secs()
     );
-    wait_ready(c, &attempt).await?;
+    let has_healthcheck = match &c.new {
+        Some(n) => n.has_healthcheck,
+        None if c.restart => containers::inspect_state(c.host, &c.old.id)
+            .await
+            .is_ok_and(|s| s.health.is_some()),
+        None => false,
+    };
     let f = Follow {
         home: &c.home,
         others: &c.others,
         resource: &c.resource,
-        has_healthcheck: c.new.as_ref().is_some_and(|n| n.has_healthcheck),
+        has_healthcheck,
         timeout: c.timeout,
         timing: c.timing,
     };
@@ -531,13 +558,20 @@ async fn abort(host: &DockerHost, name: &str, tok: &Secret, reason: String) -> S
 /// One round of checks, over `fresh` (a new connection to the home host) and new connections
 /// to every other affected host.
 async fn checks(c: &Follow<'_>, a: &RollbackAttempt, fresh: &DockerHost) -> Check {
-    if let Some(n) = &a.new {
-        match containers::inspect_state(fresh, &n.id).await {
+    // The container that must run: the replacement, or the restarted one.
+    let running = match &a.new {
+        Some(n) => Some(&n.id),
+        None if a.is_restart() => Some(&a.old_id),
+        None => None,
+    };
+    let what = if a.is_restart() { "restarted" } else { "new" };
+    if let Some(id) = running {
+        match containers::inspect_state(fresh, id).await {
             Err(e) => return Check::NotYet(e.to_string()),
             Ok(s) => match (s.state, s.health) {
                 (ContainerState::Exited | ContainerState::Dead, _) => {
                     return Check::Broken(format!(
-                        "the new container `{}` exited with code {}{}",
+                        "the {what} container `{}` exited with code {}{}",
                         a.container,
                         s.exit_code.unwrap_or(-1),
                         s.error.map(|e| format!(": {e}")).unwrap_or_default()
@@ -545,7 +579,7 @@ async fn checks(c: &Follow<'_>, a: &RollbackAttempt, fresh: &DockerHost) -> Chec
                 }
                 (_, Some(Health::Unhealthy)) => {
                     return Check::Broken(format!(
-                        "the new container `{}` is unhealthy{}",
+                        "the {what} container `{}` is unhealthy{}",
                         a.container,
                         s.last_health_log.map(|l| format!(" ({l:?})")).unwrap_or_default()
                     ))
@@ -554,7 +588,7 @@ async fn checks(c: &Follow<'_>, a: &RollbackAttempt, fresh: &DockerHost) -> Chec
                 (ContainerState::Running, _) if !c.has_healthcheck => {}
                 (state, _) => {
                     return Check::NotYet(format!(
-                        "the new container `{}` is {state:?}, not ready yet",
+                        "the {what} container `{}` is {state:?}, not ready yet",
                         a.container
                     ))
                 }

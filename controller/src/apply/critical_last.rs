@@ -9,7 +9,10 @@
 
 use std::collections::BTreeMap;
 
+use tracing::Instrument as _;
+
 use super::{
+    confirm_span,
     confirmed::{self, ConfirmedChange, NewSpec, OldContainer, Outcome, Timing},
     reach::HostCheck,
     step, ApplyError, ApplyOptions, HostReport,
@@ -73,6 +76,18 @@ pub(super) async fn run(
     if seq.is_empty() {
         return;
     }
+    // Its own root (the hosts' `apply` spans have ended): each attempt's `confirm` span is a
+    // child of it.
+    let span = tracing::info_span!(parent: None, "apply.critical", aegis.revision = %state.revision);
+    run_seq(state, opts, results, seq).instrument(span).await;
+}
+
+async fn run_seq(
+    state: &DesiredState,
+    opts: &ApplyOptions,
+    results: &mut [Result<HostReport, ApplyError>],
+    seq: Vec<(&HostPlan, &Step)>,
+) {
     let key = match ConfirmKey::generate() {
         Ok(k) => k,
         Err(e) => {
@@ -119,31 +134,34 @@ pub async fn run_step(
     key: &ConfirmKey,
     step: &Step,
 ) -> CriticalResult {
+    let spec_hash = match &step.action {
+        Action::ReplaceContainer { hash, .. } => hash.as_str(),
+        _ => "",
+    };
+    let attempt = confirm_span::Attempt {
+        host: &desired.host.name,
+        resource: &step.resource,
+        revision: &state.revision,
+        spec_hash,
+        verb: step.action.verb(),
+        object: step.action.object(),
+    };
+    confirm_span::traced(&attempt, run_step_in(state, desired, opts, key, step)).await
+}
+
+async fn run_step_in(
+    state: &DesiredState,
+    desired: &DesiredHost,
+    opts: &ApplyOptions,
+    key: &ConfirmKey,
+    step: &Step,
+) -> CriticalResult {
     let fail = |reason: String| failed(step, reason);
-    let host = match DockerHost::connect(&desired.host).await {
-        Ok(h) => h,
-        Err(e) => return fail(e.to_string()),
+    let at = match AttemptHost::prepare(state, desired, &step.resource).await {
+        Ok(at) => at,
+        Err(e) => return fail(e),
     };
-    let access = state
-        .management
-        .hosts
-        .get(&desired.host.name)
-        .cloned()
-        .unwrap_or_default();
-    let built = AgentImage::current();
-    let reference = match (&access.agent_image, &built) {
-        (Some(r), _) => r.clone(),
-        (None, Ok(b)) => b.tag.clone(),
-        (None, Err(e)) => return fail(e.to_string()),
-    };
-    let sources = sources(state, &desired.host.name).await;
-    match image::ensure(&host, &reference, built.as_deref().ok(), &sources).await {
-        Ok((_, image::Supplied::Present)) => {}
-        Ok((_, how)) => {
-            tracing::info!(host = %desired.host.name, "agent image `{reference}` put on the host: {how:?}")
-        }
-        Err(e) => return fail(format!("the agent image: {e}")),
-    }
+    let host = &at.host;
     let (old, new) = match &step.action {
         Action::ReplaceContainer {
             spec,
@@ -159,7 +177,7 @@ pub async fn run_step(
                 .collect();
             let who = super::who(desired, &state.revision, opts);
             let (body, extra) =
-                match step::prepare(&host, &who, &step.resource, hash, spec_json, spec, &specs).await {
+                match step::prepare(host, &who, &step.resource, hash, spec_json, spec, &specs).await {
                     Ok(p) => p,
                     Err(e) => return fail(e),
                 };
@@ -188,43 +206,143 @@ pub async fn run_step(
         ),
         other => return fail(format!("`{}` is not a critical step", other.verb())),
     };
-    let check = |h: &HostSpec| HostCheck {
-        spec: h.clone(),
-        probe: state.management.hosts.get(&h.name).and_then(|a| a.probe.clone()),
-    };
-    let others: Vec<HostCheck> = state
-        .management
-        .affected_hosts(&step.resource)
-        .iter()
-        .filter(|h| **h != desired.host.name)
-        .filter_map(|h| state.hosts.iter().find(|d| &d.host.name == h))
-        .map(|d| check(&d.host))
-        .collect();
-    let timeout = state
-        .management
-        .critical
-        .get(&step.resource)
-        .map_or(DEFAULT_CONFIRM_TIMEOUT, |c| c.confirm_timeout);
-    let change = ConfirmedChange {
-        host: &host,
-        home: check(&desired.host),
-        others,
-        resource: step.resource.clone(),
-        instance: opts.plan.instance.clone(),
-        old,
-        new,
-        agent_image: reference,
-        agent_socket: access.agent_socket.clone(),
-        timeout,
-        key,
-        timing: Timing::for_timeout(timeout),
-    };
+    let change = at.change(key, &step.resource, &opts.plan.instance, old, new, false);
     CriticalResult {
         resource: step.resource.clone(),
         verb: step.action.verb(),
         object: step.action.object().to_string(),
         result: confirmed::apply(&change).await.map_err(|e| e.to_string()),
     }
+}
+
+/// What every commit-confirmed attempt on one host needs, whatever it changes: a connection,
+/// the agent image on the host, and the checks of every host whose path carries the
+/// resource.
+pub(super) struct AttemptHost {
+    pub host: DockerHost,
+    agent_image: String,
+    agent_socket: String,
+    home: HostCheck,
+    others: Vec<HostCheck>,
+    timeout: std::time::Duration,
+}
+
+impl AttemptHost {
+    /// Connects to `desired`'s host and puts the agent image there (copied from another
+    /// engine, or built from this executable); `Err` is the reason, and nothing was changed.
+    pub async fn prepare(
+        state: &DesiredState,
+        desired: &DesiredHost,
+        resource: &ResourceRef,
+    ) -> Result<AttemptHost, String> {
+        let host = DockerHost::connect(&desired.host)
+            .await
+            .map_err(|e| e.to_string())?;
+        let access = state
+            .management
+            .hosts
+            .get(&desired.host.name)
+            .cloned()
+            .unwrap_or_default();
+        let built = AgentImage::current();
+        let reference = match (&access.agent_image, &built) {
+            (Some(r), _) => r.clone(),
+            (None, Ok(b)) => b.tag.clone(),
+            (None, Err(e)) => return Err(e.to_string()),
+        };
+        let sources = sources(state, &desired.host.name).await;
+        match image::ensure(&host, &reference, built.as_deref().ok(), &sources).await {
+            Ok((_, image::Supplied::Present)) => {}
+            Ok((_, how)) => {
+                tracing::info!(host = %desired.host.name, "agent image `{reference}` put on the host: {how:?}")
+            }
+            Err(e) => return Err(format!("the agent image: {e}")),
+        }
+        let check = |h: &HostSpec| HostCheck {
+            spec: h.clone(),
+            probe: state.management.hosts.get(&h.name).and_then(|a| a.probe.clone()),
+        };
+        let declared = state.hosts.iter().any(|h| {
+            h.stacks
+                .iter()
+                .any(|s| s.kind == resource.kind && s.name == resource.name)
+        });
+        let others: Vec<HostCheck> = if declared {
+            state
+                .management
+                .affected_hosts(resource)
+                .iter()
+                .filter(|h| **h != desired.host.name)
+                .filter_map(|h| state.hosts.iter().find(|d| &d.host.name == h))
+                .map(|d| check(&d.host))
+                .collect()
+        } else {
+            answering_now(state, &desired.host.name, check).await
+        };
+        let timeout = state
+            .management
+            .critical
+            .get(resource)
+            .map_or(DEFAULT_CONFIRM_TIMEOUT, |c| c.confirm_timeout);
+        Ok(AttemptHost {
+            host,
+            agent_image: reference,
+            agent_socket: access.agent_socket.clone(),
+            home: check(&desired.host),
+            others,
+            timeout,
+        })
+    }
+
+    /// The attempt on `old`: replace it by `new`, remove it (`new` `None`), or restart it.
+    pub fn change<'a>(
+        &'a self,
+        key: &'a ConfirmKey,
+        resource: &ResourceRef,
+        instance: &str,
+        old: OldContainer,
+        new: Option<NewSpec>,
+        restart: bool,
+    ) -> ConfirmedChange<'a> {
+        ConfirmedChange {
+            host: &self.host,
+            home: self.home.clone(),
+            others: self.others.clone(),
+            resource: resource.clone(),
+            instance: instance.to_string(),
+            old,
+            new,
+            restart,
+            agent_image: self.agent_image.clone(),
+            agent_socket: self.agent_socket.clone(),
+            timeout: self.timeout,
+            key,
+            timing: Timing::for_timeout(self.timeout),
+        }
+    }
+}
+
+/// The checks of a **removal** (the resource left the source): the source no longer says
+/// whose management path carried it (the path was edited with it), so every other host that
+/// answers right now must still answer after the removal. A host already unreachable does
+/// not hold the removal back.
+async fn answering_now(
+    state: &DesiredState,
+    home: &str,
+    check: impl Fn(&HostSpec) -> HostCheck,
+) -> Vec<HostCheck> {
+    let mut out = Vec::new();
+    for d in state.hosts.iter().filter(|d| d.host.name != home) {
+        let c = check(&d.host);
+        match super::reach::check(&c, std::time::Duration::from_secs(5)).await {
+            Ok(_) => out.push(c),
+            Err(e) => tracing::info!(
+                host = %d.host.name,
+                "not checked after the removal of a critical container: unreachable before it ({e})"
+            ),
+        }
+    }
+    out
 }
 
 /// Engines the agent image may be copied from: the other hosts, and the controller's local

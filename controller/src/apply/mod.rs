@@ -3,8 +3,10 @@
 //! This is where side effects happen, driven by the pure [`crate::plan`]. Hosts are handled
 //! concurrently and independently: one host failing never stops the others.
 
+mod confirm_span;
 pub mod confirmed;
 pub mod critical_last;
+pub mod critical_restart;
 mod execute;
 mod labels;
 pub mod reach;

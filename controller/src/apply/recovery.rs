@@ -45,6 +45,9 @@ pub enum Recovered {
         resource: ResourceRef,
         container: String,
         outcome: Outcome,
+        /// The attempt was a restart ([`crate::observed::RollbackAttempt::is_restart`]): its
+        /// rollback refuses no spec.
+        restart: bool,
     },
     /// An attempt that never began: its watchdog and unused new container were removed.
     NotStarted { resource: ResourceRef, attempt: String },
@@ -102,6 +105,7 @@ pub async fn recover_host(
                 out.push(Recovered::Attempt {
                     resource: a.resource.clone(),
                     container: a.container.clone(),
+                    restart: a.is_restart(),
                     outcome: Outcome::RollbackFailed {
                         attempt: a.id.clone(),
                         failed_spec_hash: failed_hash,
@@ -117,8 +121,13 @@ pub async fn recover_host(
                 // The deadline (once the change is done) is in its status; `started` only
                 // bounds the wait before that.
                 let started = Instant::now();
-                let has_healthcheck = match &a.new {
-                    Some(n) => containers::inspect_state(host, &n.id)
+                let watched = match &a.new {
+                    Some(n) => Some(&n.id),
+                    None if a.is_restart() => Some(&a.old_id),
+                    None => None,
+                };
+                let has_healthcheck = match watched {
+                    Some(id) => containers::inspect_state(host, id)
                         .await
                         .map(|s| s.health.is_some())
                         .unwrap_or(false),
@@ -137,6 +146,7 @@ pub async fn recover_host(
                 out.push(Recovered::Attempt {
                     resource: a.resource.clone(),
                     container: a.container.clone(),
+                    restart: a.is_restart(),
                     outcome,
                 });
                 continue;
@@ -148,6 +158,7 @@ pub async fn recover_host(
                 out.push(Recovered::Attempt {
                     resource: a.resource.clone(),
                     container: a.container.clone(),
+                    restart: a.is_restart(),
                     outcome,
                 });
             }

@@ -50,10 +50,10 @@ const CONNECT_LIMIT: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub(super) struct Critical {
     pub gate: CriticalGate,
-    key: ConfirmKey,
-    store: StatusStore,
-    metrics: Metrics,
-    opts: ApplyOptions,
+    pub(super) key: ConfirmKey,
+    pub(super) store: StatusStore,
+    pub(super) metrics: Metrics,
+    pub(super) opts: ApplyOptions,
 }
 
 impl Critical {
@@ -243,10 +243,15 @@ impl Critical {
                     resource,
                     container,
                     outcome,
+                    restart,
                 } => {
                     let key = StatusKey::new(resource.kind, &spec.name, &resource.name);
                     let line = format!("{resource} {container} (recovered attempt): {outcome}");
-                    let _ = self.record(&key, &state.revision, &container, Ok(outcome), &line);
+                    if restart {
+                        let _ = self.record_restart(&key, &container, Ok(outcome), &line);
+                    } else {
+                        let _ = self.record(&key, &state.revision, &container, Ok(outcome), &line);
+                    }
                 }
                 other => tracing::warn!(host = %spec.name, "recovery: {other:?}"),
             }

@@ -116,6 +116,14 @@ impl CriticalGate {
             .recovered = true;
     }
 
+    /// Whether [`CriticalGate::recovered`] was called.
+    pub fn is_recovered(&self) -> bool {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .recovered
+    }
+
     /// [`decide`] on the current state.
     pub fn check(
         &self,

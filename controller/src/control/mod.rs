@@ -12,6 +12,7 @@ mod agent_rules;
 mod agents;
 mod critical;
 mod critical_gate;
+mod critical_restart;
 mod events;
 mod gates;
 mod hosts;
@@ -143,6 +144,7 @@ pub async fn run(opts: ControllerOptions) -> anyhow::Result<()> {
             snapshot.clone(),
             pool.clone(),
             store.clone(),
+            Some(critical.clone()),
         ));
     if let Some(hook) = webhook {
         api_state = api_state.with_webhook(hook);
@@ -152,6 +154,13 @@ pub async fn run(opts: ControllerOptions) -> anyhow::Result<()> {
         api_stop.cancelled().await
     }));
 
+    // The agent image of this executable (hashing it takes seconds on a small machine) is
+    // computed now, off the async threads, not inside the first commit-confirmed attempt.
+    drop(tokio::task::spawn_blocking(|| {
+        if let Err(e) = crate::agent::image::AgentImage::current() {
+            tracing::debug!("no agent image from this executable: {e}");
+        }
+    }));
     // Attempts an earlier controller left in flight are ended before any new critical change.
     let recovery_task = tokio::spawn(recover_at_start(critical, snapshot.clone(), stop.clone()));
 

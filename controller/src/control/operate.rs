@@ -5,12 +5,17 @@
 //! A restart goes straight to the engine, not through the work queue: it changes no
 //! configuration, so the reconciler has nothing to decide; the Docker events it causes
 //! (`die`, `start`) requeue the Stack like any other, which then finds it converged.
+//!
+//! A restart of a **critical** resource (on a management path) may cut the controller off
+//! from a host, so it goes through commit-confirmed instead ([`super::critical_restart`]):
+//! under the fleet-wide critical turn, a rollback watchdog on the host restarts each
+//! container, and the controller confirms over fresh connections.
 
 use std::sync::Arc;
 
 use futures::{future::BoxFuture, StreamExt};
 
-use super::{hosts::Pool, snapshot::Shared};
+use super::{critical::Critical, critical_restart::RestartRefused, hosts::Pool, snapshot::Shared};
 use crate::{
     api::{ContainerLog, Operate, OperateError, RestartResult},
     desired::{HostSpec, Kind},
@@ -22,6 +27,8 @@ pub struct Operations {
     snapshot: Shared,
     pool: Pool,
     store: StatusStore,
+    /// Commit-confirmed restarts of critical resources; without it they are refused.
+    critical: Option<Critical>,
 }
 
 /// What an operation acts on: the host, the containers (name, service), the status key.
@@ -33,11 +40,12 @@ struct Target {
 }
 
 impl Operations {
-    pub fn new(snapshot: Shared, pool: Pool, store: StatusStore) -> Arc<Self> {
+    pub fn new(snapshot: Shared, pool: Pool, store: StatusStore, critical: Option<Critical>) -> Arc<Self> {
         Arc::new(Self {
             snapshot,
             pool,
             store,
+            critical,
         })
     }
 
@@ -89,6 +97,39 @@ impl Operations {
     }
 }
 
+impl Operations {
+    /// A critical resource's restart: commit-confirmed, one container at a time.
+    async fn restart_critical(
+        &self,
+        kind: Kind,
+        name: String,
+        t: Target,
+    ) -> Result<RestartResult, OperateError> {
+        let Some(critical) = &self.critical else {
+            return Err(OperateError::Refused(format!(
+                "{kind}/{name} is critical (on a management path): restarting it can cut the controller off from a host, so it must go through commit-confirmed, which this API cannot do"
+            )));
+        };
+        let snap = self
+            .snapshot
+            .get()
+            .ok_or_else(|| OperateError::Unavailable("no revision accepted yet".into()))?;
+        let containers: Vec<String> = t.containers.into_iter().map(|(c, _)| c).collect();
+        match critical.restart(&t.key, &snap, &containers).await {
+            Ok(()) => Ok(RestartResult {
+                kind,
+                name,
+                host: t.key.host.clone(),
+                containers,
+            }),
+            Err(RestartRefused::NotYet(why)) => Err(OperateError::Unavailable(why)),
+            Err(RestartRefused::Failed(why)) => Err(OperateError::Host(format!(
+                "commit-confirmed restart of {kind}/{name} not confirmed: {why}"
+            ))),
+        }
+    }
+}
+
 impl Operate for Operations {
     fn logs(
         &self,
@@ -129,13 +170,12 @@ impl Operate for Operations {
             snapshot: self.snapshot.clone(),
             pool: self.pool.clone(),
             store: self.store.clone(),
+            critical: self.critical.clone(),
         };
         Box::pin(async move {
             let t = target?;
             if t.critical {
-                return Err(OperateError::Refused(format!(
-                    "{kind}/{name} is critical (on a management path): restarting it can cut the controller off from a host, so it must go through the commit-confirmed path with a rollback watchdog, which this build does not have — restart it on the host itself if you must"
-                )));
+                return me.restart_critical(kind, name, t).await;
             }
             let host = me.connect(&t.host).await?;
             let mut done = Vec::new();

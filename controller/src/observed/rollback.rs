@@ -42,7 +42,8 @@ pub struct RollbackAttempt {
     pub container: String,
     /// The container being replaced.
     pub old_id: String,
-    /// The name the old container is parked under while the new one runs.
+    /// The name the old container is parked under while the new one runs. A **restart**
+    /// attempt parks it under its own name: [`RollbackAttempt::is_restart`].
     pub old_parked: String,
     /// The image the old container runs, by ID: what a rollback restores. A container keeps
     /// its image from being removed, so the ID stays valid while the old container exists.
@@ -137,6 +138,14 @@ impl RollbackAttempt {
         })
     }
 
+    /// Whether the attempt restarts `old` in place (`aegisctl restart` of a critical
+    /// resource): no replacement, and the "parked" name is the container's own. The change is
+    /// a stop and a start of the same container; a confirm removes nothing; a rollback can
+    /// only start it again if it is not running (a restart cannot be undone).
+    pub fn is_restart(&self) -> bool {
+        self.new.is_none() && self.old_parked == self.container
+    }
+
     /// Whether a container (by ID) is one of the two this attempt swaps.
     pub fn guards(&self, container_id: &str) -> bool {
         self.old_id == container_id || self.new.as_ref().is_some_and(|n| n.id == container_id)
@@ -215,8 +224,20 @@ mod tests {
         let l = a.to_labels();
         assert!(is_watchdog(&l));
         assert_eq!(RollbackAttempt::from_labels(&l), Ok(a.clone()));
-        let removal = RollbackAttempt { new: None, ..a };
+        assert!(!a.is_restart());
+        let removal = RollbackAttempt {
+            new: None,
+            ..a.clone()
+        };
+        assert!(!removal.is_restart());
         assert_eq!(RollbackAttempt::from_labels(&removal.to_labels()), Ok(removal));
+        let restart = RollbackAttempt {
+            new: None,
+            old_parked: a.container.clone(),
+            ..a
+        };
+        let back = RollbackAttempt::from_labels(&restart.to_labels());
+        assert!(back.as_ref().is_ok_and(RollbackAttempt::is_restart), "{back:?}");
     }
 
     #[test]

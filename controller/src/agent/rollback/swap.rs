@@ -50,7 +50,9 @@ pub async fn validate(host: &DockerHost, a: &RollbackAttempt) -> Result<(), Stri
 }
 
 /// Stops the old container and parks it under its parked name, then renames the new one to
-/// the container's name and starts it. A removal attempt only parks the old one.
+/// the container's name and starts it. A removal attempt only parks the old one. A restart
+/// attempt ([`RollbackAttempt::is_restart`]) stops the container and starts it again under
+/// its own name (redone after an interruption, it may restart it twice: harmless).
 pub async fn swap(host: &DockerHost, a: &RollbackAttempt) -> Result<(), DockerError> {
     let old = containers::inspect_state(host, &a.old_id).await?;
     if matches!(
@@ -62,6 +64,9 @@ pub async fn swap(host: &DockerHost, a: &RollbackAttempt) -> Result<(), DockerEr
     }
     if old.name != a.old_parked {
         containers::rename(host, &a.old_id, &a.old_parked).await?;
+    }
+    if a.is_restart() {
+        containers::start(host, &a.old_id).await?;
     }
     if let Some(n) = &a.new {
         let new = containers::inspect_state(host, &n.id).await?;
@@ -75,13 +80,17 @@ pub async fn swap(host: &DockerHost, a: &RollbackAttempt) -> Result<(), DockerEr
     Ok(())
 }
 
-/// After a confirm: removes the parked old container.
+/// After a confirm: removes the parked old container. A restart has none: the "old"
+/// container is the one that runs, and stays.
 pub async fn commit(host: &DockerHost, a: &RollbackAttempt) -> Result<(), DockerError> {
+    if a.is_restart() {
+        return Ok(());
+    }
     containers::remove(host, &a.old_id, true).await
 }
 
 /// Restores the old container: removes the new one, gives the old one its name back, starts
-/// it, and checks that it keeps running for [`SETTLE`]. `Err(DockerError)` is worth retrying;
+/// it (for a restart: starts it again if the restart left it stopped), and checks that it keeps running for [`SETTLE`]. `Err(DockerError)` is worth retrying;
 /// `Ok(Err(reason))` means the old container was restored but does not stay up.
 pub async fn rollback(host: &DockerHost, a: &RollbackAttempt) -> Result<Result<(), String>, DockerError> {
     if let Some(n) = &a.new {
