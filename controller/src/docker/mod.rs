@@ -6,6 +6,7 @@
 //! [`exec`] runs a command in a container (readiness checks).
 //! Every call goes through [`DockerHost`], so [`DockerHost::api_calls`] counts them all.
 
+pub mod build;
 pub mod client;
 pub mod container_config;
 pub mod containers;
