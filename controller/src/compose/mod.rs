@@ -43,6 +43,8 @@ mod volumes;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_build;
+#[cfg(test)]
 mod tests_errors;
 #[cfg(test)]
 mod tests_keys;
