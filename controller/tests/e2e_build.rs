@@ -52,9 +52,11 @@ fn build_then_noop_then_rebuild_on_change_then_a_clear_failure() {
     ensure_image();
     let src = Source::new();
     let stack = unique("build");
-    let _cleanup = Cleanup::new(&[format!("Stack/{stack}")]);
     let repo = format!("aegis-build/{stack}-web");
+    // Declared before the containers' cleanup, so dropped after it: an image a container
+    // still uses would only be untagged.
     let _images = Images(vec![repo.clone()]);
+    let _cleanup = Cleanup::new(&[format!("Stack/{stack}")]);
     let name = format!("{stack}-web-1");
 
     // 1. Built and run.
@@ -109,9 +111,9 @@ fn with_image_the_build_is_tagged_so_and_rebuilt_only_on_change() {
     ensure_image();
     let src = Source::new();
     let stack = unique("buildimg");
-    let _cleanup = Cleanup::new(&[format!("Stack/{stack}")]);
     let image = format!("aegis-test-build/{stack}");
     let _images = Images(vec![format!("aegis-build/{stack}-web"), image.clone()]);
+    let _cleanup = Cleanup::new(&[format!("Stack/{stack}")]);
     let name = format!("{stack}-web-1");
     src.write(
         "stack.yaml",
