@@ -6,7 +6,12 @@
 
 mod support;
 
-use std::process::Command;
+#[path = "support/controller.rs"]
+mod controller;
+
+use std::{process::Command, time::Duration};
+
+use controller::ControllerProc;
 
 use support::*;
 
@@ -139,4 +144,39 @@ fn with_image_the_build_is_tagged_so_and_rebuilt_only_on_change() {
     apply(&src);
     assert_ne!(container_id(&name), id, "a changed arg rebuilds and recreates");
     assert_eq!(docker(&["exec", &name, "cat", "/greeting"]), "two");
+}
+
+/// The controller builds where it pulls (in the background): a stack with `build:` becomes
+/// Ready running its build, a changed file is rebuilt and recreated, and a failing build is
+/// on the stack's status with the service and the builder's reason.
+#[test]
+fn the_controller_builds_too() {
+    ensure_image();
+    let src = Source::new();
+    let stack = unique("buildctl");
+    let repo = format!("aegis-build/{stack}-web");
+    let _images = Images(vec![repo.clone()]);
+    let _cleanup = Cleanup::new(&[format!("Stack/{stack}")]);
+    let name = format!("{stack}-web-1");
+    write_stack(&src, &stack, DOCKERFILE, "hello one\n");
+    let ctl = ControllerProc::start(&src);
+    ctl.wait_ready_status("stacks", &stack, None, Duration::from_secs(90));
+    assert_eq!(docker(&["exec", &name, "cat", "/hello.txt"]), "hello one");
+    assert_eq!(tags(&repo).len(), 1);
+
+    write_stack(&src, &stack, DOCKERFILE, "hello two\n");
+    ctl.wait_for(Duration::from_secs(90), "the rebuilt container", || {
+        let o = Command::new("docker").args(["exec", &name, "cat", "/hello.txt"]).output().ok()?;
+        (String::from_utf8_lossy(&o.stdout).trim() == "hello two").then_some(())
+    });
+    assert_eq!(tags(&repo).len(), 2);
+
+    write_stack(&src, &stack, "FROM busybox:1.36\nRUN echo aegis-ctl-build-output && false\n", "x\n");
+    let status = ctl.wait_for(Duration::from_secs(90), "the failed build on the status", || {
+        let s = ctl.status("stacks", &stack)?;
+        let text = serde_json::to_string(&s).ok()?;
+        text.contains("building the image of service `web`").then_some(text)
+    });
+    assert!(status.contains("aegis-ctl-build-output"), "{status}");
+    assert_eq!(docker(&["exec", &name, "cat", "/hello.txt"]), "hello two", "the old container stays");
 }
