@@ -33,7 +33,12 @@ fn tags(repo: &str) -> Vec<String> {
     Command::new("docker")
         .args(["image", "ls", repo, "--format", "{{.Repository}}:{{.Tag}}"])
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().map(String::from).collect())
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .map(String::from)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -69,7 +74,11 @@ fn build_then_noop_then_rebuild_on_change_then_a_clear_failure() {
     let out = apply(&src);
     let built = tags(&repo);
     assert_eq!(built.len(), 1, "one image built: {built:?}\n{out}");
-    assert_eq!(inspect(&name, "{{.Config.Image}}"), built[0], "the container runs the build");
+    assert_eq!(
+        inspect(&name, "{{.Config.Image}}"),
+        built[0],
+        "the container runs the build"
+    );
     assert_eq!(inspect(&name, "{{.State.Running}}"), "true");
     assert_eq!(docker(&["exec", &name, "cat", "/hello.txt"]), "hello one");
     let id = container_id(&name);
@@ -87,7 +96,10 @@ fn build_then_noop_then_rebuild_on_change_then_a_clear_failure() {
     let after = tags(&repo);
     assert_eq!(after.len(), 2, "a second build: {after:?}");
     let new_tag = inspect(&name, "{{.Config.Image}}");
-    assert!(new_tag != built[0] && after.contains(&new_tag), "{new_tag} in {after:?}");
+    assert!(
+        new_tag != built[0] && after.contains(&new_tag),
+        "{new_tag} in {after:?}"
+    );
     assert_ne!(container_id(&name), id, "recreated");
     assert_eq!(docker(&["exec", &name, "cat", "/hello.txt"]), "hello two");
 
@@ -102,13 +114,22 @@ fn build_then_noop_then_rebuild_on_change_then_a_clear_failure() {
     let t = text(&o);
     assert!(!o.status.success(), "{t}");
     assert!(
-        t.contains(&format!("building the image of service `web` of stack `{stack}` on host")),
+        t.contains(&format!(
+            "building the image of service `web` of stack `{stack}` on host"
+        )),
         "{t}"
     );
     assert!(t.contains("returned a non-zero code"), "the engine's reason: {t}");
-    assert!(t.contains("aegis-build-step-output"), "the builder's last lines: {t}");
+    assert!(
+        t.contains("aegis-build-step-output"),
+        "the builder's last lines: {t}"
+    );
     assert_eq!(tags(&repo).len(), 2, "nothing tagged for a failed build");
-    assert_eq!(docker(&["exec", &name, "cat", "/hello.txt"]), "hello two", "the old container stays");
+    assert_eq!(
+        docker(&["exec", &name, "cat", "/hello.txt"]),
+        "hello two",
+        "the old container stays"
+    );
 }
 
 #[test]
@@ -166,17 +187,30 @@ fn the_controller_builds_too() {
 
     write_stack(&src, &stack, DOCKERFILE, "hello two\n");
     ctl.wait_for(Duration::from_secs(90), "the rebuilt container", || {
-        let o = Command::new("docker").args(["exec", &name, "cat", "/hello.txt"]).output().ok()?;
+        let o = Command::new("docker")
+            .args(["exec", &name, "cat", "/hello.txt"])
+            .output()
+            .ok()?;
         (String::from_utf8_lossy(&o.stdout).trim() == "hello two").then_some(())
     });
     assert_eq!(tags(&repo).len(), 2);
 
-    write_stack(&src, &stack, "FROM busybox:1.36\nRUN echo aegis-ctl-build-output && false\n", "x\n");
+    write_stack(
+        &src,
+        &stack,
+        "FROM busybox:1.36\nRUN echo aegis-ctl-build-output && false\n",
+        "x\n",
+    );
     let status = ctl.wait_for(Duration::from_secs(90), "the failed build on the status", || {
         let s = ctl.status("stacks", &stack)?;
         let text = serde_json::to_string(&s).ok()?;
-        text.contains("building the image of service `web`").then_some(text)
+        text.contains("building the image of service `web`")
+            .then_some(text)
     });
     assert!(status.contains("aegis-ctl-build-output"), "{status}");
-    assert_eq!(docker(&["exec", &name, "cat", "/hello.txt"]), "hello two", "the old container stays");
+    assert_eq!(
+        docker(&["exec", &name, "cat", "/hello.txt"]),
+        "hello two",
+        "the old container stays"
+    );
 }

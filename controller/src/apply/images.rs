@@ -24,7 +24,12 @@ pub struct BuildNeed {
 pub fn needs(desired: &DesiredHost, keep: impl Fn(&StackSpec) -> bool) -> (BTreeSet<String>, Vec<BuildNeed>) {
     let mut builds: Vec<BuildNeed> = Vec::new();
     let mut pulls = BTreeSet::new();
-    for c in desired.stacks.iter().filter(|s| keep(s)).flat_map(|s| s.containers.iter()) {
+    for c in desired
+        .stacks
+        .iter()
+        .filter(|s| keep(s))
+        .flat_map(|s| s.containers.iter())
+    {
         match &c.build {
             Some(b) => {
                 // Replicas share one build.

@@ -48,8 +48,14 @@ struct BuildLong {
 fn unsupported(key: &str) -> Option<&'static str> {
     Some(match key {
         "platforms" => "the image is built for the target host's own platform; remove `platforms`",
-        "secrets" | "ssh" | "additional_contexts" | "entitlements" | "privileged" | "provenance"
-        | "sbom" | "no_cache_filter" => {
+        "secrets"
+        | "ssh"
+        | "additional_contexts"
+        | "entitlements"
+        | "privileged"
+        | "provenance"
+        | "sbom"
+        | "no_cache_filter" => {
             "aegis builds with the engine's classic builder, which has no BuildKit features; remove the key"
         }
         "cache_from" | "cache_to" => {
@@ -82,7 +88,11 @@ pub fn parse(report: &mut Report, path: &FieldPath, value: Value, scope: &BuildS
             let mut ok = true;
             for key in keys {
                 if let Some(hint) = unsupported(&key) {
-                    report.error_hint(&path.key(key.clone()), format!("`build.{key}` is not supported"), hint);
+                    report.error_hint(
+                        &path.key(key.clone()),
+                        format!("`build.{key}` is not supported"),
+                        hint,
+                    );
                     map.remove(&key);
                     ok = false;
                 }
@@ -123,7 +133,10 @@ pub fn parse(report: &mut Report, path: &FieldPath, value: Value, scope: &BuildS
         Ok((_, text)) => match DockerIgnore::parse(&text) {
             Ok(i) => i,
             Err(e) => {
-                report.error(&context_path, format!("{}: {e}", ctx_dir.shown(".dockerignore").display()));
+                report.error(
+                    &context_path,
+                    format!("{}: {e}", ctx_dir.shown(".dockerignore").display()),
+                );
                 return None;
             }
         },
@@ -137,7 +150,10 @@ pub fn parse(report: &mut Report, path: &FieldPath, value: Value, scope: &BuildS
     // The Dockerfile: inline, a file of the context, or a file elsewhere in the repository.
     let (dockerfile, dockerfile_extra) = match (long.dockerfile_inline, long.dockerfile) {
         (Some(_), Some(_)) => {
-            report.error(&path.key("dockerfile_inline"), "`dockerfile` and `dockerfile_inline` cannot be combined");
+            report.error(
+                &path.key("dockerfile_inline"),
+                "`dockerfile` and `dockerfile_inline` cannot be combined",
+            );
             return None;
         }
         (Some(text), None) => (EXTRA_DOCKERFILE.to_string(), Some(text.into_bytes())),

@@ -164,9 +164,15 @@ mod tests {
         assert!(!i.excludes("sub/a.log"), "`*` does not cross directories");
         assert!(!i.excludes("keep.log"), "the later exception wins");
         assert!(i.excludes("secret"));
-        assert!(i.excludes("secret/key"), "a matched directory excludes what it holds");
+        assert!(
+            i.excludes("secret/key"),
+            "a matched directory excludes what it holds"
+        );
         assert!(i.excludes("node_modules/x/y.js"));
-        assert!(i.excludes("x.tmp") && i.excludes("a/b/x.tmp"), "`**/` matches zero or more");
+        assert!(
+            i.excludes("x.tmp") && i.excludes("a/b/x.tmp"),
+            "`**/` matches zero or more"
+        );
         assert!(i.excludes("docs/a.md") && !i.excludes("docs/ab.md"));
         assert!(!i.excludes("src/main.rs"));
         assert!(ig("[!a]*\n").excludes("b") && !ig("[!a]*\n").excludes("a"));
@@ -190,6 +196,9 @@ mod tests {
         ];
         let kept = ig("Dockerfile\ndata\n!data/keep.txt\n").filter(tree, &["Dockerfile"]);
         let names: Vec<String> = kept.iter().map(|e| e.name.display().to_string()).collect();
-        assert_eq!(names, ["", "Dockerfile", "data", "data/keep.txt", "src", "src/a.txt"]);
+        assert_eq!(
+            names,
+            ["", "Dockerfile", "data", "data/keep.txt", "src", "src/a.txt"]
+        );
     }
 }

@@ -153,7 +153,11 @@ mod tests {
         let mut how = spec("aa");
         how.no_cache = true;
         how.pull = true;
-        assert_eq!(how.seal("demo", "web").tag, a.tag, "how to build is not what is built");
+        assert_eq!(
+            how.seal("demo", "web").tag,
+            a.tag,
+            "how to build is not what is built"
+        );
     }
 
     #[test]

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 
 use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion, TagImageOptionsBuilder};
 use futures::StreamExt;
-use tracing::Instrument as _;
 use tokio_util::bytes::Bytes;
+use tracing::Instrument as _;
 
 use super::{
     client::DockerHost,
@@ -47,9 +47,12 @@ pub async fn ensure_built(
                 .map_err(|e| fail(format!("packing the context stopped: {e}")))?
                 .map_err(|e| fail(format!("cannot pack the build context: {e}")))?;
             run_build(host, build, tar).await.map_err(fail)?;
-            inspect_id(host, &build.tag)
-                .await?
-                .ok_or_else(|| fail(format!("the build reported success but `{}` is not there", build.tag)))?
+            inspect_id(host, &build.tag).await?.ok_or_else(|| {
+                fail(format!(
+                    "the build reported success but `{}` is not there",
+                    build.tag
+                ))
+            })?
         }
     };
     if image != build.tag && inspect_id(host, image).await?.as_deref() != Some(id.as_str()) {
@@ -117,11 +120,7 @@ async fn read_build(
     tar: Vec<u8>,
 ) -> std::result::Result<(), String> {
     let docker = host.call_long();
-    let mut stream = docker.build_image(
-        opts,
-        None,
-        Some(bollard::body_full(Bytes::from(tar))),
-    );
+    let mut stream = docker.build_image(opts, None, Some(bollard::body_full(Bytes::from(tar))));
     let mut last = Lines::default();
     while let Some(item) = stream.next().await {
         let info = item.map_err(|e| last.with(full_message(&e)))?;
@@ -153,7 +152,10 @@ impl Lines {
         if self.0.is_empty() {
             reason
         } else {
-            format!("{reason}\nbuilder output (last lines):\n  {}", self.0.join("\n  "))
+            format!(
+                "{reason}\nbuilder output (last lines):\n  {}",
+                self.0.join("\n  ")
+            )
         }
     }
 }

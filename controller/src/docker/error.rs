@@ -81,7 +81,9 @@ pub enum DockerError {
     },
 
     /// compose `build:` failed on the host; `reason` ends with the builder's last lines.
-    #[error("building the image of service `{service}` of stack `{stack}` on host `{host}` failed: {reason}")]
+    #[error(
+        "building the image of service `{service}` of stack `{stack}` on host `{host}` failed: {reason}"
+    )]
     ImageBuild {
         host: String,
         stack: String,

@@ -277,7 +277,14 @@ impl Drop for Scratch {
         // What aegis built (its containers are gone by now), then the tags made from busybox.
         let built = format!("reference=aegis-build/{}-*", self.project);
         if let Ok(o) = Command::new("docker")
-            .args(["image", "ls", "--filter", &built, "--format", "{{.Repository}}:{{.Tag}}"])
+            .args([
+                "image",
+                "ls",
+                "--filter",
+                &built,
+                "--format",
+                "{{.Repository}}:{{.Tag}}",
+            ])
             .output()
         {
             for t in String::from_utf8_lossy(&o.stdout).split_whitespace() {
@@ -296,7 +303,10 @@ impl Drop for Scratch {
 /// The `FROM` images of a service's Dockerfile (Compose's resolved `build:`), but `scratch`,
 /// earlier stages and references with variables.
 fn base_images(svc: &Value) -> Vec<String> {
-    let (Some(context), Some(file)) = (svc["build"]["context"].as_str(), svc["build"]["dockerfile"].as_str()) else {
+    let (Some(context), Some(file)) = (
+        svc["build"]["context"].as_str(),
+        svc["build"]["dockerfile"].as_str(),
+    ) else {
         return Vec::new();
     };
     let text = std::fs::read_to_string(Path::new(context).join(file)).unwrap_or_default();

@@ -57,7 +57,9 @@ pub async fn create(root: &Path, instance: &str) -> Result<Created, String> {
         if builds.is_empty() {
             continue;
         }
-        let host = DockerHost::connect(&desired.host).await.map_err(|e| e.to_string())?;
+        let host = DockerHost::connect(&desired.host)
+            .await
+            .map_err(|e| e.to_string())?;
         let mut images = BTreeMap::new();
         aegis::apply::images::ensure_builds(&host, &mut images, &builds)
             .await
