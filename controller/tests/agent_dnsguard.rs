@@ -251,7 +251,7 @@ fn tier4_writes_the_fallback_when_there_is_no_backup_and_no_stub() {
 fn no_action_when_resolv_conf_does_not_point_at_the_proxy() {
     let host = Host::new();
     let proxy = dead_proxy();
-    let own = "# written by the admin\nnameserver 192.168.11.1\n";
+    let own = "# written by the admin\nnameserver 192.0.2.53\n";
     host.write("etc/resolv.conf", own);
     host.write("etc/resolv.conf.pre-pangolin", BACKUP);
     let before = std::fs::metadata(host.path("etc/resolv.conf")).expect("meta");

@@ -118,8 +118,9 @@ async fn create_joins_two_networks_with_aliases_and_static_ip() {
         &name,
         "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.Aliases}};{{end}}",
     );
-    assert!(nets.contains(&format!("{front}=[app web-front")), "{nets}");
-    assert!(nets.contains(&format!("{back}=[app web-back")), "{nets}");
+    // The container name first, then the service name and the file's aliases, as Compose v2.
+    assert!(nets.contains(&format!("{front}=[{name} app web-front")), "{nets}");
+    assert!(nets.contains(&format!("{back}=[{name} app web-back")), "{nets}");
     let got_ip = inspect(
         &name,
         &format!("{{{{(index .NetworkSettings.Networks \"{back}\").IPAddress}}}}"),

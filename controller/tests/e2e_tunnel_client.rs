@@ -287,7 +287,7 @@ spec:
     assert_eq!(inspect(&client, "{{.HostConfig.NetworkMode}}"), "host");
     assert_eq!(
         json(&client, "{{json .HostConfig.CapAdd}}"),
-        serde_json::json!(["NET_ADMIN"])
+        serde_json::json!(["CAP_NET_ADMIN"])
     );
     let devices = json(&client, "{{json .HostConfig.Devices}}");
     assert_eq!(devices[0]["PathOnHost"], "/dev/net/tun", "{devices}");

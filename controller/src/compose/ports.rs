@@ -123,12 +123,21 @@ pub fn parse_long(p: &PortLong) -> Result<Vec<PortBinding>, String> {
     )
 }
 
-/// `expose:` entries: `80`, `80/udp`, `8000-8002` → `80/tcp`, one per port.
+/// `expose:` entries: `80`, `80/udp`, `8000-8002` → one per port, with the protocol only when
+/// it was written (`80`, `80/udp`), as Compose v2 sends them; the engine reads a bare port as
+/// TCP.
 pub fn parse_expose(spec: &str) -> Result<Vec<String>, String> {
-    let (ports, proto) = spec.rsplit_once('/').unwrap_or((spec, "tcp"));
-    let proto = protocol(proto)?;
+    let (ports, proto) = match spec.rsplit_once('/') {
+        Some((ports, proto)) => (ports, Some(protocol(proto)?)),
+        None => (spec, None),
+    };
     let (a, b) = range(ports, spec)?;
-    Ok((a..=b).map(|p| format!("{p}/{proto}")).collect())
+    Ok((a..=b)
+        .map(|p| match &proto {
+            Some(proto) => format!("{p}/{proto}"),
+            None => p.to_string(),
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -221,7 +230,8 @@ mod tests {
 
     #[test]
     fn expose() {
-        assert_eq!(parse_expose("80"), Ok(vec!["80/tcp".to_string()]));
+        assert_eq!(parse_expose("80"), Ok(vec!["80".to_string()]));
+        assert_eq!(parse_expose("80/tcp"), Ok(vec!["80/tcp".to_string()]));
         assert_eq!(parse_expose("53/udp"), Ok(vec!["53/udp".to_string()]));
         assert_eq!(parse_expose("8000-8001").expect("ok").len(), 2);
         assert!(parse_expose("x").is_err());

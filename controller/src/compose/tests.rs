@@ -166,7 +166,7 @@ volumes:
             },
         ]
     );
-    assert_eq!(web.expose, vec!["9000/tcp"]);
+    assert_eq!(web.expose, vec!["9000"]);
     assert_eq!(
         web.command.as_deref(),
         Some(&["nginx".to_string(), "-g".into(), "daemon off;".into()][..])

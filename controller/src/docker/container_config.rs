@@ -1,10 +1,11 @@
-//! `ContainerSpec` → Docker's create body, the way docker-compose 1.29 builds it.
+//! `ContainerSpec` → Docker's create body, the way Docker Compose v2 builds it.
 //!
 //! Pure: no Docker needed, unit-tested below. Choices checked against `docker inspect` of
 //! containers created by docker-compose 1.29.2 on engine 20.10 (API 1.41):
 //!
-//! - Short-syntax binds and named volumes go to `HostConfig.Binds` (`src:dst:rw|ro`), and
-//!   their targets (plus anonymous volumes) to `Config.Volumes`, as compose does. `Binds`
+//! - Short-syntax binds and named volumes go to `HostConfig.Binds` (`src:dst:rw|ro`, the
+//!   container path cleaned of a trailing `/`), anonymous volumes to `Config.Volumes`, as
+//!   Compose v2 does. `Binds`
 //!   creates a missing host directory, which short-syntax compose binds promise. Binds that
 //!   must not create their source (long syntax, `create_host_path: false`), volumes with
 //!   `nocopy`, and tmpfs mounts go to `HostConfig.Mounts`, as compose's long syntax does.
@@ -14,7 +15,10 @@
 //!   policy `no`, as docker-compose does (inspect shows `Name: "no"`).
 //! - The container joins one network at create (`NetworkMode` = that network's name); API
 //!   1.41 cannot take more, so the rest are connected before start (see `containers.rs`).
-//!   Every attachment carries the service name as an alias, as compose adds it.
+//!   Every attachment carries the container name and the service name as aliases, as
+//!   Compose v2 adds them, then the file's own aliases.
+//! - Capabilities carry the `CAP_` prefix, and an `expose:` port is sent as written
+//!   (`5432`), as Compose v2 sends them.
 //! - Labels: the user's, compose's project/service/number/oneoff labels (so `docker compose
 //!   ps` and Komodo see the container), then aegis's ownership labels, which win.
 
@@ -71,8 +75,8 @@ pub fn create_body(spec: &ContainerSpec, ctx: &CreateContext) -> ContainerCreate
         port_bindings: Some(port_bindings),
         network_mode: network_mode(spec, ctx),
         restart_policy: restart_policy(&spec.restart),
-        cap_add: non_empty(spec.cap_add.clone()),
-        cap_drop: non_empty(spec.cap_drop.clone()),
+        cap_add: non_empty(capabilities(&spec.cap_add)),
+        cap_drop: non_empty(capabilities(&spec.cap_drop)),
         devices: non_empty(
             spec.devices
                 .iter()
@@ -184,9 +188,16 @@ pub fn network_attachments(spec: &ContainerSpec) -> Vec<NetworkAttachment> {
         .iter()
         .map(|n| {
             let mut a = n.clone();
-            if !spec.service.is_empty() && !a.aliases.contains(&spec.service) {
-                a.aliases.insert(0, spec.service.clone());
+            let mut aliases = vec![spec.name.clone()];
+            if !spec.service.is_empty() {
+                aliases.push(spec.service.clone());
             }
+            for alias in std::mem::take(&mut a.aliases) {
+                if !aliases.contains(&alias) {
+                    aliases.push(alias);
+                }
+            }
+            a.aliases = aliases;
             a
         })
         .collect()
@@ -318,8 +329,8 @@ fn map_mount(spec: &ContainerSpec, ctx: &CreateContext, m: &Mount, out: &mut Map
                     opts.push(',');
                     opts.push_str(o);
                 }
-                out.binds.push(format!("{src}:{}:{opts}", m.target));
-                out.volumes.push(m.target.clone());
+                out.binds
+                    .push(format!("{src}:{}:{opts}", clean_target(&m.target)));
             } else {
                 out.mounts.push(ApiMount {
                     typ: Some(MountType::BIND),
@@ -338,8 +349,8 @@ fn map_mount(spec: &ContainerSpec, ctx: &CreateContext, m: &Mount, out: &mut Map
             name: Some(name),
             nocopy: false,
         } => {
-            out.binds.push(format!("{name}:{}:{mode}", m.target));
-            out.volumes.push(m.target.clone());
+            out.binds
+                .push(format!("{name}:{}:{mode}", clean_target(&m.target)));
         }
         MountKind::Volume {
             name: None,
@@ -401,14 +412,34 @@ fn map_ports(spec: &ContainerSpec) -> (HashMap<String, Option<Vec<ApiPortBinding
             });
     }
     for e in &spec.expose {
-        let key = if e.contains('/') {
-            e.clone()
-        } else {
-            format!("{e}/tcp")
-        };
-        exposed.insert(key);
+        // As written, as Compose v2 sends it: the engine reads `5432` as `5432/tcp`.
+        exposed.insert(e.clone());
     }
     (bindings, exposed.into_iter().collect())
+}
+
+/// Capabilities with the `CAP_` prefix, as Compose v2 sends them (`NET_ADMIN` →
+/// `CAP_NET_ADMIN`; `ALL` stays). The engine takes both forms.
+fn capabilities(caps: &[String]) -> Vec<String> {
+    caps.iter()
+        .map(|c| {
+            let upper = c.to_ascii_uppercase();
+            if upper == "ALL" || upper.starts_with("CAP_") {
+                c.clone()
+            } else {
+                format!("CAP_{c}")
+            }
+        })
+        .collect()
+}
+
+/// A bind's container path without a trailing `/` (`/media/` → `/media`), as Compose v2
+/// cleans it; `/` stays.
+fn clean_target(target: &str) -> &str {
+    match target.trim_end_matches('/') {
+        "" => "/",
+        t => t,
+    }
 }
 
 fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {

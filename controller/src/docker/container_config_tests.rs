@@ -221,10 +221,9 @@ fn config_fields_match_compose() {
             "90/tcp".into()
         ])
     );
-    // compose lists every short-syntax target and anonymous volume in Config.Volumes.
-    let mut vols = b.volumes.unwrap();
-    vols.sort();
-    assert_eq!(vols, vec!["/anon", "/conf", "/data", "/etc/a.txt"]);
+    // Compose v2 lists only anonymous volumes in Config.Volumes; binds and named volumes go
+    // through HostConfig alone.
+    assert_eq!(b.volumes.unwrap(), vec!["/anon"]);
 }
 
 #[test]
@@ -246,8 +245,8 @@ fn host_config_matches_compose() {
         (rp.name, rp.maximum_retry_count),
         (Some(RestartPolicyNameEnum::ON_FAILURE), Some(3))
     );
-    assert_eq!(h.cap_add, Some(vec!["NET_ADMIN".to_string()]));
-    assert_eq!(h.cap_drop, Some(vec!["MKNOD".to_string()]));
+    assert_eq!(h.cap_add, Some(vec!["CAP_NET_ADMIN".to_string()]));
+    assert_eq!(h.cap_drop, Some(vec!["CAP_MKNOD".to_string()]));
     let d = &h.devices.unwrap()[0];
     assert_eq!(d.path_on_host.as_deref(), Some("/dev/null"));
     assert_eq!(d.path_in_container.as_deref(), Some("/dev/xnull"));
@@ -345,13 +344,20 @@ fn one_network_at_create_with_service_alias_the_rest_later() {
     let eps = b.networking_config.unwrap().endpoints_config.unwrap();
     assert_eq!(eps.len(), 1);
     let ep = &eps["demo_front"];
-    assert_eq!(ep.aliases, Some(vec!["web".to_string(), "web-alias".to_string()]));
+    assert_eq!(
+        ep.aliases,
+        Some(vec![
+            "demo-web-1".to_string(),
+            "web".to_string(),
+            "web-alias".to_string()
+        ])
+    );
     assert_eq!(
         ep.ipam_config.as_ref().unwrap().ipv4_address.as_deref(),
         Some("172.30.99.10")
     );
     let extra = extra_networks(&spec(), &ctx());
-    assert_eq!(extra, vec![attach("demo_back", &["web"], None)]);
+    assert_eq!(extra, vec![attach("demo_back", &["demo-web-1", "web"], None)]);
 
     let mut c = ctx();
     c.create_network = Some("demo_back".into());

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use bollard::{
-    models::ContainerSummary,
+    models::{ContainerSummary, Network, Volume},
     query_parameters::{
         ListContainersOptionsBuilder, ListImagesOptionsBuilder, ListNetworksOptions, ListVolumesOptions,
     },
@@ -122,14 +122,24 @@ async fn list_networks(host: &DockerHost) -> Result<Vec<ObservedNetwork>> {
         .api("list_networks", |d| d.list_networks(None::<ListNetworksOptions>))
         .await
         .map_err(|e| list_failed(host, "networks", e))?;
-    Ok(list
-        .into_iter()
-        .map(|n| ObservedNetwork {
-            id: n.id.unwrap_or_default(),
-            name: n.name.unwrap_or_default(),
-            labels: n.labels.unwrap_or_default().into_iter().collect(),
-        })
-        .collect())
+    Ok(list.into_iter().map(network_from_api).collect())
+}
+
+/// One entry of the network list.
+pub(crate) fn network_from_api(n: Network) -> ObservedNetwork {
+    ObservedNetwork {
+        id: n.id.unwrap_or_default(),
+        name: n.name.unwrap_or_default(),
+        labels: n.labels.unwrap_or_default().into_iter().collect(),
+    }
+}
+
+/// One entry of the volume list.
+pub(crate) fn volume_from_api(v: Volume) -> ObservedVolume {
+    ObservedVolume {
+        name: v.name,
+        labels: v.labels.into_iter().collect(),
+    }
 }
 
 async fn list_volumes(host: &DockerHost) -> Result<Vec<ObservedVolume>> {
@@ -141,10 +151,7 @@ async fn list_volumes(host: &DockerHost) -> Result<Vec<ObservedVolume>> {
         .volumes
         .unwrap_or_default()
         .into_iter()
-        .map(|v| ObservedVolume {
-            name: v.name,
-            labels: v.labels.into_iter().collect(),
-        })
+        .map(volume_from_api)
         .collect())
 }
 

@@ -11,7 +11,7 @@ use bollard::query_parameters::{
 use super::{
     client::DockerHost,
     error::{DockerError, Result},
-    observe::container_from_summary,
+    observe::{container_from_summary, network_from_api, volume_from_api},
 };
 use crate::{
     labels,
@@ -60,11 +60,7 @@ pub async fn networks(host: &DockerHost, ids: &BTreeSet<String>) -> Result<Vec<O
         .map_err(|e| failed(host, "networks", e))?;
     Ok(list
         .into_iter()
-        .map(|n| ObservedNetwork {
-            id: n.id.unwrap_or_default(),
-            name: n.name.unwrap_or_default(),
-            labels: n.labels.unwrap_or_default().into_iter().collect(),
-        })
+        .map(network_from_api)
         .filter(|n| ids.contains(&n.id))
         .collect())
 }
@@ -81,10 +77,7 @@ pub async fn volumes(host: &DockerHost, names: &BTreeSet<String>) -> Result<Vec<
         .volumes
         .unwrap_or_default()
         .into_iter()
-        .map(|v| ObservedVolume {
-            name: v.name,
-            labels: v.labels.into_iter().collect(),
-        })
+        .map(volume_from_api)
         .filter(|v| names.contains(&v.name))
         .collect())
 }

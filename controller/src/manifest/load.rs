@@ -3,8 +3,10 @@
 //! Every `*.yaml`/`*.yml` file below the root is read (hidden directories skipped). A document
 //! is a manifest when it has an `apiVersion`; documents without one are other YAML that lives
 //! in the repo (compose files, application config) and are left to whoever references them.
-//! A document with a `kind` but no `apiVersion`, or with an `apiVersion` aegis does not serve,
-//! is an error: it was probably meant to be a manifest.
+//! A document with one of aegis's kinds but no `apiVersion` or another one, or with an
+//! `aegis.dev/` version aegis does not serve, is an error: it was probably meant to be a
+//! manifest. Other tools' YAML with an `apiVersion` of its own (Grafana provisioning files
+//! have `apiVersion: 1`, Kubernetes objects `apps/v1`) is left alone.
 //!
 //! Manifest files are read through the [`SourceRoot`] like every other file of the
 //! repository: a `*.yaml` symlink is followed only while it stays inside the root, and a
@@ -211,6 +213,9 @@ pub fn load_root(source: &SourceRoot) -> (ManifestSet, Diagnostics) {
     (set, diags)
 }
 
+/// An `apiVersion` in this group is aegis's, whatever its version.
+const API_GROUP: &str = "aegis.dev/";
+
 fn decode_manifest(file: &Path, doc: &Document) -> Result<Option<AnyManifest>, Diagnostic> {
     let Value::Object(obj) = &doc.value else {
         return Ok(None);
@@ -235,6 +240,13 @@ fn decode_manifest(file: &Path, doc: &Document) -> Result<Option<AnyManifest>, D
             _ => Ok(None),
         };
     };
+    let ours = api.as_str().is_some_and(|a| a.starts_with(API_GROUP))
+        || kind.is_some_and(|k| k.parse::<Kind>().is_ok());
+    if !ours {
+        // Another tool's YAML that has an `apiVersion` of its own: Grafana provisioning
+        // (`apiVersion: 1`), Kubernetes objects, ...
+        return Ok(None);
+    }
     if api.as_str() != Some(API_VERSION) {
         return Err(diag(
             "apiVersion",
@@ -335,6 +347,37 @@ mod tests {
         let (_, diags) = load_dir(dir.path());
         assert_eq!(diags.len(), 1, "{diags}");
         assert!(diags.to_string().contains("s.yaml:1: kind"), "{diags}");
+    }
+
+    #[test]
+    fn other_tools_yaml_with_an_api_version_is_not_a_manifest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(
+            dir.path(),
+            "grafana/datasource.yml",
+            "apiVersion: 1\ndatasources:\n  - name: Prometheus\n    type: prometheus\n",
+        );
+        write(
+            dir.path(),
+            "k8s/deploy.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n",
+        );
+        let (set, diags) = load_dir(dir.path());
+        assert!(diags.is_empty(), "{diags}");
+        assert!(set.items.is_empty());
+    }
+
+    #[test]
+    fn an_aegis_kind_or_group_with_a_wrong_version_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(
+            dir.path(),
+            "a.yaml",
+            "apiVersion: apps/v1\nkind: Stack\nmetadata: {name: x}\n---\napiVersion: aegis.dev/v2\nkind: Widget\n",
+        );
+        let (_, diags) = load_dir(dir.path());
+        assert_eq!(diags.len(), 2, "{diags}");
+        assert!(diags.to_string().contains("a.yaml:1: apiVersion"), "{diags}");
     }
 
     #[test]

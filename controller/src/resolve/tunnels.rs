@@ -337,7 +337,7 @@ mod tests {
                 interval: None,
                 backup_path: None,
                 resolv_conf: None,
-                fallback_nameservers: vec!["192.168.11.1".into()],
+                fallback_nameservers: vec!["192.0.2.53".into()],
                 utility_subnet: None,
                 image: None,
                 host_etc: None,
@@ -400,7 +400,7 @@ mod tests {
         );
         assert_eq!(
             c.command.as_deref(),
-            Some(&["--upstream-dns".to_string(), "192.168.11.1:53".to_string()][..])
+            Some(&["--upstream-dns".to_string(), "192.0.2.53:53".to_string()][..])
         );
         assert!(c.env["CLIENT_SECRET"].is_secret());
         assert_eq!(c.restart, RestartPolicy::UnlessStopped);
