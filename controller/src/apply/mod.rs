@@ -8,6 +8,7 @@ pub mod confirmed;
 pub mod critical_last;
 pub mod critical_restart;
 mod execute;
+pub mod images;
 mod labels;
 pub mod reach;
 pub mod recovery;
@@ -143,11 +144,13 @@ async fn apply_host_in(
 ) -> Result<HostReport, ApplyError> {
     let host = DockerHost::connect(&desired.host).await?;
     let mut observed = observe(&host).await?;
-    for image in images_of(desired) {
+    let (pulls, builds) = images::needs(desired, |_| true);
+    for image in pulls {
         // The agent image (DnsGuard's default) is copied or built, never pulled.
         let id = crate::agent::image::ensure_for_container(&host, &observed.images, &image).await?;
         observed.images.insert(image, id);
     }
+    images::ensure_builds(&host, &mut observed.images, &builds).await?;
     let mut plan = traced_plan(|| plan::plan_host(desired, &observed, &opts.plan));
     let adopted = if adopt {
         let names: BTreeSet<String> = desired
@@ -189,7 +192,14 @@ async fn plan_only(desired: &DesiredHost, opts: &PlanOptions) -> Result<HostPlan
     let host = DockerHost::connect(&desired.host).await?;
     let mut observed = docker::observe(&host).await?;
     // No pulls in a dry run: an absent image gets a placeholder ID, which shows as a change.
-    for image in images_of(desired) {
+    let (pulls, builds) = images::needs(desired, |_| true);
+    for b in builds {
+        // Not built yet: a placeholder ID, which shows as a change.
+        let id = crate::desired::built_id(&observed.images, &b.image, &b.build)
+            .unwrap_or_else(|| format!("(not built: {})", b.build.tag));
+        observed.images.insert(b.image, id);
+    }
+    for image in pulls {
         if let std::collections::btree_map::Entry::Vacant(slot) = observed.images.entry(image) {
             let image = slot.key().clone();
             let id = docker::images::inspect_id(&host, &image).await?;
@@ -228,14 +238,6 @@ fn who(desired: &DesiredHost, revision: &str, opts: &ApplyOptions) -> labels::Ct
     }
 }
 
-fn images_of(desired: &DesiredHost) -> BTreeSet<String> {
-    desired
-        .stacks
-        .iter()
-        .flat_map(|s| s.containers.iter().map(|c| c.image.clone()))
-        .collect()
-}
-
 /// What a per-resource pass did (the control loop's unit of work).
 #[derive(Debug, Clone)]
 pub struct ResourceReport {
@@ -263,16 +265,6 @@ pub fn plan_resource(
         full.only(resource)
     });
     (full, plan)
-}
-
-/// The images `resource`'s containers run.
-pub fn resource_images(desired: &DesiredHost, resource: &crate::desired::ResourceRef) -> BTreeSet<String> {
-    desired
-        .stacks
-        .iter()
-        .filter(|s| s.owner() == *resource)
-        .flat_map(|s| s.containers.iter().map(|c| c.image.clone()))
-        .collect()
 }
 
 /// Runs one resource's `plan`; one message per failed or skipped step.

@@ -17,7 +17,6 @@ pub fn strip_extensions(map: &mut Map<String, Value>) {
 /// Service keys compose knows that aegis rejects, with what to do instead.
 fn unsupported_service_key(key: &str) -> Option<&'static str> {
     Some(match key {
-        "build" => "aegis does not build images; push the image to a registry and set `image:`",
         "configs" => "not supported yet; bind-mount a file from the repo instead",
         "profiles" => {
             "not supported: every service of a Stack runs; split optional services into their own Stack"
@@ -74,7 +73,7 @@ mod tests {
 
     #[test]
     fn reports_every_unknown_key_with_a_hint() {
-        let mut v = json!({"image": "x", "build": ".", "x-meta": 1, "frobnicate": true, "user": null});
+        let mut v = json!({"image": "x", "develop": {}, "x-meta": 1, "frobnicate": true, "user": null});
         let map = SourceMap::default();
         let mut report = Report::new(Path::new("c.yaml"), &map);
         let obj = v.as_object_mut().expect("map");
@@ -88,10 +87,10 @@ mod tests {
         let text = report.errors.to_string();
         assert_eq!(report.errors.len(), 2, "{text}");
         assert!(
-            text.contains("services.a.build: `build` is not supported"),
+            text.contains("services.a.develop: `develop` is not supported"),
             "{text}"
         );
-        assert!(text.contains("push the image"), "{text}");
+        assert!(text.contains("compose watch"), "{text}");
         assert!(
             text.contains("services.a.frobnicate: unknown key `frobnicate`"),
             "{text}"

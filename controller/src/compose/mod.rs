@@ -18,7 +18,9 @@
 //! come from [`ComposeInput::vars`] (the Stack's `spec.environment`) first, then from the
 //! project's `.env` file.
 
+mod build;
 mod deploy;
+mod dockerignore;
 mod env;
 mod env_file;
 mod flex;
@@ -41,6 +43,8 @@ mod volumes;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_build;
 #[cfg(test)]
 mod tests_errors;
 #[cfg(test)]

@@ -17,6 +17,8 @@ use super::flex::{
 #[serde(deny_unknown_fields)]
 pub struct Service {
     pub image: Option<String>,
+    /// compose `build:`, parsed by `build.rs`.
+    pub build: Option<serde_json::Value>,
     pub container_name: Option<String>,
     pub restart: Option<Scalar>,
     #[serde(default)]
@@ -106,6 +108,7 @@ pub struct Service {
 /// The service keys [`Service`] accepts (checked against the struct by a test).
 pub const SERVICE_KEYS: &[&str] = &[
     "image",
+    "build",
     "secrets",
     "container_name",
     "restart",

@@ -270,8 +270,11 @@ pub fn pull_policy(s: &str) -> Result<PullPolicy, String> {
         "missing" | "if_not_present" => Ok(PullPolicy::Missing),
         "always" => Ok(PullPolicy::Always),
         "never" => Ok(PullPolicy::Never),
+        // `build:` images are built when their content hash is not on the host; building the
+        // same content again would give the same image.
+        "build" => Ok(PullPolicy::Missing),
         other => Err(format!(
-            "pull_policy `{other}` is not supported; use missing, always or never (aegis does not build)"
+            "pull_policy `{other}` is not supported; use missing, always, never or build"
         )),
     }
 }

@@ -90,14 +90,28 @@ pub fn convert(
         service: name.to_string(),
         ..ContainerSpec::default()
     };
-    match svc.image.take() {
-        Some(image) if !image.is_empty() => c.image = image,
+    let has_build = svc.build.is_some();
+    let build = svc.build.take().and_then(|b| {
+        let bs = super::build::BuildScope {
+            stack: scope.stack,
+            service: name,
+            project_dir: scope.project_dir,
+            lookup: scope.lookup,
+        };
+        super::build::parse(report, &at("build"), b, &bs)
+    });
+    match (svc.image.take(), &build) {
+        // compose: with both, the build is tagged `image:`.
+        (Some(image), _) if !image.is_empty() => c.image = image,
+        (_, Some(b)) => c.image = b.tag.clone(),
+        _ if has_build => {}
         _ => report.error_hint(
             path,
             format!("service `{name}` has no `image`"),
-            "set `image:`; aegis does not build images",
+            "set `image:`, or `build:` to build it on the host",
         ),
     }
+    c.build = build.map(Box::new);
     // `label_file:` first (runtime.rs), then `labels:`, which win.
     super::runtime::apply(report, path, &mut svc, scope.project_dir, &mut c);
     c.labels.extend(

@@ -49,7 +49,7 @@ fn independent_bad_services_are_all_reported() {
     let src = "services:\n  a:\n    image: x\n    build: .\n  b:\n    image: why\n    ports: [\"70000:80\"]\n  c:\n    image: z\n    privileged: sometimes\n";
     let text = load_err(src);
     assert!(
-        text.contains("compose.yaml:4: services.a.build: `build` is not supported"),
+        text.contains("compose.yaml:4: services.a.build.dockerfile: `Dockerfile` does not exist"),
         "{text}"
     );
     assert!(text.contains("compose.yaml:7: services.b.ports[0]"), "{text}");

@@ -244,7 +244,7 @@ pub fn repo_file(at: &RootPath) -> Result<RepoFile, RootError> {
 
 /// SHA-256 over every file of a directory tree, in sorted relative-path order: for each, the
 /// path, its mode bits and its content. Length prefixes keep the encoding unambiguous.
-fn hash_dir(tree: &[TreeEntry]) -> Result<String, RootError> {
+pub(super) fn hash_dir(tree: &[TreeEntry]) -> Result<String, RootError> {
     let mut files: Vec<&TreeEntry> = tree.iter().filter(|e| e.file.is_some()).collect();
     files.sort_by(|a, b| a.name.cmp(&b.name));
     let mut h = Sha256::new();

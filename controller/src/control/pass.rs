@@ -149,7 +149,31 @@ impl Pass<'_> {
     /// (`async` only to keep its large error out of a plain `Result`: it does not wait.)
     async fn images(&self, observed: &mut Arc<ObservedHost>) -> Result<Option<String>, ApplyError> {
         let mut pulling = Vec::new();
-        for image in apply::resource_images(self.desired, self.resource) {
+        let (pulls, builds) = apply::images::of_resource(self.desired, self.resource);
+        for need in builds {
+            if crate::desired::built_id(&observed.images, &need.image, &need.build).is_some() {
+                continue;
+            }
+            match self.pulls.ask_build(self.host, &need) {
+                Pull::Done(id) => {
+                    self.view.add_image(&need.build.tag, &id);
+                    self.view.add_image(&need.image, &id);
+                    let images = &mut Arc::make_mut(observed).images;
+                    images.insert(need.build.tag.clone(), id.clone());
+                    images.insert(need.image, id);
+                }
+                Pull::Running => pulling.push(format!("building {}", need.image)),
+                Pull::Failed(reason) => {
+                    return Err(ApplyError::Docker(DockerError::ImageBuild {
+                        host: self.host.host().to_string(),
+                        stack: need.stack,
+                        service: need.service,
+                        reason,
+                    }))
+                }
+            }
+        }
+        for image in pulls {
             let present = observed.images.contains_key(&image)
                 || observed
                     .images
@@ -162,7 +186,7 @@ impl Pass<'_> {
                     self.view.add_image(&image, &id);
                     Arc::make_mut(observed).images.insert(image, id);
                 }
-                Pull::Running => pulling.push(image),
+                Pull::Running => pulling.push(format!("pulling image {image}")),
                 Pull::Failed(reason) => {
                     return Err(ApplyError::Docker(DockerError::ImagePull {
                         host: self.host.host().to_string(),
@@ -172,7 +196,7 @@ impl Pass<'_> {
                 }
             }
         }
-        Ok((!pulling.is_empty()).then(|| format!("pulling image {}", pulling.join(", "))))
+        Ok((!pulling.is_empty()).then(|| pulling.join(", ")))
     }
 }
 

@@ -43,19 +43,47 @@ impl Pulls {
     /// The state of `image` on `host`, starting its pull if none is running. A finished pull
     /// is handed out once and forgotten.
     pub fn ask(&self, host: &DockerHost, image: &str) -> Pull {
-        let key = (host.host().to_string(), image.to_string());
+        let (h, image) = (host.clone(), image.to_string());
+        self.start(host, image.clone(), async move {
+            // The agent image (a DnsGuard's, a watchdog's) is copied or built, never pulled.
+            crate::agent::image::ensure_for_container(&h, &Default::default(), &image)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    /// [`Pulls::ask`] for an image built from the repository (compose `build:`), keyed by its
+    /// hash tag. A failure's text is the builder's reason (with its last lines).
+    pub fn ask_build(&self, host: &DockerHost, need: &crate::apply::images::BuildNeed) -> Pull {
+        let (h, need) = (host.clone(), need.clone());
+        self.start(host, need.build.tag.clone(), async move {
+            crate::docker::build::ensure_built(&h, &need.stack, &need.service, &need.image, &need.build)
+                .await
+                .map_err(|e| match e {
+                    crate::docker::DockerError::ImageBuild { reason, .. } => reason,
+                    e => e.to_string(),
+                })
+        })
+    }
+
+    /// The state of job `name` on `host`, spawning `job` if none is running.
+    fn start(
+        &self,
+        host: &DockerHost,
+        name: String,
+        job: impl std::future::Future<Output = Result<String, String>> + Send + 'static,
+    ) -> Pull {
+        let key = (host.host().to_string(), name);
         let mut m = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(known) = known(&mut m, &key) {
             return known;
         }
         m.insert(key.clone(), Entry::Running);
-        let (pulls, host, image) = (self.clone(), host.clone(), image.to_string());
+        let pulls = self.clone();
         tokio::spawn(async move {
-            // The agent image (a DnsGuard's, a watchdog's) is copied or built, never pulled.
-            let r = crate::agent::image::ensure_for_container(&host, &Default::default(), &image).await;
-            let done = match r {
+            let done = match job.await {
                 Ok(id) => Entry::Done(id),
-                Err(e) => Entry::Failed(e.to_string(), Instant::now()),
+                Err(e) => Entry::Failed(e, Instant::now()),
             };
             pulls
                 .0

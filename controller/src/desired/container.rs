@@ -117,6 +117,10 @@ pub struct ContainerSpec {
     /// pull, not what the container is, so it is not hashed.
     #[serde(skip)]
     pub pull_policy: Option<PullPolicy>,
+    /// compose `build:`: the image is built on the host and tagged by its content hash. Not
+    /// hashed itself: a changed build gives a changed image ID, which is.
+    #[serde(skip)]
+    pub build: Option<Box<super::BuildSpec>>,
 }
 
 fn is_first(n: &u32) -> bool {

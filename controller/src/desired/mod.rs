@@ -4,6 +4,7 @@
 //! with observed state. Everything here is plain data: no Docker types, no I/O. Every type is
 //! `Serialize` with deterministic ordering, because the spec hash is computed from it.
 
+mod build;
 mod container;
 mod env;
 mod host;
@@ -12,6 +13,7 @@ mod network;
 mod pangolin;
 mod resource;
 
+pub use build::{built_id, BuildSpec, BUILD_REPOSITORY};
 pub use container::{
     BindSource, ContainerSpec, DependsCondition, DependsOn, Device, DeviceRequest, Healthcheck, Logging,
     Mount, MountKind, NetworkAttachment, NetworkMode, PortBinding, PullPolicy, RepoFile, RestartPolicy,

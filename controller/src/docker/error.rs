@@ -80,6 +80,17 @@ pub enum DockerError {
         reason: String,
     },
 
+    /// compose `build:` failed on the host; `reason` ends with the builder's last lines.
+    #[error(
+        "building the image of service `{service}` of stack `{stack}` on host `{host}` failed: {reason}"
+    )]
+    ImageBuild {
+        host: String,
+        stack: String,
+        service: String,
+        reason: String,
+    },
+
     /// Moving an image onto a host through the Docker API (no registry) failed: the export
     /// from the source engine, the load into this one, or the check of the loaded image's ID.
     #[error("cannot put image `{image}` onto host `{host}` through the Docker API: {reason}")]

@@ -3,9 +3,11 @@
 //! One file per job: [`client`] connects and counts calls, [`observe`] lists a host's state
 //! in four calls, [`observe_some`] lists a few objects by ID (a host view's refresh), [`container_config`] turns a spec into a create body (pure), and
 //! [`containers`], [`networks`], [`volumes`], [`images`], [`files`] and [`wait`] act, and
-//! [`exec`] runs a command in a container (readiness checks).
+//! [`exec`] runs a command in a container (readiness checks), and [`build`] builds compose
+//! `build:` images on the host.
 //! Every call goes through [`DockerHost`], so [`DockerHost::api_calls`] counts them all.
 
+pub mod build;
 pub mod client;
 pub mod container_config;
 pub mod containers;

@@ -232,8 +232,14 @@ impl Scratch {
                 .as_str()
                 .map(String::from)
                 .unwrap_or_else(|| format!("{}-{name}", self.project));
-            if !docker_ok(&["image", "inspect", &image]) && docker_ok(&["tag", super::IMAGE, &image]) {
-                self.tags.push(image);
+            let mut wanted = vec![image];
+            // A service that builds: its Dockerfile's base images too, so that aegis's build
+            // (the classic builder, never pulling) finds them.
+            wanted.extend(base_images(svc));
+            for image in wanted {
+                if !docker_ok(&["image", "inspect", &image]) && docker_ok(&["tag", super::IMAGE, &image]) {
+                    self.tags.push(image);
+                }
             }
         }
         for (kind, made) in [("network", &mut self.networks), ("volume", &mut self.volumes)] {
@@ -269,6 +275,23 @@ impl Drop for Scratch {
         for v in &self.volumes {
             let _ = Command::new("docker").args(["volume", "rm", v]).output();
         }
+        // What aegis built (its containers are gone by now), then the tags made from busybox.
+        let built = format!("reference=aegis-build/{}-*", self.project);
+        if let Ok(o) = Command::new("docker")
+            .args([
+                "image",
+                "ls",
+                "--filter",
+                &built,
+                "--format",
+                "{{.Repository}}:{{.Tag}}",
+            ])
+            .output()
+        {
+            for t in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                let _ = Command::new("docker").args(["rmi", t]).output();
+            }
+        }
         for t in &self.tags {
             let _ = Command::new("docker").args(["rmi", t]).output();
         }
@@ -279,6 +302,35 @@ impl Drop for Scratch {
             let _ = std::fs::remove_dir_all(Path::new("/var/lib/aegis/stacks").join(s));
         }
     }
+}
+
+/// The `FROM` images of a service's Dockerfile (Compose's resolved `build:`), but `scratch`,
+/// earlier stages and references with variables.
+fn base_images(svc: &Value) -> Vec<String> {
+    let (Some(context), Some(file)) = (
+        svc["build"]["context"].as_str(),
+        svc["build"]["dockerfile"].as_str(),
+    ) else {
+        return Vec::new();
+    };
+    let text = std::fs::read_to_string(Path::new(context).join(file)).unwrap_or_default();
+    let mut stages = Vec::new();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        if !words.next().is_some_and(|w| w.eq_ignore_ascii_case("FROM")) {
+            continue;
+        }
+        let rest: Vec<&str> = words.filter(|w| !w.starts_with("--")).collect();
+        let Some(image) = rest.first() else { continue };
+        if *image != "scratch" && !image.contains('$') && !stages.contains(image) {
+            out.push(image.to_string());
+        }
+        if rest.len() == 3 && rest[1].eq_ignore_ascii_case("AS") {
+            stages.push(rest[2]);
+        }
+    }
+    out
 }
 
 fn docker_ok(args: &[&str]) -> bool {

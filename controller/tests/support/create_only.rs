@@ -51,6 +51,20 @@ pub async fn create(root: &Path, instance: &str) -> Result<Created, String> {
         containers: Vec::new(),
         stacks: Vec::new(),
     };
+    // Builds first (compose `build:`), as `aegis apply` does: the dry-run plan finds them.
+    for desired in &resolved.state.hosts {
+        let (_, builds) = aegis::apply::images::needs(desired, |_| true);
+        if builds.is_empty() {
+            continue;
+        }
+        let host = DockerHost::connect(&desired.host)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut images = BTreeMap::new();
+        aegis::apply::images::ensure_builds(&host, &mut images, &builds)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     let plans = plan_all(&resolved.state, &opts).await;
     for (desired, plan) in resolved.state.hosts.iter().zip(plans) {
         let plan = plan.map_err(|e| e.to_string())?;
