@@ -18,6 +18,8 @@
 //! come from [`ComposeInput::vars`] (the Stack's `spec.environment`) first, then from the
 //! project's `.env` file.
 
+mod blkio;
+mod configs;
 mod deploy;
 mod env;
 mod env_file;
@@ -29,11 +31,13 @@ mod model;
 mod networks;
 mod options;
 mod ports;
+mod profiles;
 mod replicas;
 mod report;
 mod runtime;
 mod secrets;
 mod service;
+mod tuning;
 mod units;
 mod validate;
 mod volumes;
@@ -173,10 +177,21 @@ pub fn load(input: &ComposeInput) -> Result<ComposeStack, Diagnostics> {
         input.project_dir,
         &input.secrets.loader,
     );
+    let declared_configs = configs::declared(
+        &mut report,
+        &input.base.key("configs"),
+        top.get("configs"),
+        &configs::Sources {
+            project_dir: input.project_dir,
+            loader: &input.secrets.loader,
+            lookup: &lookup,
+        },
+    );
     let scope = Scope {
         stack: input.stack,
         secrets: input.secrets,
         declared_secrets: &declared_secrets,
+        declared_configs: &declared_configs,
         project_dir: input.project_dir,
         lookup: &lookup,
         networks: &networks,
@@ -192,6 +207,9 @@ pub fn load(input: &ComposeInput) -> Result<ComposeStack, Diagnostics> {
         Some(Value::Object(map)) => {
             for (name, def) in map {
                 let path = services_path.key(name.clone());
+                if profiles::left_out(&mut report, &path, name, def) {
+                    continue;
+                }
                 if let Some(conv) = load_service(&mut report, &scope, &mut usage, name, &path, def) {
                     order.push(name.clone());
                     let refs = links::Refs {
@@ -250,7 +268,7 @@ fn check_top_level(input: &ComposeInput, report: &mut Report, top: &serde_json::
     for (key, v) in top {
         let path = input.base.key(key.clone());
         match key.as_str() {
-            "services" | "networks" | "volumes" | "secrets" => {}
+            "services" | "networks" | "volumes" | "secrets" | "configs" => {}
             k if k.starts_with("x-") => {}
             "version" => report.warn(&path, "`version` is obsolete and ignored"),
             "name" => {
@@ -265,11 +283,6 @@ fn check_top_level(input: &ComposeInput, report: &mut Report, top: &serde_json::
                     );
                 }
             }
-            "configs" => report.error_hint(
-                &path,
-                "top-level `configs` is not supported yet",
-                "bind-mount a file from the repo instead",
-            ),
             "include" => report.error_hint(
                 &path,
                 "`include` is not supported",

@@ -102,6 +102,9 @@ pub struct ContainerSpec {
     /// `volumes_from`, `container[:ro|:rw]` by container name.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub volumes_from: Vec<String>,
+    /// CPU, block I/O, OOM, namespace and runtime settings (see [`super::Tuning`]).
+    #[serde(skip_serializing_if = "super::Tuning::is_unset")]
+    pub tuning: super::Tuning,
     /// The replica number (compose's `com.docker.compose.container-number`), 1 for a service
     /// that runs one container.
     #[serde(skip_serializing_if = "is_first")]

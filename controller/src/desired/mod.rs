@@ -11,6 +11,7 @@ pub mod management;
 mod network;
 mod pangolin;
 mod resource;
+mod tuning;
 
 pub use container::{
     BindSource, ContainerSpec, DependsCondition, DependsOn, Device, DeviceRequest, Healthcheck, Logging,
@@ -23,3 +24,4 @@ pub use management::{CriticalResource, HostAccess, Management, Probe, ProbeTarge
 pub use network::{Ipam, IpamPool, NetworkSpec, VolumeSpec};
 pub use pangolin::{PangolinCheck, PangolinObject};
 pub use resource::{Kind, ResourceRef};
+pub use tuning::{DeviceRate, Tuning};

@@ -65,7 +65,7 @@ impl CreateContext {
 pub fn create_body(spec: &ContainerSpec, ctx: &CreateContext) -> ContainerCreateBody {
     let mounts = map_mounts(spec, ctx);
     let (port_bindings, exposed) = map_ports(spec);
-    let host_config = HostConfig {
+    let mut host_config = HostConfig {
         binds: Some(mounts.binds),
         mounts: non_empty(mounts.mounts),
         port_bindings: Some(port_bindings),
@@ -127,6 +127,7 @@ pub fn create_body(spec: &ContainerSpec, ctx: &CreateContext) -> ContainerCreate
         volumes_from: non_empty(spec.volumes_from.clone()),
         ..Default::default()
     };
+    super::host_tuning::apply(&spec.tuning, &mut host_config);
     ContainerCreateBody {
         image: Some(spec.image.clone()),
         hostname: spec.hostname.clone(),
