@@ -437,3 +437,12 @@ fn services_with_profiles_are_left_out_with_a_warning() {
         s.warnings
     );
 }
+
+#[test]
+fn relabel_on_named_volumes_is_kept() {
+    let s = load_ok("services:\n  db:\n    image: x\n    volumes: [\"data:/var/lib/mysql:Z\"]\nvolumes:\n  data:\n");
+    assert!(matches!(
+        &s.containers[0].mounts[0].kind,
+        crate::desired::MountKind::Volume { name: Some(n), relabel: Some(r), .. } if n == "demo_data" && r == "Z"
+    ));
+}

@@ -215,6 +215,10 @@ pub enum MountKind {
     Volume {
         name: Option<String>,
         nocopy: bool,
+        /// `z` or `Z` (short syntax, as on binds): passed on in the bind string, as Compose v2
+        /// does. Not serialized when unset (hash stability).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        relabel: Option<String>,
     },
     Tmpfs {
         size: Option<i64>,

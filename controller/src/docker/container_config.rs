@@ -337,18 +337,25 @@ fn map_mount(spec: &ContainerSpec, ctx: &CreateContext, m: &Mount, out: &mut Map
         }
         MountKind::Volume {
             name: Some(name),
-            nocopy: false,
-        } => {
-            out.binds.push(format!("{name}:{}:{mode}", m.target));
+            nocopy,
+            relabel,
+        } if !nocopy || relabel.is_some() => {
+            let mut opts = mode.to_string();
+            for o in [nocopy.then_some("nocopy"), relabel.as_deref()].into_iter().flatten() {
+                opts.push(',');
+                opts.push_str(o);
+            }
+            out.binds.push(format!("{name}:{}:{opts}", m.target));
             out.volumes.push(m.target.clone());
         }
         MountKind::Volume {
             name: None,
             nocopy: false,
+            ..
         } if !m.read_only => {
             out.volumes.push(m.target.clone());
         }
-        MountKind::Volume { name, nocopy } => out.mounts.push(ApiMount {
+        MountKind::Volume { name, nocopy, .. } => out.mounts.push(ApiMount {
             typ: Some(MountType::VOLUME),
             source: name.clone(),
             target: Some(m.target.clone()),
