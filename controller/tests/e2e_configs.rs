@@ -99,7 +99,10 @@ fn configs_reach_the_container_and_a_change_recreates_only_its_users() {
         ),
     );
     let mut args = src.args("apply");
-    args.extend(["--age-key-file".to_string(), keyfile.to_string_lossy().into_owned()]);
+    args.extend([
+        "--age-key-file".to_string(),
+        keyfile.to_string_lossy().into_owned(),
+    ]);
 
     // 1. Every kind of config is where Compose v2 puts it.
     let out = apply_ok(&args);
@@ -119,7 +122,10 @@ fn configs_reach_the_container_and_a_change_recreates_only_its_users() {
         "{mounts}"
     );
     let label = inspect(&app_c, "{{index .Config.Labels \"aegis.dev/spec\"}}");
-    assert!(!out.contains(&sealed) && !label.contains(&sealed), "{out}\n{label}");
+    assert!(
+        !out.contains(&sealed) && !label.contains(&sealed),
+        "{out}\n{label}"
+    );
 
     // 2. A changed config recreates its user, not the other service.
     let (app_id, other_id) = (container_id(&app_c), container_id(&other_c));

@@ -63,7 +63,11 @@ pub fn declared(
     };
     for (key, v) in map {
         let path = section.key(key.clone());
-        let v = if v.is_null() { Value::Object(Default::default()) } else { v.clone() };
+        let v = if v.is_null() {
+            Value::Object(Default::default())
+        } else {
+            v.clone()
+        };
         let Some(def) = report.decode::<ConfigDef>(&path, &v) else {
             continue;
         };
@@ -83,7 +87,11 @@ fn one(report: &mut Report, path: &FieldPath, def: ConfigDef, src: &Sources) -> 
         );
         return None;
     }
-    let given = [def.file.is_some(), def.content.is_some(), def.environment.is_some()];
+    let given = [
+        def.file.is_some(),
+        def.content.is_some(),
+        def.environment.is_some(),
+    ];
     if given.iter().filter(|g| **g).count() != 1 {
         report.error_hint(
             path,

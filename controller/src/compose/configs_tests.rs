@@ -59,7 +59,13 @@ fn files_are_bind_mounted_and_values_written_in() {
     assert_eq!(
         files,
         vec![
-            ("/etc/inline.txt", 0o440, 1000, 1001, b"port = ${PORT}\n".as_slice()),
+            (
+                "/etc/inline.txt",
+                0o440,
+                1000,
+                1001,
+                b"port = ${PORT}\n".as_slice()
+            ),
             ("/from_env", 0o444, 0, 0, b"hello".as_slice()),
         ]
     );
@@ -139,7 +145,9 @@ fn uid_on_a_plain_file_is_ignored_with_a_warning() {
     let src = "services:\n  a:\n    image: x\n    configs: [{source: c, uid: \"1\"}]\nconfigs:\n  c:\n    file: ./c.conf\n";
     let s = load_in(dir.path(), src, &[]).unwrap_or_else(|e| panic!("{e}"));
     assert!(
-        s.warnings.iter().any(|w| w.to_string().contains("ignored for a config bind-mounted")),
+        s.warnings
+            .iter()
+            .any(|w| w.to_string().contains("ignored for a config bind-mounted")),
         "{:?}",
         s.warnings
     );

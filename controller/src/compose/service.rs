@@ -101,7 +101,14 @@ pub fn convert(
     super::runtime::apply(report, path, &mut svc, scope.project_dir, &mut c);
     if let Some(entries) = svc.configs.take() {
         let read_only = svc.read_only.is_some_and(|b| b.0);
-        super::configs::for_service(report, &at("configs"), entries, scope.declared_configs, read_only, &mut c);
+        super::configs::for_service(
+            report,
+            &at("configs"),
+            entries,
+            scope.declared_configs,
+            read_only,
+            &mut c,
+        );
     }
     c.tuning = super::tuning::take(report, path, &mut svc);
     c.labels.extend(

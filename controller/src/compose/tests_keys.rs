@@ -383,7 +383,10 @@ services:
         (t.cpu_count, t.cpu_percent, t.cpu_period, t.cpu_quota),
         (Some(2), Some(50), Some(100_000), Some(50_000))
     );
-    assert_eq!((t.cpu_rt_period, t.cpu_rt_runtime), (Some(1_000_000), Some(950_000)));
+    assert_eq!(
+        (t.cpu_rt_period, t.cpu_rt_runtime),
+        (Some(1_000_000), Some(950_000))
+    );
     assert_eq!(t.cpuset.as_deref(), Some("0-1"));
     assert_eq!(
         (t.mem_swappiness, t.oom_kill_disable, t.oom_score_adj),
@@ -440,7 +443,9 @@ fn services_with_profiles_are_left_out_with_a_warning() {
 
 #[test]
 fn relabel_on_named_volumes_is_kept() {
-    let s = load_ok("services:\n  db:\n    image: x\n    volumes: [\"data:/var/lib/mysql:Z\"]\nvolumes:\n  data:\n");
+    let s = load_ok(
+        "services:\n  db:\n    image: x\n    volumes: [\"data:/var/lib/mysql:Z\"]\nvolumes:\n  data:\n",
+    );
     assert!(matches!(
         &s.containers[0].mounts[0].kind,
         crate::desired::MountKind::Volume { name: Some(n), relabel: Some(r), .. } if n == "demo_data" && r == "Z"

@@ -30,10 +30,16 @@ pub fn take(report: &mut Report, path: &FieldPath, svc: &mut Service) -> Tuning 
         ..Tuning::default()
     };
     if let Some(p) = t.cpu_percent.filter(|p| !(0..=100).contains(p)) {
-        report.error(&at("cpu_percent"), format!("`{p}` is not a percentage (0 to 100)"));
+        report.error(
+            &at("cpu_percent"),
+            format!("`{p}` is not a percentage (0 to 100)"),
+        );
     }
     if let Some(s) = t.mem_swappiness.filter(|s| !(-1..=100).contains(s)) {
-        report.error(&at("mem_swappiness"), format!("`{s}` is not a swappiness (0 to 100)"));
+        report.error(
+            &at("mem_swappiness"),
+            format!("`{s}` is not a swappiness (0 to 100)"),
+        );
     }
     if let Some(s) = t.oom_score_adj.filter(|s| !(-1000..=1000).contains(s)) {
         report.error(

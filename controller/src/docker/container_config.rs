@@ -341,7 +341,10 @@ fn map_mount(spec: &ContainerSpec, ctx: &CreateContext, m: &Mount, out: &mut Map
             relabel,
         } if !nocopy || relabel.is_some() => {
             let mut opts = mode.to_string();
-            for o in [nocopy.then_some("nocopy"), relabel.as_deref()].into_iter().flatten() {
+            for o in [nocopy.then_some("nocopy"), relabel.as_deref()]
+                .into_iter()
+                .flatten()
+            {
                 opts.push(',');
                 opts.push_str(o);
             }

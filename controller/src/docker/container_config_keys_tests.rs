@@ -112,7 +112,9 @@ fn relabelled_named_volumes_go_to_binds_as_compose_v2_sends_them() {
             },
         },
     ];
-    let hc = create_body(&s, &CreateContext::default()).host_config.expect("host config");
+    let hc = create_body(&s, &CreateContext::default())
+        .host_config
+        .expect("host config");
     assert_eq!(
         hc.binds,
         Some(vec![
@@ -128,7 +130,9 @@ fn tuning_reaches_the_host_config() {
     let mut s = spec();
     s.tuning.cpuset = Some("0".into());
     s.tuning.cgroupns = Some("host".into());
-    let hc = create_body(&s, &CreateContext::default()).host_config.expect("host config");
+    let hc = create_body(&s, &CreateContext::default())
+        .host_config
+        .expect("host config");
     assert_eq!(hc.cpuset_cpus.as_deref(), Some("0"));
     assert_eq!(
         hc.cgroupns_mode,
