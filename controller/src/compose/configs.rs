@@ -37,6 +37,8 @@ pub enum Declared {
     Repo(RepoFile),
     /// Content written into the container (decrypted SOPS file, `content:`, `environment:`).
     Value { value: Secret, digest: String },
+    /// An `environment:` config whose variable is not set: an error where a service uses it.
+    Unset(String),
 }
 
 /// What reading the top-level configs needs.
@@ -104,17 +106,12 @@ fn one(report: &mut Report, path: &FieldPath, def: ConfigDef, src: &Sources) -> 
         return Some(plain(content.into_bytes()));
     }
     if let Some(var) = def.environment {
-        return match (src.lookup)(&var) {
-            Some(v) => Some(plain(v.into_bytes())),
-            None => {
-                report.error_hint(
-                    &path.key("environment"),
-                    format!("variable `{var}` is not set"),
-                    "set it in the Stack's `spec.environment` or the project's `.env` (aegis never reads the controller's own environment)",
-                );
-                None
-            }
-        };
+        // Compose v2 fails only when a container needs it: an unused config may name an unset
+        // variable.
+        return Some(match (src.lookup)(&var) {
+            Some(v) => plain(v.into_bytes()),
+            None => Declared::Unset(var),
+        });
     }
     let file = def.file.unwrap_or_default();
     let at = path.key("file");
@@ -213,6 +210,11 @@ pub fn for_service(
                     },
                 });
             }
+            Declared::Unset(var) => report.error_hint(
+                &at,
+                format!("config `{}` reads variable `{var}`, which is not set", long.source),
+                "set it in the Stack's `spec.environment` or the project's `.env` (aegis never reads the controller's own environment)",
+            ),
             Declared::Value { value, digest } => {
                 if read_only {
                     report.error_hint(

@@ -107,7 +107,7 @@ services:
   a:
     image: x
     read_only: true
-    configs: [nope, inline, c]
+    configs: [nope, inline, c, unset]
 configs:
   ext:
     external: true
@@ -131,7 +131,7 @@ configs:
         "configs.ext: external configs are Swarm objects",
         "configs.both: a config needs exactly one of",
         "configs.missing.file: config file",
-        "configs.unset.environment: variable `NOT_SET` is not set",
+        "services.a.configs[3]: config `unset` reads variable `NOT_SET`, which is not set",
     ] {
         assert!(text.contains(want), "{want}\n{text}");
     }
@@ -151,4 +151,10 @@ fn uid_on_a_plain_file_is_ignored_with_a_warning() {
         "{:?}",
         s.warnings
     );
+}
+
+#[test]
+fn an_unused_config_may_name_an_unset_variable() {
+    let s = load_ok("services:\n  a:\n    image: x\nconfigs:\n  c:\n    environment: NOT_SET\n");
+    assert_eq!(s.containers.len(), 1);
 }

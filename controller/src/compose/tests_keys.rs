@@ -451,3 +451,12 @@ fn relabel_on_named_volumes_is_kept() {
         crate::desired::MountKind::Volume { name: Some(n), relabel: Some(r), .. } if n == "demo_data" && r == "Z"
     ));
 }
+
+#[test]
+fn depending_on_a_left_out_service_is_an_error() {
+    let text = load_err(
+        "services:\n  app:\n    image: x\n    depends_on: [debug]\n  debug:\n    image: x\n    profiles: [debug]\n",
+    );
+    assert!(text.contains("services.app.depends_on"), "{text}");
+    assert!(text.contains("debug"), "{text}");
+}
