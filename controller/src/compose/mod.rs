@@ -202,12 +202,13 @@ pub fn load(input: &ComposeInput) -> Result<ComposeStack, Diagnostics> {
     let mut services = BTreeMap::new();
     let mut extra = BTreeMap::new();
     let services_path = input.base.key("services");
+    let profiles = profiles::active(&lookup);
     match top.get("services") {
         None | Some(Value::Null) => {}
         Some(Value::Object(map)) => {
             for (name, def) in map {
                 let path = services_path.key(name.clone());
-                if profiles::left_out(&mut report, &path, name, def) {
+                if profiles::left_out(&mut report, &path, name, def, &profiles) {
                     continue;
                 }
                 if let Some(conv) = load_service(&mut report, &scope, &mut usage, name, &path, def) {

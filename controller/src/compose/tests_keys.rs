@@ -460,3 +460,21 @@ fn depending_on_a_left_out_service_is_an_error() {
     assert!(text.contains("services.app.depends_on"), "{text}");
     assert!(text.contains("debug"), "{text}");
 }
+
+#[test]
+fn compose_profiles_activates_services() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = "services:\n  app:\n    image: x\n  debug:\n    image: x\n    profiles: [debug]\n  other:\n    image: x\n    profiles: [other]\n";
+    let names = |vars: &[(&str, &str)]| -> Vec<String> {
+        load_in(dir.path(), src, vars)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .containers
+            .into_iter()
+            .map(|c| c.service)
+            .collect()
+    };
+    assert_eq!(names(&[("COMPOSE_PROFILES", "debug")]), vec!["app", "debug"]);
+    assert_eq!(names(&[("COMPOSE_PROFILES", "*")]), vec!["app", "debug", "other"]);
+    fs::write(dir.path().join(".env"), "COMPOSE_PROFILES=other, debug\n").expect("write");
+    assert_eq!(names(&[]), vec!["app", "debug", "other"]);
+}
