@@ -36,7 +36,8 @@ pub struct ContainerSpec {
     /// Networks to join (only when `network_mode` is [`NetworkMode::Networks`]), by Docker name.
     pub networks: Vec<NetworkAttachment>,
     pub mounts: Vec<Mount>,
-    /// Compose `secrets:`: files written into the container before it starts.
+    /// Compose `secrets:`, and `configs:` that are not plain repository files (SOPS files,
+    /// `content:`, `environment:`): files written into the container before it starts.
     pub secret_files: Vec<super::SecretFile>,
     /// Service-level `tmpfs:` entries: target → options (e.g. `size=64m`), as compose maps them
     /// to `HostConfig.Tmpfs`.
