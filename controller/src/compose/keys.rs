@@ -17,19 +17,14 @@ pub fn strip_extensions(map: &mut Map<String, Value>) {
 /// Service keys compose knows that aegis rejects, with what to do instead.
 fn unsupported_service_key(key: &str) -> Option<&'static str> {
     Some(match key {
-        "configs" => "not supported yet; bind-mount a file from the repo instead",
-        "profiles" => {
-            "not supported: every service of a Stack runs; split optional services into their own Stack"
-        }
         "extends" => "not supported: use YAML anchors and `<<` merge keys instead",
         "develop" => "compose watch is a development feature and is not supported",
         "platform" => "not supported: the image is pulled for the host's platform",
         "container_name_prefix" | "use_api_socket" | "provider" | "models" => "not supported by aegis",
-        "cgroup" | "cpu_count" | "cpu_percent" | "cpu_period" | "cpu_quota" | "cpu_rt_period"
-        | "cpu_rt_runtime" | "cpuset" | "blkio_config" | "mem_swappiness" | "oom_kill_disable"
-        | "oom_score_adj" | "userns_mode" | "isolation" | "runtime" | "attach" | "credential_spec"
-        | "post_start" | "pre_stop" | "stop_timeout" | "lifecycle" => {
-            "this compose key is not supported by aegis yet; remove it or open an issue"
+        "stop_timeout" => "not a compose key (Compose v2 refuses it too); use `stop_grace_period`",
+        "credential_spec" => "Windows containers only; not supported by aegis",
+        "post_start" | "pre_stop" | "lifecycle" => {
+            "lifecycle hooks are not supported by aegis yet; run the command from the entrypoint instead"
         }
         _ => return None,
     })

@@ -19,6 +19,8 @@
 //! project's `.env` file.
 
 mod build;
+mod blkio;
+mod configs;
 mod deploy;
 mod dockerignore;
 mod env;
@@ -31,12 +33,14 @@ mod model;
 mod networks;
 mod options;
 mod ports;
+mod profiles;
 mod replicas;
 mod report;
 mod runtime;
 mod secrets;
 mod service;
 pub mod state_dir;
+mod tuning;
 mod units;
 mod validate;
 mod volumes;
@@ -181,10 +185,21 @@ pub fn load(input: &ComposeInput) -> Result<ComposeStack, Diagnostics> {
         input.project_dir,
         &input.secrets.loader,
     );
+    let declared_configs = configs::declared(
+        &mut report,
+        &input.base.key("configs"),
+        top.get("configs"),
+        &configs::Sources {
+            project_dir: input.project_dir,
+            loader: &input.secrets.loader,
+            lookup: &lookup,
+        },
+    );
     let scope = Scope {
         stack: input.stack,
         secrets: input.secrets,
         declared_secrets: &declared_secrets,
+        declared_configs: &declared_configs,
         project_dir: input.project_dir,
         host_project_dir: input.host_project_dir,
         lookup: &lookup,
@@ -196,11 +211,15 @@ pub fn load(input: &ComposeInput) -> Result<ComposeStack, Diagnostics> {
     let mut services = BTreeMap::new();
     let mut extra = BTreeMap::new();
     let services_path = input.base.key("services");
+    let profiles = profiles::active(&lookup);
     match top.get("services") {
         None | Some(Value::Null) => {}
         Some(Value::Object(map)) => {
             for (name, def) in map {
                 let path = services_path.key(name.clone());
+                if profiles::left_out(&mut report, &path, name, def, &profiles) {
+                    continue;
+                }
                 if let Some(conv) = load_service(&mut report, &scope, &mut usage, name, &path, def) {
                     order.push(name.clone());
                     let refs = links::Refs {
@@ -259,7 +278,7 @@ fn check_top_level(input: &ComposeInput, report: &mut Report, top: &serde_json::
     for (key, v) in top {
         let path = input.base.key(key.clone());
         match key.as_str() {
-            "services" | "networks" | "volumes" | "secrets" => {}
+            "services" | "networks" | "volumes" | "secrets" | "configs" => {}
             k if k.starts_with("x-") => {}
             "version" => report.warn(&path, "`version` is obsolete and ignored"),
             "name" => {
@@ -274,11 +293,6 @@ fn check_top_level(input: &ComposeInput, report: &mut Report, top: &serde_json::
                     );
                 }
             }
-            "configs" => report.error_hint(
-                &path,
-                "top-level `configs` is not supported yet",
-                "bind-mount a file from the repo instead",
-            ),
             "include" => report.error_hint(
                 &path,
                 "`include` is not supported",

@@ -103,6 +103,31 @@ pub struct Service {
     pub external_links: Vec<String>,
     #[serde(default)]
     pub volumes_from: Vec<String>,
+    /// compose `configs:` (names of top-level configs, or the long form).
+    pub configs: Option<Vec<StrOr<ServiceSecretLong>>>,
+    // Runtime keys (see `cpu.rs`, `blkio.rs`).
+    pub cpu_count: Option<Int>,
+    pub cpu_percent: Option<Int>,
+    pub cpu_period: Option<Int>,
+    pub cpu_quota: Option<Int>,
+    pub cpu_rt_period: Option<Int>,
+    pub cpu_rt_runtime: Option<Int>,
+    pub cpuset: Option<String>,
+    pub blkio_config: Option<super::blkio::BlkioConfig>,
+    pub mem_swappiness: Option<Int>,
+    pub oom_kill_disable: Option<Bool>,
+    pub oom_score_adj: Option<Int>,
+    pub userns_mode: Option<String>,
+    pub runtime: Option<String>,
+    pub isolation: Option<String>,
+    pub cgroup: Option<String>,
+    /// Only `compose up`'s log attachment: nothing for aegis to do.
+    #[allow(dead_code)]
+    pub attach: Option<Bool>,
+    /// Taken out before the decode (see `profiles.rs`).
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub profiles: Vec<String>,
 }
 
 /// The service keys [`Service`] accepts (checked against the struct by a test).
@@ -171,6 +196,24 @@ pub const SERVICE_KEYS: &[&str] = &[
     "links",
     "external_links",
     "volumes_from",
+    "configs",
+    "cpu_count",
+    "cpu_percent",
+    "cpu_period",
+    "cpu_quota",
+    "cpu_rt_period",
+    "cpu_rt_runtime",
+    "cpuset",
+    "blkio_config",
+    "mem_swappiness",
+    "oom_kill_disable",
+    "oom_score_adj",
+    "userns_mode",
+    "runtime",
+    "isolation",
+    "cgroup",
+    "attach",
+    "profiles",
 ];
 
 /// A service's entry under `networks:` (map form).
@@ -378,6 +421,24 @@ pub struct SecretDef {
     pub environment: Option<String>,
     pub external: Option<Bool>,
     pub name: Option<String>,
+}
+
+/// A top-level config: exactly one of `file`, `content` and `environment`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigDef {
+    pub file: Option<String>,
+    pub content: Option<String>,
+    pub environment: Option<String>,
+    pub external: Option<External>,
+    /// The Swarm object's name: nothing to name on one engine.
+    #[allow(dead_code)]
+    pub name: Option<String>,
+    #[allow(dead_code)]
+    pub template_driver: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub labels: ListOrMap,
 }
 
 /// A top-level volume.

@@ -132,27 +132,12 @@ pub fn for_service(
             Some(t) if t.starts_with('/') => t.to_string(),
             Some(t) => format!("/run/secrets/{t}"),
         };
-        let mut number = |s: &Option<Scalar>, what: &str, octal: bool| -> Option<u32> {
-            let text = s.as_ref()?.0.clone();
-            let parsed = if octal {
-                u32::from_str_radix(text.trim_start_matches("0o"), 8)
-            } else {
-                text.parse()
-            };
-            match parsed {
-                Ok(n) => Some(n),
-                Err(_) => {
-                    report.error(&at.key(what), format!("`{text}` is not a valid {what}"));
-                    None
-                }
-            }
-        };
+        let (mode, uid, gid) = ownership(report, &at, &long);
         files.push(SecretFile {
             target,
-            // compose's default: readable by the container's user, whoever it is.
-            mode: number(&long.mode, "mode", true).unwrap_or(0o444),
-            uid: number(&long.uid, "uid", false).unwrap_or(0),
-            gid: number(&long.gid, "gid", false).unwrap_or(0),
+            mode,
+            uid,
+            gid,
             value: d.value.clone(),
             digest: d.digest.clone(),
         });
@@ -160,8 +145,33 @@ pub fn for_service(
     files
 }
 
+/// The long form's `mode` (octal), `uid` and `gid`; compose's defaults are 0444 (readable by
+/// the container's user, whoever it is) and root.
+pub fn ownership(report: &mut Report, at: &FieldPath, long: &ServiceSecretLong) -> (u32, u32, u32) {
+    let mut number = |s: &Option<Scalar>, what: &str, octal: bool| -> Option<u32> {
+        let text = s.as_ref()?.0.clone();
+        let parsed = if octal {
+            u32::from_str_radix(text.trim_start_matches("0o"), 8)
+        } else {
+            text.parse()
+        };
+        match parsed {
+            Ok(n) => Some(n),
+            Err(_) => {
+                report.error(&at.key(what), format!("`{text}` is not a valid {what}"));
+                None
+            }
+        }
+    };
+    (
+        number(&long.mode, "mode", true).unwrap_or(0o444),
+        number(&long.uid, "uid", false).unwrap_or(0),
+        number(&long.gid, "gid", false).unwrap_or(0),
+    )
+}
+
 /// Whether a file is SOPS output (any store): its metadata is unmistakable.
-fn looks_encrypted(bytes: &[u8]) -> bool {
+pub fn looks_encrypted(bytes: &[u8]) -> bool {
     let text = String::from_utf8_lossy(bytes);
     (text.contains("sops") && text.contains("ENC[AES256_GCM,")) || text.contains("sops_mac=")
 }

@@ -25,6 +25,7 @@ pub struct Scope<'a> {
     pub stack: &'a str,
     pub secrets: &'a super::StackSecrets,
     pub declared_secrets: &'a BTreeMap<String, super::secrets::Declared>,
+    pub declared_configs: &'a BTreeMap<String, super::configs::Declared>,
     pub project_dir: &'a crate::source::RootDir,
     /// The Stack's project directory on its host (state directories).
     pub host_project_dir: &'a str,
@@ -114,6 +115,18 @@ pub fn convert(
     c.build = build.map(Box::new);
     // `label_file:` first (runtime.rs), then `labels:`, which win.
     super::runtime::apply(report, path, &mut svc, scope.project_dir, &mut c);
+    if let Some(entries) = svc.configs.take() {
+        let read_only = svc.read_only.is_some_and(|b| b.0);
+        super::configs::for_service(
+            report,
+            &at("configs"),
+            entries,
+            scope.declared_configs,
+            read_only,
+            &mut c,
+        );
+    }
+    c.tuning = super::tuning::take(report, path, &mut svc);
     c.labels.extend(
         std::mem::take(&mut svc.labels.0)
             .into_iter()

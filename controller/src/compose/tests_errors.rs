@@ -59,16 +59,13 @@ fn independent_bad_services_are_all_reported() {
 
 #[test]
 fn unsupported_keys_have_hints() {
-    let text = load_err("services:\n  a:\n    image: x\n    configs: [c]\n    profiles: [debug]\nconfigs:\n  c: {file: ./c}\n");
+    let text =
+        load_err("services:\n  a:\n    image: x\n    stop_timeout: 3\n    post_start: [{command: x}]\n");
     assert!(
-        text.contains("services.a.configs: `configs` is not supported (hint: not supported yet"),
+        text.contains("services.a.stop_timeout: `stop_timeout` is not supported (hint: not a compose key"),
         "{text}"
     );
-    assert!(text.contains("services.a.profiles"), "{text}");
-    assert!(
-        text.contains("compose.yaml:6: configs: top-level `configs` is not supported yet"),
-        "{text}"
-    );
+    assert!(text.contains("compose.yaml:5: services.a.post_start"), "{text}");
 }
 
 #[test]

@@ -348,3 +348,133 @@ fn selinux_relabel_passes_through() {
     assert!(binds.contains(&"/srv/a:/a:rw,z".to_string()), "{binds:?}");
     assert!(binds.contains(&"/srv/b:/b:ro,Z".to_string()), "{binds:?}");
 }
+
+#[test]
+fn tuning_keys_reach_the_spec() {
+    let s = load_ok(
+        r#"
+services:
+  app:
+    image: busybox
+    cpu_count: 2
+    cpu_percent: 50
+    cpu_period: 100000
+    cpu_quota: "50000"
+    cpu_rt_period: 1000000
+    cpu_rt_runtime: 950000
+    cpuset: 0-1
+    mem_swappiness: 60
+    oom_kill_disable: true
+    oom_score_adj: -500
+    userns_mode: host
+    runtime: runc
+    isolation: default
+    cgroup: private
+    attach: false
+    blkio_config:
+      weight: 300
+      weight_device: [{path: /dev/sda, weight: 400}]
+      device_read_bps: [{path: /dev/sda, rate: 1mb}]
+      device_write_iops: [{path: /dev/sda, rate: 30}]
+"#,
+    );
+    let t = &s.containers[0].tuning;
+    assert_eq!(
+        (t.cpu_count, t.cpu_percent, t.cpu_period, t.cpu_quota),
+        (Some(2), Some(50), Some(100_000), Some(50_000))
+    );
+    assert_eq!(
+        (t.cpu_rt_period, t.cpu_rt_runtime),
+        (Some(1_000_000), Some(950_000))
+    );
+    assert_eq!(t.cpuset.as_deref(), Some("0-1"));
+    assert_eq!(
+        (t.mem_swappiness, t.oom_kill_disable, t.oom_score_adj),
+        (Some(60), Some(true), Some(-500))
+    );
+    assert_eq!(t.userns_mode.as_deref(), Some("host"));
+    assert_eq!(t.runtime.as_deref(), Some("runc"));
+    assert_eq!(t.isolation.as_deref(), Some("default"));
+    assert_eq!(t.cgroupns.as_deref(), Some("private"));
+    assert_eq!(t.blkio_weight, Some(300));
+    assert_eq!(t.blkio_weight_device[0].rate, 400);
+    assert_eq!(t.blkio_read_bps[0].rate, 1 << 20);
+    assert_eq!(t.blkio_write_iops[0].path, "/dev/sda");
+    assert!(t.blkio_read_iops.is_empty());
+}
+
+#[test]
+fn tuning_keys_unset_keep_the_spec_hash_input() {
+    let s = load_ok("services:\n  app:\n    image: busybox\n");
+    let json = serde_json::to_string(&s.containers[0]).expect("json");
+    assert!(!json.contains("tuning"), "{json}");
+}
+
+#[test]
+fn bad_tuning_values_are_reported_at_their_key() {
+    let text = load_err(
+        "services:\n  a:\n    image: x\n    cgroup: shared\n    isolation: vm\n    oom_score_adj: 5000\n    blkio_config:\n      weight: 5\n",
+    );
+    for want in [
+        "compose.yaml:4: services.a.cgroup",
+        "compose.yaml:5: services.a.isolation",
+        "compose.yaml:6: services.a.oom_score_adj",
+        "compose.yaml:8: services.a.blkio_config.weight",
+    ] {
+        assert!(text.contains(want), "{want}\n{text}");
+    }
+}
+
+#[test]
+fn services_with_profiles_are_left_out_with_a_warning() {
+    let s = load_ok(
+        "services:\n  app:\n    image: busybox\n  debug:\n    image: busybox\n    profiles: [debug]\n",
+    );
+    let names: Vec<&str> = s.containers.iter().map(|c| c.service.as_str()).collect();
+    assert_eq!(names, vec!["app"]);
+    assert!(
+        s.warnings
+            .iter()
+            .any(|w| w.to_string().contains("service `debug` is left out")),
+        "{:?}",
+        s.warnings
+    );
+}
+
+#[test]
+fn relabel_on_named_volumes_is_kept() {
+    let s = load_ok(
+        "services:\n  db:\n    image: x\n    volumes: [\"data:/var/lib/mysql:Z\"]\nvolumes:\n  data:\n",
+    );
+    assert!(matches!(
+        &s.containers[0].mounts[0].kind,
+        crate::desired::MountKind::Volume { name: Some(n), relabel: Some(r), .. } if n == "demo_data" && r == "Z"
+    ));
+}
+
+#[test]
+fn depending_on_a_left_out_service_is_an_error() {
+    let text = load_err(
+        "services:\n  app:\n    image: x\n    depends_on: [debug]\n  debug:\n    image: x\n    profiles: [debug]\n",
+    );
+    assert!(text.contains("services.app.depends_on"), "{text}");
+    assert!(text.contains("debug"), "{text}");
+}
+
+#[test]
+fn compose_profiles_activates_services() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = "services:\n  app:\n    image: x\n  debug:\n    image: x\n    profiles: [debug]\n  other:\n    image: x\n    profiles: [other]\n";
+    let names = |vars: &[(&str, &str)]| -> Vec<String> {
+        load_in(dir.path(), src, vars)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .containers
+            .into_iter()
+            .map(|c| c.service)
+            .collect()
+    };
+    assert_eq!(names(&[("COMPOSE_PROFILES", "debug")]), vec!["app", "debug"]);
+    assert_eq!(names(&[("COMPOSE_PROFILES", "*")]), vec!["app", "debug", "other"]);
+    fs::write(dir.path().join(".env"), "COMPOSE_PROFILES=other, debug\n").expect("write");
+    assert_eq!(names(&[]), vec!["app", "debug", "other"]);
+}

@@ -62,7 +62,11 @@ pub fn parse_short(spec: &str, cx: &MountContext) -> Result<Mount, String> {
         }
     }
     let kind = match source {
-        None | Some("") => MountKind::Volume { name: None, nocopy },
+        None | Some("") => MountKind::Volume {
+            name: None,
+            nocopy,
+            relabel: None,
+        },
         Some(src) if is_path(src) => {
             if nocopy {
                 return Err(format!("`{spec}`: `nocopy` applies to volumes, not bind mounts"));
@@ -75,9 +79,6 @@ pub fn parse_short(spec: &str, cx: &MountContext) -> Result<Mount, String> {
             }
         }
         Some(name) => {
-            if relabel.is_some() {
-                return Err(format!("`{spec}`: `z`/`Z` relabel bind mounts, not volumes"));
-            }
             if propagation.is_some() {
                 return Err(format!(
                     "`{spec}`: propagation applies to bind mounts, not volumes"
@@ -86,6 +87,8 @@ pub fn parse_short(spec: &str, cx: &MountContext) -> Result<Mount, String> {
             MountKind::Volume {
                 name: Some(named_volume(name, cx)?),
                 nocopy,
+                // Compose v2 passes `z`/`Z` on in the bind string; the engine relabels.
+                relabel,
             }
         }
     };
@@ -138,6 +141,7 @@ pub fn parse_long(v: &VolumeLong, cx: &MountContext) -> Result<Mount, String> {
         "volume" => MountKind::Volume {
             name: source.map(|s| named_volume(s, cx)).transpose()?,
             nocopy: v.volume.as_ref().and_then(|o| o.nocopy).is_some_and(|b| b.0),
+            relabel: None,
         },
         "tmpfs" => {
             if source.is_some() {
@@ -320,14 +324,16 @@ mod tests {
             vol.expect("vol").kind,
             MountKind::Volume {
                 name: Some("demo_data".into()),
-                nocopy: true
+                nocopy: true,
+                relabel: None,
             }
         );
         assert_eq!(
             anon.expect("anon").kind,
             MountKind::Volume {
                 name: None,
-                nocopy: false
+                nocopy: false,
+                relabel: None,
             }
         );
     }
@@ -447,7 +453,6 @@ mod tests {
                 "~/x:/x",
                 "undeclared:/x",
                 "/a:relative",
-                "vol:/b:z",
                 "/a:/b:bogus",
                 "a:b:c:d",
             ]

@@ -36,7 +36,8 @@ pub struct ContainerSpec {
     /// Networks to join (only when `network_mode` is [`NetworkMode::Networks`]), by Docker name.
     pub networks: Vec<NetworkAttachment>,
     pub mounts: Vec<Mount>,
-    /// Compose `secrets:`: files written into the container before it starts.
+    /// Compose `secrets:`, and `configs:` that are not plain repository files (SOPS files,
+    /// `content:`, `environment:`): files written into the container before it starts.
     pub secret_files: Vec<super::SecretFile>,
     /// Service-level `tmpfs:` entries: target → options (e.g. `size=64m`), as compose maps them
     /// to `HostConfig.Tmpfs`.
@@ -102,6 +103,9 @@ pub struct ContainerSpec {
     /// `volumes_from`, `container[:ro|:rw]` by container name.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub volumes_from: Vec<String>,
+    /// CPU, block I/O, OOM, namespace and runtime settings (see [`super::Tuning`]).
+    #[serde(skip_serializing_if = "super::Tuning::is_unset")]
+    pub tuning: super::Tuning,
     /// The replica number (compose's `com.docker.compose.container-number`), 1 for a service
     /// that runs one container.
     #[serde(skip_serializing_if = "is_first")]
@@ -216,6 +220,10 @@ pub enum MountKind {
     Volume {
         name: Option<String>,
         nocopy: bool,
+        /// `z` or `Z` (short syntax, as on binds): passed on in the bind string, as Compose v2
+        /// does. Not serialized when unset (hash stability).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        relabel: Option<String>,
     },
     Tmpfs {
         size: Option<i64>,

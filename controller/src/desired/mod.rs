@@ -12,6 +12,7 @@ pub mod management;
 mod network;
 mod pangolin;
 mod resource;
+mod tuning;
 
 pub use build::{built_id, BuildSpec, BUILD_REPOSITORY};
 pub use container::{
@@ -25,3 +26,4 @@ pub use management::{CriticalResource, HostAccess, Management, Probe, ProbeTarge
 pub use network::{Ipam, IpamPool, NetworkSpec, VolumeSpec};
 pub use pangolin::{PangolinCheck, PangolinObject};
 pub use resource::{Kind, ResourceRef};
+pub use tuning::{DeviceRate, Tuning};

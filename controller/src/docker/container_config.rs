@@ -70,7 +70,7 @@ impl CreateContext {
 pub fn create_body(spec: &ContainerSpec, ctx: &CreateContext) -> ContainerCreateBody {
     let mounts = map_mounts(spec, ctx);
     let (port_bindings, exposed) = map_ports(spec);
-    let host_config = HostConfig {
+    let mut host_config = HostConfig {
         binds: Some(mounts.binds),
         mounts: non_empty(mounts.mounts),
         port_bindings: Some(port_bindings),
@@ -132,6 +132,7 @@ pub fn create_body(spec: &ContainerSpec, ctx: &CreateContext) -> ContainerCreate
         volumes_from: non_empty(spec.volumes_from.clone()),
         ..Default::default()
     };
+    super::host_tuning::apply(&spec.tuning, &mut host_config);
     ContainerCreateBody {
         image: Some(spec.image.clone()),
         hostname: spec.hostname.clone(),
@@ -351,18 +352,27 @@ fn map_mount(spec: &ContainerSpec, ctx: &CreateContext, m: &Mount, out: &mut Map
         }
         MountKind::Volume {
             name: Some(name),
-            nocopy: false,
-        } => {
-            out.binds
-                .push(format!("{name}:{}:{mode}", clean_target(&m.target)));
+            nocopy,
+            relabel,
+        } if !nocopy || relabel.is_some() => {
+            let mut opts = mode.to_string();
+            for o in [nocopy.then_some("nocopy"), relabel.as_deref()]
+                .into_iter()
+                .flatten()
+            {
+                opts.push(',');
+                opts.push_str(o);
+            }
+            out.binds.push(format!("{name}:{}:{opts}", clean_target(&m.target)));
         }
         MountKind::Volume {
             name: None,
             nocopy: false,
+            ..
         } if !m.read_only => {
             out.volumes.push(m.target.clone());
         }
-        MountKind::Volume { name, nocopy } => out.mounts.push(ApiMount {
+        MountKind::Volume { name, nocopy, .. } => out.mounts.push(ApiMount {
             typ: Some(MountType::VOLUME),
             source: name.clone(),
             target: Some(m.target.clone()),

@@ -88,3 +88,54 @@ fn unset_keys_send_nothing_and_keep_the_old_hash() {
         assert!(!json.contains(&format!("\"{key}\"")), "{key} in {json}");
     }
 }
+
+#[test]
+fn relabelled_named_volumes_go_to_binds_as_compose_v2_sends_them() {
+    let mut s = spec();
+    s.mounts = vec![
+        crate::desired::Mount {
+            target: "/var/lib/mysql".into(),
+            read_only: false,
+            kind: MountKind::Volume {
+                name: Some("demo_db".into()),
+                nocopy: false,
+                relabel: Some("Z".into()),
+            },
+        },
+        crate::desired::Mount {
+            target: "/cache".into(),
+            read_only: true,
+            kind: MountKind::Volume {
+                name: Some("demo_cache".into()),
+                nocopy: true,
+                relabel: Some("z".into()),
+            },
+        },
+    ];
+    let hc = create_body(&s, &CreateContext::default())
+        .host_config
+        .expect("host config");
+    assert_eq!(
+        hc.binds,
+        Some(vec![
+            "demo_db:/var/lib/mysql:rw,Z".to_string(),
+            "demo_cache:/cache:ro,nocopy,z".to_string()
+        ])
+    );
+    assert_eq!(hc.mounts, None);
+}
+
+#[test]
+fn tuning_reaches_the_host_config() {
+    let mut s = spec();
+    s.tuning.cpuset = Some("0".into());
+    s.tuning.cgroupns = Some("host".into());
+    let hc = create_body(&s, &CreateContext::default())
+        .host_config
+        .expect("host config");
+    assert_eq!(hc.cpuset_cpus.as_deref(), Some("0"));
+    assert_eq!(
+        hc.cgroupns_mode,
+        Some(bollard::models::HostConfigCgroupnsModeEnum::HOST)
+    );
+}

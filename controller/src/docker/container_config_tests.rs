@@ -76,6 +76,7 @@ fn spec() -> ContainerSpec {
                 kind: MountKind::Volume {
                     name: Some("demo_data".into()),
                     nocopy: false,
+                    relabel: None,
                 },
             },
             Mount {
@@ -94,6 +95,7 @@ fn spec() -> ContainerSpec {
                 kind: MountKind::Volume {
                     name: Some("demo_data".into()),
                     nocopy: true,
+                    relabel: None,
                 },
             },
             Mount {
@@ -110,6 +112,7 @@ fn spec() -> ContainerSpec {
                 kind: MountKind::Volume {
                     name: None,
                     nocopy: false,
+                    relabel: None,
                 },
             },
         ],
