@@ -22,7 +22,6 @@ fn unsupported_service_key(key: &str) -> Option<&'static str> {
         "profiles" => {
             "not supported: every service of a Stack runs; split optional services into their own Stack"
         }
-        "extends" => "not supported: use YAML anchors and `<<` merge keys instead",
         "develop" => "compose watch is a development feature and is not supported",
         "platform" => "not supported: the image is pulled for the host's platform",
         "container_name_prefix" | "use_api_socket" | "provider" | "models" => "not supported by aegis",

@@ -1,0 +1,162 @@
+//! `extends:` resolved the way Compose v2 (compose-go v2.9 `ApplyExtends`) does: the base
+//! service, from the same file or from `file:`, itself resolved first (chains), merged under
+//! the service ([`super::merge`]). A base from another file keeps its relative paths
+//! relative to that file's directory ([`super::relpaths`]); that file is read through the
+//! source root, so `extends.file` outside the repository is refused.
+//!
+//! Each key of the result remembers where it was written, so that a problem found later in
+//! an inherited key names the base's file and line.
+
+use std::{collections::BTreeMap, path::PathBuf};
+
+use serde_json::{Map, Value};
+
+use super::{
+    files::{self, Lookup, SourceFile},
+    merge, relpaths,
+    origin::Origin,
+    report::Report,
+};
+use crate::yaml::FieldPath;
+
+/// A service with its `extends` applied, and where each of its keys was written.
+pub struct Resolved {
+    pub service: Map<String, Value>,
+    pub keys: BTreeMap<String, Origin>,
+}
+
+/// The service `name` of `file`, with its `extends` chain applied; `None` (after reporting)
+/// if it cannot be resolved. Relative paths in the result resolve against `file.dir`.
+pub fn resolve(report: &mut Report, file: &SourceFile, name: &str, lookup: Lookup) -> Option<Resolved> {
+    let services = file.services();
+    resolve_in(report, file, &services, name, lookup, &mut Vec::new())
+}
+
+fn resolve_in(
+    report: &mut Report,
+    file: &SourceFile,
+    services: &Map<String, Value>,
+    name: &str,
+    lookup: Lookup,
+    chain: &mut Vec<(PathBuf, String)>,
+) -> Option<Resolved> {
+    let at = FieldPath::parse("services").key(name);
+    let own = match services.get(name) {
+        Some(Value::Object(m)) => m.clone(),
+        // not a mapping: left for the service's own checks
+        _ => return None,
+    };
+    let own_keys = || -> BTreeMap<String, Origin> {
+        own.keys()
+            .map(|k| (k.clone(), file.origin(&at.key(k.clone()))))
+            .collect()
+    };
+    let Some(ext) = own.get("extends") else {
+        return Some(Resolved {
+            keys: own_keys(),
+            service: own,
+        });
+    };
+    let ext_at = at.key("extends");
+    let (base_name, base_file) = match ext {
+        Value::String(s) => (s.clone(), None),
+        Value::Object(m) => {
+            for k in m.keys().filter(|k| *k != "service" && *k != "file") {
+                report.errors.push(
+                    file.diag(&ext_at.key(k.clone()), format!("unknown key `{k}` in `extends`"))
+                        .with_hint("`extends` takes `service` and `file`"),
+                );
+            }
+            let Some(s) = m.get("service").and_then(Value::as_str) else {
+                report.errors.push(
+                    file.diag(&ext_at, "`extends` needs `service`, the name of the service to extend")
+                        .with_hint("write `extends: {service: NAME, file: FILE}` or `extends: NAME`"),
+                );
+                return None;
+            };
+            match m.get("file") {
+                None | Some(Value::Null) => (s.to_string(), None),
+                Some(Value::String(f)) => (s.to_string(), Some(f.clone())),
+                Some(_) => {
+                    report
+                        .errors
+                        .push(file.diag(&ext_at.key("file"), "`extends.file` must be a path"));
+                    return None;
+                }
+            }
+        }
+        _ => {
+            report.errors.push(
+                file.diag(&ext_at, "`extends` must be a service name or a mapping with `service`")
+                    .with_hint("write `extends: {service: NAME, file: FILE}` or `extends: NAME`"),
+            );
+            return None;
+        }
+    };
+
+    let other;
+    let (base_src, base_services) = match &base_file {
+        Some(written) => {
+            let from = file.origin(&ext_at.key("file"));
+            other = files::read(report, &from, &file.dir, written, lookup)?;
+            let s = other.services();
+            if !s.contains_key(&base_name) {
+                report.errors.push(
+                    file.diag(
+                        &ext_at.key("service"),
+                        format!("service `{base_name}` is not declared in `{}`", other.shown.display()),
+                    )
+                    .with_hint("`extends.service` names a service of `extends.file`"),
+                );
+                return None;
+            }
+            (&other, s)
+        }
+        None => {
+            if !services.contains_key(&base_name) {
+                report.errors.push(
+                    file.diag(&ext_at, format!("service `{base_name}` is not declared in this file"))
+                        .with_hint("extend a service of the same file, or name its file with `extends.file`"),
+                );
+                return None;
+            }
+            (file, services.clone())
+        }
+    };
+
+    chain.push((file.shown.clone(), name.to_string()));
+    let me = (base_src.shown.clone(), base_name.clone());
+    if chain.contains(&me) {
+        let mut steps: Vec<String> = chain
+            .iter()
+            .map(|(f, s)| format!("`{s}` in {}", f.display()))
+            .collect();
+        steps.push(format!("`{}` in {}", me.1, me.0.display()));
+        report.errors.push(
+            file.diag(&ext_at, format!("`extends` makes a cycle: {}", steps.join(" extends ")))
+                .with_hint("a service cannot extend itself, directly or through others"),
+        );
+        chain.pop();
+        return None;
+    }
+    let base = resolve_in(report, base_src, &base_services, &base_name, lookup, chain);
+    chain.pop();
+    let mut base = base?;
+    let prefix = relpaths::prefix(&base_src.dir.shown(""), &file.dir.shown(""));
+    relpaths::rebase_service(&prefix, &mut base.service);
+
+    let service = match merge::extend_service(&base.service, &own) {
+        Ok(s) => s,
+        Err((key, message)) => {
+            report.errors.push(
+                file.diag(&at.key(key), message)
+                    .with_hint("give the key the same form (list or mapping) as in the extended service"),
+            );
+            return None;
+        }
+    };
+    let mut keys = base.keys;
+    keys.extend(own_keys());
+    keys.remove("extends");
+    Some(Resolved { service, keys })
+}
