@@ -13,8 +13,9 @@ use serde_json::{Map, Value};
 
 use super::{
     files::{self, Lookup, SourceFile},
-    merge, relpaths,
+    merge,
     origin::Origin,
+    relpaths,
     report::Report,
 };
 use crate::yaml::FieldPath;
@@ -69,8 +70,11 @@ fn resolve_in(
             }
             let Some(s) = m.get("service").and_then(Value::as_str) else {
                 report.errors.push(
-                    file.diag(&ext_at, "`extends` needs `service`, the name of the service to extend")
-                        .with_hint("write `extends: {service: NAME, file: FILE}` or `extends: NAME`"),
+                    file.diag(
+                        &ext_at,
+                        "`extends` needs `service`, the name of the service to extend",
+                    )
+                    .with_hint("write `extends: {service: NAME, file: FILE}` or `extends: NAME`"),
                 );
                 return None;
             };
@@ -87,8 +91,11 @@ fn resolve_in(
         }
         _ => {
             report.errors.push(
-                file.diag(&ext_at, "`extends` must be a service name or a mapping with `service`")
-                    .with_hint("write `extends: {service: NAME, file: FILE}` or `extends: NAME`"),
+                file.diag(
+                    &ext_at,
+                    "`extends` must be a service name or a mapping with `service`",
+                )
+                .with_hint("write `extends: {service: NAME, file: FILE}` or `extends: NAME`"),
             );
             return None;
         }
@@ -104,7 +111,10 @@ fn resolve_in(
                 report.errors.push(
                     file.diag(
                         &ext_at.key("service"),
-                        format!("service `{base_name}` is not declared in `{}`", other.shown.display()),
+                        format!(
+                            "service `{base_name}` is not declared in `{}`",
+                            other.shown.display()
+                        ),
                     )
                     .with_hint("`extends.service` names a service of `extends.file`"),
                 );
@@ -115,8 +125,11 @@ fn resolve_in(
         None => {
             if !services.contains_key(&base_name) {
                 report.errors.push(
-                    file.diag(&ext_at, format!("service `{base_name}` is not declared in this file"))
-                        .with_hint("extend a service of the same file, or name its file with `extends.file`"),
+                    file.diag(
+                        &ext_at,
+                        format!("service `{base_name}` is not declared in this file"),
+                    )
+                    .with_hint("extend a service of the same file, or name its file with `extends.file`"),
                 );
                 return None;
             }
@@ -133,8 +146,11 @@ fn resolve_in(
             .collect();
         steps.push(format!("`{}` in {}", me.1, me.0.display()));
         report.errors.push(
-            file.diag(&ext_at, format!("`extends` makes a cycle: {}", steps.join(" extends ")))
-                .with_hint("a service cannot extend itself, directly or through others"),
+            file.diag(
+                &ext_at,
+                format!("`extends` makes a cycle: {}", steps.join(" extends ")),
+            )
+            .with_hint("a service cannot extend itself, directly or through others"),
         );
         chain.pop();
         return None;

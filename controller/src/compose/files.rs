@@ -59,7 +59,13 @@ impl SourceFile {
 /// Reads the compose file `written` (relative to `from`, as written at `at`), whose relative
 /// paths resolve against its own directory. Problems are reported at `at`, or in the file
 /// itself (syntax, interpolation); `None` when it cannot be used.
-pub fn read(report: &mut Report, at: &Origin, from: &RootDir, written: &str, lookup: Lookup) -> Option<SourceFile> {
+pub fn read(
+    report: &mut Report,
+    at: &Origin,
+    from: &RootDir,
+    written: &str,
+    lookup: Lookup,
+) -> Option<SourceFile> {
     let dir = from.subdir(Path::new(written).parent().unwrap_or(Path::new("")));
     let read = from.read_to_string(written).and_then(|r| Ok((r, dir?)));
     let ((file, src), dir) = match read {

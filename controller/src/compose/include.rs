@@ -12,11 +12,11 @@ use serde_json::Value;
 
 use super::{
     env_file,
+    files::SourceFile,
     files::{self, Lookup},
     origin::Origin,
     project::{expand_file, Expanded, RESOURCES},
     report::Report,
-    files::SourceFile,
 };
 use crate::{source::RootDir, yaml::FieldPath};
 
@@ -76,19 +76,31 @@ fn parse(report: &mut Report, file: &SourceFile, entries: &Value) -> Vec<Entry> 
         let (paths, pd, env) = match item {
             Value::String(s) => (Some(vec![s.clone()]), None, Some(Vec::new())),
             Value::Object(m) => {
-                for k in m.keys().filter(|k| !["path", "project_directory", "env_file"].contains(&k.as_str())) {
+                for k in m
+                    .keys()
+                    .filter(|k| !["path", "project_directory", "env_file"].contains(&k.as_str()))
+                {
                     report.errors.push(
-                        file.diag(&at.key(k.clone()), format!("unknown key `{k}` in an `include` entry"))
-                            .with_hint("an `include` entry has `path`, `project_directory` and `env_file`"),
+                        file.diag(
+                            &at.key(k.clone()),
+                            format!("unknown key `{k}` in an `include` entry"),
+                        )
+                        .with_hint("an `include` entry has `path`, `project_directory` and `env_file`"),
                     );
                 }
-                let pd = m.get("project_directory").and_then(Value::as_str).map(str::to_string);
+                let pd = m
+                    .get("project_directory")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
                 (strings(m.get("path")), pd, strings(m.get("env_file")))
             }
             _ => (None, None, None),
         };
         let Some(env_file) = env else {
-            report.errors.push(file.diag(&at.key("env_file"), "`env_file` must be a path or a list of paths"));
+            report.errors.push(file.diag(
+                &at.key("env_file"),
+                "`env_file` must be a path or a list of paths",
+            ));
             continue;
         };
         match paths.as_deref() {
@@ -100,12 +112,18 @@ fn parse(report: &mut Report, file: &SourceFile, entries: &Value) -> Vec<Entry> 
                 long: item.is_object(),
             }),
             Some([_, _, ..]) => report.errors.push(
-                file.diag(&at.key("path"), "an `include` entry with several files (overrides) is not supported")
-                    .with_hint("include one file per entry, or merge the override into it"),
+                file.diag(
+                    &at.key("path"),
+                    "an `include` entry with several files (overrides) is not supported",
+                )
+                .with_hint("include one file per entry, or merge the override into it"),
             ),
             _ => report.errors.push(
-                file.diag(&at, "an `include` entry needs `path`, the compose file to include")
-                    .with_hint("write `- path/to/compose.yaml` or `- path: path/to/compose.yaml`"),
+                file.diag(
+                    &at,
+                    "an `include` entry needs `path`, the compose file to include",
+                )
+                .with_hint("write `- path/to/compose.yaml` or `- path: path/to/compose.yaml`"),
             ),
         }
     }
@@ -121,7 +139,11 @@ fn open(
     included: &[PathBuf],
 ) -> Option<(SourceFile, BTreeMap<String, String>)> {
     let at = |k: &str| file.origin(&entry.at.key(k));
-    let path_at = if entry.long { at("path") } else { file.origin(&entry.at) };
+    let path_at = if entry.long {
+        at("path")
+    } else {
+        file.origin(&entry.at)
+    };
     let written_dir = Path::new(&entry.path).parent().unwrap_or(Path::new(""));
     let project_dir = match &entry.project_directory {
         Some(pd) => file.dir.subdir(pd).map_err(|e| (at("project_directory"), e)),
@@ -177,7 +199,9 @@ fn read_env(
             Ok((_, src)) => src,
             Err(e) if optional && e.is_not_found() => continue,
             Err(e) => {
-                report.errors.push(o.diag(format!("env file {e}")).with_hint(e.hint()));
+                report
+                    .errors
+                    .push(o.diag(format!("env file {e}")).with_hint(e.hint()));
                 return None;
             }
         };
@@ -238,7 +262,11 @@ fn import(report: &mut Report, file: &SourceFile, from: Expanded, into: &mut Exp
                 Some(_) => {
                     let there = into.origins.locate(&at).unwrap_or_else(|| file.origin(&at));
                     let here: Origin = origins.locate(&at).unwrap_or_else(|| file.origin(&at));
-                    let line = there.map.line_of(&there.at).map(|l| format!(":{l}")).unwrap_or_default();
+                    let line = there
+                        .map
+                        .line_of(&there.at)
+                        .map(|l| format!(":{l}"))
+                        .unwrap_or_default();
                     report.errors.push(
                         here.diag(format!(
                             "{kind}.{name} is also declared in {}{line}, differently: an included resource may not replace one",
@@ -255,5 +283,7 @@ fn import(report: &mut Report, file: &SourceFile, from: Expanded, into: &mut Exp
         }
     }
     let mine = |p: &FieldPath| imported.iter().any(|i| p.0.starts_with(&i.0));
-    into.origins.0.extend(origins.0.into_iter().filter(|(p, _)| mine(p)));
+    into.origins
+        .0
+        .extend(origins.0.into_iter().filter(|(p, _)| mine(p)));
 }

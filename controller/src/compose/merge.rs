@@ -39,7 +39,11 @@ pub fn extend_service(
     Ok(merged)
 }
 
-fn merge_mappings(mut into: Map<String, Value>, other: &Map<String, Value>, path: &[&str]) -> Result<Map<String, Value>, String> {
+fn merge_mappings(
+    mut into: Map<String, Value>,
+    other: &Map<String, Value>,
+    path: &[&str],
+) -> Result<Map<String, Value>, String> {
     for (k, v) in other {
         let merged = match into.get(k) {
             None => v.clone(),
@@ -57,8 +61,8 @@ fn merge_mappings(mut into: Map<String, Value>, other: &Map<String, Value>, path
 /// compose-go's `mergeSpecials`, at paths relative to the service.
 fn merge_value(e: &Value, o: &Value, path: &[&str]) -> Result<Value, String> {
     match path {
-        ["environment" | "labels" | "annotations" | "sysctls" | "tmpfs" | "env_file" | "label_file" | "dns"
-        | "dns_opt" | "dns_search"]
+        ["environment" | "labels" | "annotations" | "sysctls" | "tmpfs" | "env_file" | "label_file"
+        | "dns" | "dns_opt" | "dns_search"]
         | ["build", "args" | "labels" | "additional_contexts"]
         | ["deploy", "labels"] => return Ok(to_sequence_concat(e, o)),
         ["command" | "entrypoint"] | ["healthcheck", "test"] | ["ulimits", _] => return Ok(o.clone()),
@@ -67,8 +71,12 @@ fn merge_value(e: &Value, o: &Value, path: &[&str]) -> Result<Value, String> {
             return merge_mappings(into_mapping(e, &dflt), &into_mapping(o, &dflt), path).map(Value::Object);
         }
         ["networks"] => {
-            return merge_mappings(into_mapping(e, &Value::Null), &into_mapping(o, &Value::Null), path)
-                .map(Value::Object)
+            return merge_mappings(
+                into_mapping(e, &Value::Null),
+                &into_mapping(o, &Value::Null),
+                path,
+            )
+            .map(Value::Object)
         }
         ["extra_hosts"] | ["build", "extra_hosts"] => {
             let mut out = into_sequence(e);
@@ -104,8 +112,12 @@ fn merge_value(e: &Value, o: &Value, path: &[&str]) -> Result<Value, String> {
     }
     match (e, o) {
         (_, Value::Null) => Ok(e.clone()),
-        (Value::Object(base), Value::Object(own)) => merge_mappings(base.clone(), own, path).map(Value::Object),
-        (Value::Array(base), Value::Array(own)) => Ok(Value::Array(base.iter().chain(own).cloned().collect())),
+        (Value::Object(base), Value::Object(own)) => {
+            merge_mappings(base.clone(), own, path).map(Value::Object)
+        }
+        (Value::Array(base), Value::Array(own)) => {
+            Ok(Value::Array(base.iter().chain(own).cloned().collect()))
+        }
         (Value::Object(_) | Value::Array(_), _) => Err(format!(
             "`{}` cannot be merged over the extended service's value of another type",
             path.join(".")
@@ -166,8 +178,8 @@ fn into_mapping(v: &Value, dflt: &Value) -> Map<String, Value> {
 fn unique(service: &mut Map<String, Value>) {
     for (key, v) in service.iter_mut() {
         let index: fn(&Value) -> Option<String> = match key.as_str() {
-            "annotations" | "cap_add" | "cap_drop" | "dns" | "dns_opt" | "dns_search" | "environment" | "labels"
-            | "links" | "profiles" | "sysctls" | "tmpfs" => key_value_index,
+            "annotations" | "cap_add" | "cap_drop" | "dns" | "dns_opt" | "dns_search" | "environment"
+            | "labels" | "links" | "profiles" | "sysctls" | "tmpfs" => key_value_index,
             "devices" => device_index,
             "volumes" => volume_index,
             "ports" => port_index,
@@ -265,7 +277,10 @@ fn mount_index(dflt: &str, v: &Value) -> Option<String> {
         Value::String(s) => Some(format!("{dflt}/{s}")),
         Value::Object(m) => match m.get("target") {
             Some(t) => Some(scalar(t)),
-            None => Some(format!("{dflt}/{}", m.get("source").map(scalar).unwrap_or_default())),
+            None => Some(format!(
+                "{dflt}/{}",
+                m.get("source").map(scalar).unwrap_or_default()
+            )),
         },
         _ => None,
     }
@@ -306,14 +321,13 @@ mod tests {
     fn lists_are_appended_with_compose_unicity() {
         let m = ext(
             json!({"ports": ["80:80", "443:443"], "volumes": ["./a:/data", "logs:/logs"], "cap_add": ["NET_ADMIN"],
-                   "security_opt": ["a"], "dns": "1.1.1.1", "devices": ["/dev/a:/dev/x"]}),
+                   "dns": "1.1.1.1", "devices": ["/dev/a:/dev/x"]}),
             json!({"ports": ["80:80", "8080:8080"], "volumes": ["./b:/data:ro"], "cap_add": ["NET_ADMIN", "SYS_TIME"],
-                   "security_opt": ["a"], "dns": ["1.1.1.1", "9.9.9.9"], "devices": ["/dev/b:/dev/x"]}),
+                   "dns": ["1.1.1.1", "9.9.9.9"], "devices": ["/dev/b:/dev/x"]}),
         );
         assert_eq!(m["ports"], json!(["80:80", "443:443", "8080:8080"]));
         assert_eq!(m["volumes"], json!(["./b:/data:ro", "logs:/logs"]));
         assert_eq!(m["cap_add"], json!(["NET_ADMIN", "SYS_TIME"]));
-        assert_eq!(m["security_opt"], json!(["a", "a"]));
         assert_eq!(m["dns"], json!(["1.1.1.1", "9.9.9.9"]));
         assert_eq!(m["devices"], json!(["/dev/b:/dev/x"]));
     }
@@ -328,7 +342,10 @@ mod tests {
         assert_eq!(m["command"], json!("c"));
         assert_eq!(m["entrypoint"], json!("sh"));
         assert_eq!(m["healthcheck"], json!({"test": ["CMD", "y"], "interval": "5s"}));
-        assert_eq!(m["ulimits"], json!({"nofile": {"soft": 3, "hard": 4}, "nproc": 5}));
+        assert_eq!(
+            m["ulimits"],
+            json!({"nofile": {"soft": 3, "hard": 4}, "nproc": 5})
+        );
     }
 
     #[test]
@@ -344,7 +361,10 @@ mod tests {
             m["depends_on"],
             json!({"db": {"condition": "service_started", "required": true}, "cache": {"condition": "service_healthy"}})
         );
-        assert_eq!(m["deploy"], json!({"resources": {"limits": {"cpus": "1", "memory": "2g"}}}));
+        assert_eq!(
+            m["deploy"],
+            json!({"resources": {"limits": {"cpus": "1", "memory": "2g"}}})
+        );
         assert_eq!(m["links"], json!(["db", "cache"]));
     }
 
@@ -354,7 +374,10 @@ mod tests {
             json!({"logging": {"driver": "json-file", "options": {"max-size": "1m", "max-file": "3"}}}),
             json!({"logging": {"options": {"max-size": "5m"}}}),
         );
-        assert_eq!(same["logging"], json!({"driver": "json-file", "options": {"max-size": "5m", "max-file": "3"}}));
+        assert_eq!(
+            same["logging"],
+            json!({"driver": "json-file", "options": {"max-size": "5m", "max-file": "3"}})
+        );
         let other = ext(
             json!({"logging": {"driver": "json-file", "options": {"max-size": "1m"}}}),
             json!({"logging": {"driver": "local"}}),
@@ -364,9 +387,14 @@ mod tests {
 
     #[test]
     fn extra_hosts_are_a_union_and_type_clashes_are_errors() {
-        let m = ext(json!({"extra_hosts": ["a:1.2.3.4"]}), json!({"extra_hosts": ["a:1.2.3.4", "b:5.6.7.8"]}));
+        let m = ext(
+            json!({"extra_hosts": ["a:1.2.3.4"]}),
+            json!({"extra_hosts": ["a:1.2.3.4", "b:5.6.7.8"]}),
+        );
         assert_eq!(m["extra_hosts"], json!(["a:1.2.3.4", "b:5.6.7.8"]));
-        let (Value::Object(b), Value::Object(o)) = (json!({"deploy": {"replicas": 1}}), json!({"deploy": ["x"]})) else {
+        let (Value::Object(b), Value::Object(o)) =
+            (json!({"deploy": {"replicas": 1}}), json!({"deploy": ["x"]}))
+        else {
             panic!()
         };
         let (key, e) = extend_service(&b, &o).expect_err("clash");

@@ -14,8 +14,14 @@ use serde_json::{Map, Value};
 /// What to put before a path written in `from` so that it resolves from `to` (both relative
 /// to the source root, symlink-free).
 pub fn prefix(from: &Path, to: &Path) -> PathBuf {
-    let f: Vec<Component> = from.components().filter(|c| matches!(c, Component::Normal(_))).collect();
-    let t: Vec<Component> = to.components().filter(|c| matches!(c, Component::Normal(_))).collect();
+    let f: Vec<Component> = from
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect();
+    let t: Vec<Component> = to
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect();
     let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
     let mut out = PathBuf::new();
     for _ in common..t.len() {
@@ -51,7 +57,11 @@ fn rebase_short_volume(prefix: &Path, spec: &str) -> String {
     match spec.split_once(':') {
         Some((src, rest)) if src.starts_with('.') => {
             let new = rebase(prefix, src);
-            let new = if new.starts_with('.') { new } else { format!("./{new}") };
+            let new = if new.starts_with('.') {
+                new
+            } else {
+                format!("./{new}")
+            };
             format!("{new}:{rest}")
         }
         _ => spec.to_string(),
@@ -125,8 +135,14 @@ mod tests {
 
     #[test]
     fn prefix_climbs_to_the_common_directory() {
-        assert_eq!(prefix(Path::new("stacks/common"), Path::new("stacks/web")), Path::new("../common"));
-        assert_eq!(prefix(Path::new("stacks/web/sub"), Path::new("stacks/web")), Path::new("sub"));
+        assert_eq!(
+            prefix(Path::new("stacks/common"), Path::new("stacks/web")),
+            Path::new("../common")
+        );
+        assert_eq!(
+            prefix(Path::new("stacks/web/sub"), Path::new("stacks/web")),
+            Path::new("sub")
+        );
         assert_eq!(prefix(Path::new(""), Path::new("a/b")), Path::new("../.."));
         assert_eq!(prefix(Path::new("a"), Path::new("a")), Path::new(""));
     }
@@ -145,10 +161,16 @@ mod tests {
             json!(["./sub/data:/data", "./sub/../x:/x:ro", "named:/n", "/abs:/abs",
                    {"type": "bind", "source": "sub/conf", "target": "/c"}, {"type": "volume", "source": "v", "target": "/v"}])
         );
-        assert_eq!(svc["env_file"], json!(["sub/app.env", {"path": "sub/b.env", "required": false}, "/etc/abs.env"]));
+        assert_eq!(
+            svc["env_file"],
+            json!(["sub/app.env", {"path": "sub/b.env", "required": false}, "/etc/abs.env"])
+        );
         assert_eq!(svc["build"], json!({"context": "sub/ctx"}));
         let mut up = json!({"env_file": "a.env", "volumes": ["./d:/d"]});
         rebase_service(Path::new("../common"), up.as_object_mut().expect("map"));
-        assert_eq!(up, json!({"env_file": "../common/a.env", "volumes": ["../common/d:/d"]}));
+        assert_eq!(
+            up,
+            json!({"env_file": "../common/a.env", "volumes": ["../common/d:/d"]})
+        );
     }
 }

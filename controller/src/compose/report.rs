@@ -35,8 +35,12 @@ impl<'a> Report<'a> {
 
     /// A diagnostic at `path` (a full path inside the document).
     pub fn diag(&self, path: &FieldPath, message: impl Into<String>) -> Diagnostic {
-        self.origins
-            .relocate(Diagnostic::new(self.file, self.map.line_of(path), path.clone(), message))
+        self.origins.relocate(Diagnostic::new(
+            self.file,
+            self.map.line_of(path),
+            path.clone(),
+            message,
+        ))
     }
 
     pub fn error(&mut self, path: &FieldPath, message: impl Into<String>) {

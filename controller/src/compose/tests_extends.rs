@@ -47,7 +47,11 @@ services:
     labels: {y: "2"}
 "#;
     let stack = load_in(dir.path(), src, &[]).unwrap_or_else(|e| panic!("{e}"));
-    let web = stack.containers.iter().find(|c| c.name == "demo-web-1").expect("web");
+    let web = stack
+        .containers
+        .iter()
+        .find(|c| c.name == "demo-web-1")
+        .expect("web");
     assert_eq!(web.image, "busybox:1.36");
     assert_eq!(env(web, "A"), Some("1"));
     assert_eq!(env(web, "B"), Some("3"));
@@ -80,9 +84,15 @@ fn other_file_extends_keeps_that_files_relative_paths_and_chains() {
 #[test]
 fn an_error_in_an_inherited_key_names_the_base_file_and_line() {
     let dir = tempfile::tempdir().expect("tempdir");
-    write(dir.path(), "base.yaml", "services:\n  app:\n    image: busybox:1.36\n    restart: sometimes\n");
+    write(
+        dir.path(),
+        "base.yaml",
+        "services:\n  app:\n    image: busybox:1.36\n    restart: sometimes\n",
+    );
     let src = "services:\n  web:\n    extends:\n      file: base.yaml\n      service: app\n";
-    let err = load_in(dir.path(), src, &[]).expect_err("bad restart").to_string();
+    let err = load_in(dir.path(), src, &[])
+        .expect_err("bad restart")
+        .to_string();
     assert!(err.contains("base.yaml:4: services.app.restart"), "{err}");
 }
 
@@ -92,7 +102,10 @@ fn a_cycle_is_an_error_naming_it() {
     let src = "services:\n  a:\n    image: x\n    extends: b\n  b:\n    extends: a\n";
     let err = load_in(dir.path(), src, &[]).expect_err("cycle").to_string();
     assert!(err.contains("`extends` makes a cycle: `a` in"), "{err}");
-    assert!(err.contains("stacks/demo/compose.yaml:4: services.a.extends"), "{err}");
+    assert!(
+        err.contains("stacks/demo/compose.yaml:4: services.a.extends"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -110,7 +123,10 @@ fn extends_file_outside_the_repository_is_refused() {
     let err = load_in(&repo, "services:\n  web:\n    extends: nope\n", &[])
         .expect_err("missing")
         .to_string();
-    assert!(err.contains(":3: services.web.extends: service `nope` is not declared"), "{err}");
+    assert!(
+        err.contains(":3: services.web.extends: service `nope` is not declared"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -125,7 +141,11 @@ fn include_adds_resources_with_their_own_directory_and_env() {
     );
     let src = "include:\n  - db/compose.yaml\nservices:\n  web:\n    image: busybox:1.36\n    depends_on: [db]\n    networks: [back]\n";
     let stack = load_in(dir.path(), src, &[]).unwrap_or_else(|e| panic!("{e}"));
-    let db = stack.containers.iter().find(|c| c.name == "demo-db-1").expect("db");
+    let db = stack
+        .containers
+        .iter()
+        .find(|c| c.name == "demo-db-1")
+        .expect("db");
     assert_eq!(db.image, "busybox:1.36");
     assert!(repo_source(db, "/init.sql").ends_with("db/init.sql"));
     assert!(stack.networks.iter().any(|n| n.name == "demo_back"));
@@ -135,11 +155,17 @@ fn include_adds_resources_with_their_own_directory_and_env() {
 #[test]
 fn include_conflict_and_errors_name_the_included_file() {
     let dir = tempfile::tempdir().expect("tempdir");
-    write(dir.path(), "inc/compose.yaml", "services:\n  web:\n    image: other\n  db:\n    image: busybox\n    restart: sometimes\n");
+    write(
+        dir.path(),
+        "inc/compose.yaml",
+        "services:\n  web:\n    image: other\n  db:\n    image: busybox\n    restart: sometimes\n",
+    );
     let src = "include:\n  - path: inc/compose.yaml\nservices:\n  web:\n    image: busybox\n";
     let err = load_in(dir.path(), src, &[]).expect_err("conflict").to_string();
     assert!(
-        err.contains("inc/compose.yaml:2: services.web: services.web is also declared in stacks/demo/compose.yaml:4"),
+        err.contains(
+            "inc/compose.yaml:2: services.web: services.web is also declared in stacks/demo/compose.yaml:4"
+        ),
         "{err}"
     );
     assert!(err.contains("inc/compose.yaml:6: services.db.restart"), "{err}");
@@ -151,7 +177,9 @@ fn include_cycles_and_paths_outside_are_refused() {
     let repo = dir.path().join("repo");
     write(&repo, "a.yaml", "include: [b.yaml]\nservices: {}\n");
     write(&repo, "b.yaml", "include: [a.yaml]\n");
-    let err = load_in(&repo, "include: [a.yaml]\n", &[]).expect_err("cycle").to_string();
+    let err = load_in(&repo, "include: [a.yaml]\n", &[])
+        .expect_err("cycle")
+        .to_string();
     assert!(err.contains("`include` makes a cycle"), "{err}");
     assert!(err.contains("b.yaml:1: include[0]"), "{err}");
     write(dir.path(), "outside.yaml", "services: {}\n");
