@@ -139,19 +139,23 @@ fn resolve_in(
 
     chain.push((file.shown.clone(), name.to_string()));
     let me = (base_src.shown.clone(), base_name.clone());
-    if chain.contains(&me) {
-        let mut steps: Vec<String> = chain
-            .iter()
-            .map(|(f, s)| format!("`{s}` in {}", f.display()))
-            .collect();
-        steps.push(format!("`{}` in {}", me.1, me.0.display()));
-        report.errors.push(
-            file.diag(
-                &ext_at,
-                format!("`extends` makes a cycle: {}", steps.join(" extends ")),
-            )
-            .with_hint("a service cannot extend itself, directly or through others"),
-        );
+    if let Some(pos) = chain.iter().position(|x| *x == me) {
+        // Every service of the cycle meets it; it is reported once, from its first member.
+        let first = chain[pos..].iter().min() == chain.first();
+        if pos == 0 && first {
+            let mut steps: Vec<String> = chain
+                .iter()
+                .map(|(f, s)| format!("`{s}` in {}", f.display()))
+                .collect();
+            steps.push(format!("`{}` in {}", me.1, me.0.display()));
+            report.errors.push(
+                file.diag(
+                    &ext_at,
+                    format!("`extends` makes a cycle: {}", steps.join(" extends ")),
+                )
+                .with_hint("a service cannot extend itself, directly or through others"),
+            );
+        }
         chain.pop();
         return None;
     }

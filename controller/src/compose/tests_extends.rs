@@ -101,11 +101,11 @@ fn a_cycle_is_an_error_naming_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let src = "services:\n  a:\n    image: x\n    extends: b\n  b:\n    extends: a\n";
     let err = load_in(dir.path(), src, &[]).expect_err("cycle").to_string();
-    assert!(err.contains("`extends` makes a cycle: `a` in"), "{err}");
     assert!(
-        err.contains("stacks/demo/compose.yaml:4: services.a.extends"),
+        err.contains("stacks/demo/compose.yaml:6: services.b.extends: `extends` makes a cycle: `a` in stacks/demo/compose.yaml extends `b` in stacks/demo/compose.yaml extends `a`"),
         "{err}"
     );
+    assert_eq!(err.matches("makes a cycle").count(), 1, "{err}");
 }
 
 #[test]
@@ -188,4 +188,89 @@ fn include_cycles_and_paths_outside_are_refused() {
         .to_string();
     assert!(err.contains(":2: include[0]"), "{err}");
     assert!(err.contains("outside the repository"), "{err}");
+}
+
+#[test]
+fn an_includes_project_directory_is_the_base_of_its_paths_extends_and_includes() {
+    // As Compose v2 does: with `project_directory: data`, the included file's relative paths,
+    // its `extends.file` and its own `include` resolve in data/, not beside the file.
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "vars.env", "TAG=1.36\n");
+    write(dir.path(), "data/seed.txt", "x\n");
+    write(dir.path(), "data/tmpl.env", "FROM=data\n");
+    write(dir.path(), "parts/tmpl.env", "FROM=parts\n");
+    let base = "services:\n  tmpl:\n    image: IMG:${TAG}\n    env_file: [tmpl.env]\n";
+    write(dir.path(), "data/base.yaml", &base.replace("IMG", "fromdata"));
+    write(dir.path(), "parts/base.yaml", &base.replace("IMG", "fromparts"));
+    write(
+        dir.path(),
+        "data/more.yaml",
+        "services:\n  more:\n    image: moredata:${TAG}\n",
+    );
+    write(
+        dir.path(),
+        "parts/more.yaml",
+        "services:\n  more:\n    image: moreparts:${TAG}\n",
+    );
+    write(
+        dir.path(),
+        "parts/app.yaml",
+        "include: [more.yaml]\nservices:\n  app:\n    extends: {file: base.yaml, service: tmpl}\n    volumes: [./seed.txt:/seed.txt]\n",
+    );
+    let src = "include:\n  - path: parts/app.yaml\n    project_directory: data\n    env_file: vars.env\nservices: {}\n";
+    let stack = load_in(dir.path(), src, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let app = stack
+        .containers
+        .iter()
+        .find(|c| c.name == "demo-app-1")
+        .expect("app");
+    assert_eq!(app.image, "fromdata:1.36");
+    assert_eq!(env(app, "FROM"), Some("data"));
+    assert!(repo_source(app, "/seed.txt").ends_with("data/seed.txt"));
+    let more = stack
+        .containers
+        .iter()
+        .find(|c| c.name == "demo-more-1")
+        .expect("more");
+    assert_eq!(more.image, "moredata:1.36");
+}
+
+#[test]
+fn the_stacks_variables_win_over_an_includes_env_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "inc/.env", "TAG=from-env-file\n");
+    write(
+        dir.path(),
+        "inc/compose.yaml",
+        "services:\n  a:\n    image: busybox:${TAG}\n",
+    );
+    let stack = load_in(
+        dir.path(),
+        "include: [inc/compose.yaml]\n",
+        &[("TAG", "from-stack")],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stack.containers[0].image, "busybox:from-stack");
+}
+
+#[test]
+fn an_identical_resource_from_two_includes_is_not_a_conflict() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "net.yaml", "networks:\n  shared: {}\n");
+    write(
+        dir.path(),
+        "a.yaml",
+        "include: [net.yaml]\nservices:\n  a:\n    image: busybox\n    networks: [shared]\n",
+    );
+    write(
+        dir.path(),
+        "b.yaml",
+        "include: [net.yaml]\nservices:\n  b:\n    image: busybox\n    networks: [shared]\n",
+    );
+    let stack = load_in(dir.path(), "include: [a.yaml, b.yaml]\n", &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stack.containers.len(), 2);
+    assert_eq!(
+        stack.networks.iter().filter(|n| n.name == "demo_shared").count(),
+        1
+    );
 }
