@@ -7,23 +7,24 @@
 //! Each key of the result remembers where it was written, so that a problem found later in
 //! an inherited key names the base's file and line.
 
-use std::{collections::BTreeMap, path::PathBuf};
+use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
 use super::{
     files::{self, Lookup, SourceFile},
     merge,
-    origin::Origin,
+    origin::Origins,
     relpaths,
     report::Report,
 };
-use crate::yaml::FieldPath;
+use crate::yaml::{FieldPath, Segment};
 
-/// A service with its `extends` applied, and where each of its keys was written.
+/// A service with its `extends` applied, and where its keys (and the items of lists merged
+/// from both sides) were written: paths relative to the service.
 pub struct Resolved {
     pub service: Map<String, Value>,
-    pub keys: BTreeMap<String, Origin>,
+    pub origins: Origins,
 }
 
 /// The service `name` of `file`, with its `extends` chain applied; `None` (after reporting)
@@ -47,14 +48,16 @@ fn resolve_in(
         // not a mapping: left for the service's own checks
         _ => return None,
     };
-    let own_keys = || -> BTreeMap<String, Origin> {
-        own.keys()
-            .map(|k| (k.clone(), file.origin(&at.key(k.clone()))))
-            .collect()
+    let own_keys = || {
+        let mut o = Origins::default();
+        for k in own.keys().filter(|k| *k != "extends") {
+            o.add(FieldPath::root().key(k.clone()), file.origin(&at.key(k.clone())));
+        }
+        o
     };
     let Some(ext) = own.get("extends") else {
         return Some(Resolved {
-            keys: own_keys(),
+            origins: own_keys(),
             service: own,
         });
     };
@@ -175,8 +178,48 @@ fn resolve_in(
             return None;
         }
     };
-    let mut keys = base.keys;
-    keys.extend(own_keys());
-    keys.remove("extends");
-    Some(Resolved { service, keys })
+    let origins = merged_origins(file, &at, &own, &base, &service, own_keys());
+    Some(Resolved { service, origins })
+}
+
+/// Where the merged service's parts were written: the service's own keys in its file, the
+/// keys only the base has where the base wrote them, and each item of a list both have where
+/// that item (by value) was written.
+fn merged_origins(
+    file: &SourceFile,
+    at: &FieldPath,
+    own: &Map<String, Value>,
+    base: &Resolved,
+    merged: &Map<String, Value>,
+    mut origins: Origins,
+) -> Origins {
+    for (p, o) in &base.origins.0 {
+        let inherited = matches!(p.0.first(), Some(Segment::Key(k)) if !own.contains_key(k));
+        if inherited {
+            origins.add(p.clone(), o.clone());
+        }
+    }
+    for (k, v) in merged {
+        let (Some(Value::Array(items)), Some(base_items)) = (Some(v), base.service.get(k)) else {
+            continue;
+        };
+        let Some(own_v) = own.get(k) else { continue };
+        let key = FieldPath::root().key(k.clone());
+        for (i, item) in items.iter().enumerate() {
+            let mine = own_v.as_array().and_then(|a| a.iter().position(|x| x == item));
+            let theirs = base_items
+                .as_array()
+                .and_then(|a| a.iter().position(|x| x == item));
+            match (mine, theirs) {
+                (Some(j), _) => origins.add(key.index(i), file.origin(&at.key(k.clone()).index(j))),
+                (None, Some(j)) => {
+                    if let Some(o) = base.origins.locate(&key.index(j)) {
+                        origins.add(key.index(i), o);
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+    }
+    origins
 }

@@ -68,9 +68,7 @@ pub fn expand_file(
             match extends::resolve(report, file, &name, lookup) {
                 Some(r) => {
                     let at = FieldPath::parse("services").key(name.clone());
-                    for (k, o) in r.keys {
-                        origins.add(at.key(k), o);
-                    }
+                    origins.extend_under(&at, r.origins);
                     services.insert(name, Value::Object(r.service));
                 }
                 // reported; the service is left out so that its errors are not repeated

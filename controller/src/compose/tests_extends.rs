@@ -274,3 +274,25 @@ fn an_identical_resource_from_two_includes_is_not_a_conflict() {
         1
     );
 }
+
+#[test]
+fn an_error_in_an_item_of_a_merged_list_names_the_file_that_wrote_the_item() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "mine.conf", "x\n");
+    write(
+        dir.path(),
+        "lib/base.yaml",
+        "services:\n  app:\n    image: busybox\n    volumes:\n      - ./ok.conf:/ok\n      - ./missing.conf:/m\n",
+    );
+    write(dir.path(), "lib/ok.conf", "x\n");
+    let src = "services:\n  web:\n    extends: {file: lib/base.yaml, service: app}\n    volumes:\n      - ./mine.conf:/mine\n      - ./gone.conf:/gone\n";
+    let err = load_in(dir.path(), src, &[])
+        .expect_err("missing sources")
+        .to_string();
+    assert!(err.contains("lib/base.yaml:6: services.app.volumes[1]"), "{err}");
+    assert!(
+        err.contains("stacks/demo/compose.yaml:6: services.web.volumes[1]"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 2, "{err}");
+}
