@@ -45,7 +45,8 @@ fn resolve_in(
     let at = FieldPath::parse("services").key(name);
     let own = match services.get(name) {
         Some(Value::Object(m)) => m.clone(),
-        // not a mapping: left for the service's own checks
+        Some(Value::Null) => Map::new(),
+        // not a mapping: reported by the service's own checks, or below for another file's
         _ => return None,
     };
     let own_keys = || {
@@ -121,6 +122,13 @@ fn resolve_in(
                     )
                     .with_hint("`extends.service` names a service of `extends.file`"),
                 );
+                return None;
+            }
+            if !matches!(s.get(&base_name), Some(Value::Object(_) | Value::Null)) {
+                report.errors.push(other.diag(
+                    &FieldPath::parse("services").key(base_name.clone()),
+                    format!("service `{base_name}` must be a mapping"),
+                ));
                 return None;
             }
             (&other, s)

@@ -296,3 +296,17 @@ fn an_error_in_an_item_of_a_merged_list_names_the_file_that_wrote_the_item() {
     );
     assert_eq!(err.lines().count(), 2, "{err}");
 }
+
+#[test]
+fn a_base_in_another_file_that_is_not_a_mapping_is_an_error_there() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "lib.yaml", "services:\n  app: busybox\n");
+    let src = "services:\n  web:\n    extends: {file: lib.yaml, service: app}\n";
+    let err = load_in(dir.path(), src, &[])
+        .expect_err("not a mapping")
+        .to_string();
+    assert!(
+        err.contains("lib.yaml:2: services.app: service `app` must be a mapping"),
+        "{err}"
+    );
+}
