@@ -16,6 +16,10 @@ use crate::{
     yaml::{parse_documents, FieldPath, SourceMap},
 };
 
+/// At most this many files are read for one project's `extends` and `include`: a diamond of
+/// includes that include each other's includes would otherwise grow exponentially.
+const MAX_FILES: usize = 256;
+
 /// Variable lookup for interpolation.
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -66,6 +70,19 @@ pub fn read(
     written: &str,
     lookup: Lookup,
 ) -> Option<SourceFile> {
+    report.files_read += 1;
+    if report.files_read > MAX_FILES {
+        if report.files_read > MAX_FILES + 1 {
+            return None;
+        }
+        report.errors.push(
+            at.diag(format!(
+                "more than {MAX_FILES} compose files read through `extends` and `include`"
+            ))
+            .with_hint("include each file once; a file included by several files is read each time"),
+        );
+        return None;
+    }
     let dir = from.subdir(Path::new(written).parent().unwrap_or(Path::new("")));
     let read = from.read_to_string(written).and_then(|r| Ok((r, dir?)));
     let ((file, src), dir) = match read {

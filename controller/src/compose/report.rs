@@ -20,6 +20,8 @@ pub struct Report<'a> {
     pub warnings: Vec<Diagnostic>,
     /// Parts of the tree written in another file (included files, extended services).
     pub origins: Origins,
+    /// Compose files read for `extends` and `include` so far (they are bounded).
+    pub files_read: usize,
 }
 
 impl<'a> Report<'a> {
@@ -30,6 +32,7 @@ impl<'a> Report<'a> {
             errors: Diagnostics::default(),
             warnings: Vec::new(),
             origins: Origins::default(),
+            files_read: 0,
         }
     }
 

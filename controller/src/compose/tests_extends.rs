@@ -310,3 +310,22 @@ fn a_base_in_another_file_that_is_not_a_mapping_is_an_error_there() {
         "{err}"
     );
 }
+
+#[test]
+fn includes_that_multiply_are_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for i in 0..12 {
+        let next = format!("l{}.yaml", i + 1);
+        write(
+            dir.path(),
+            &format!("l{i}.yaml"),
+            &format!("include: [{next}, {next}]\n"),
+        );
+    }
+    write(dir.path(), "l12.yaml", "services: {}\n");
+    let err = load_in(dir.path(), "include: [l0.yaml]\n", &[])
+        .expect_err("too many")
+        .to_string();
+    assert!(err.contains("more than 256 compose files"), "{err}");
+    assert_eq!(err.matches("more than 256").count(), 1, "{err}");
+}
