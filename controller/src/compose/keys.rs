@@ -17,7 +17,6 @@ pub fn strip_extensions(map: &mut Map<String, Value>) {
 /// Service keys compose knows that aegis rejects, with what to do instead.
 fn unsupported_service_key(key: &str) -> Option<&'static str> {
     Some(match key {
-        "extends" => "not supported: use YAML anchors and `<<` merge keys instead",
         "develop" => "compose watch is a development feature and is not supported",
         "platform" => "not supported: the image is pulled for the host's platform",
         "container_name_prefix" | "use_api_socket" | "provider" | "models" => "not supported by aegis",

@@ -4,12 +4,14 @@
 //!
 //! 1. `${VAR}` interpolation of every string value ([`interpolate`]), with variables from the
 //!    Stack and from a `.env` file next to the compose file;
-//! 2. extension fields (`x-*`) dropped, and every key aegis does not support reported
+//! 2. `extends` and `include` applied: other files read through the source root, merged
+//!    into one tree that remembers which file wrote what ([`project`]);
+//! 3. extension fields (`x-*`) dropped, and every key aegis does not support reported
 //!    ([`keys`]), never ignored;
-//! 3. a typed decode of each service, network and volume on its own ([`model`]), so that one
+//! 4. a typed decode of each service, network and volume on its own ([`model`]), so that one
 //!    bad service does not hide another's errors;
-//! 4. conversion to [`ContainerSpec`]s with compose's names and defaults ([`service`]);
-//! 5. checks across services: references and dependency cycles ([`validate`]).
+//! 5. conversion to [`ContainerSpec`]s with compose's names and defaults ([`service`]);
+//! 6. checks across services: references and dependency cycles ([`validate`]).
 //!
 //! Every problem becomes a [`Diagnostic`] with file, line and field path; all are returned.
 //!
@@ -25,15 +27,22 @@ mod deploy;
 mod dockerignore;
 mod env;
 mod env_file;
+mod extends;
+mod files;
 mod flex;
+mod include;
 mod interpolate;
 mod keys;
 mod links;
+mod merge;
 mod model;
 mod networks;
 mod options;
+mod origin;
 mod ports;
 mod profiles;
+mod project;
+mod relpaths;
 mod replicas;
 mod report;
 mod runtime;
@@ -51,6 +60,8 @@ mod tests;
 mod tests_build;
 #[cfg(test)]
 mod tests_errors;
+#[cfg(test)]
+mod tests_extends;
 #[cfg(test)]
 mod tests_keys;
 #[cfg(test)]
@@ -156,9 +167,21 @@ pub fn load(input: &ComposeInput) -> Result<ComposeStack, Diagnostics> {
             ),
         }
     }
-    let Value::Object(top) = value else {
+    let Value::Object(mut top) = value else {
         unreachable!("checked above")
     };
+    if project::needed(&top) {
+        let main = files::SourceFile {
+            shown: input.file.to_path_buf(),
+            map: std::sync::Arc::new(input.map.clone()),
+            base: input.base.clone(),
+            dir: input.project_dir.clone(),
+            value: top,
+        };
+        let expanded = project::expand(&mut report, &main, &lookup);
+        report.origins.extend_under(&input.base, expanded.origins);
+        top = expanded.value;
+    }
 
     check_top_level(input, &mut report, &top);
     let networks = networks::declared_networks(
@@ -293,11 +316,6 @@ fn check_top_level(input: &ComposeInput, report: &mut Report, top: &serde_json::
                     );
                 }
             }
-            "include" => report.error_hint(
-                &path,
-                "`include` is not supported",
-                "declare each compose file as its own Stack",
-            ),
             _ => report.error_hint(
                 &path,
                 format!("unknown top-level key `{key}`"),

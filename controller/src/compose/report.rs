@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+pub use super::origin::Origins;
+
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -16,6 +18,10 @@ pub struct Report<'a> {
     pub map: &'a SourceMap,
     pub errors: Diagnostics,
     pub warnings: Vec<Diagnostic>,
+    /// Parts of the tree written in another file (included files, extended services).
+    pub origins: Origins,
+    /// Compose files read for `extends` and `include` so far (they are bounded).
+    pub files_read: usize,
 }
 
 impl<'a> Report<'a> {
@@ -25,12 +31,19 @@ impl<'a> Report<'a> {
             map,
             errors: Diagnostics::default(),
             warnings: Vec::new(),
+            origins: Origins::default(),
+            files_read: 0,
         }
     }
 
     /// A diagnostic at `path` (a full path inside the document).
     pub fn diag(&self, path: &FieldPath, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::new(self.file, self.map.line_of(path), path.clone(), message)
+        self.origins.relocate(Diagnostic::new(
+            self.file,
+            self.map.line_of(path),
+            path.clone(),
+            message,
+        ))
     }
 
     pub fn error(&mut self, path: &FieldPath, message: impl Into<String>) {
@@ -61,7 +74,7 @@ impl<'a> Report<'a> {
                         d.line = self.map.line_of(&d.path);
                     }
                 }
-                self.errors.push(d);
+                self.errors.push(self.origins.relocate(d));
                 None
             }
         }
