@@ -20,8 +20,8 @@
 //! come from [`ComposeInput::vars`] (the Stack's `spec.environment`) first, then from the
 //! project's `.env` file.
 
-mod build;
 mod blkio;
+mod build;
 mod configs;
 mod deploy;
 mod dockerignore;

@@ -282,12 +282,12 @@ fn an_error_in_an_item_of_a_merged_list_names_the_file_that_wrote_the_item() {
     write(
         dir.path(),
         "lib/base.yaml",
-        "services:\n  app:\n    image: busybox\n    volumes:\n      - ./ok.conf:/ok\n      - ./missing.conf:/m\n",
+        "services:\n  app:\n    image: busybox\n    volumes:\n      - ./ok.conf:/ok\n      - ./ok.conf:/m:bogus\n",
     );
     write(dir.path(), "lib/ok.conf", "x\n");
-    let src = "services:\n  web:\n    extends: {file: lib/base.yaml, service: app}\n    volumes:\n      - ./mine.conf:/mine\n      - ./gone.conf:/gone\n";
+    let src = "services:\n  web:\n    extends: {file: lib/base.yaml, service: app}\n    volumes:\n      - ./mine.conf:/mine\n      - ./mine.conf:/gone:bogus\n";
     let err = load_in(dir.path(), src, &[])
-        .expect_err("missing sources")
+        .expect_err("unknown volume options")
         .to_string();
     assert!(err.contains("lib/base.yaml:6: services.app.volumes[1]"), "{err}");
     assert!(

@@ -363,7 +363,8 @@ fn map_mount(spec: &ContainerSpec, ctx: &CreateContext, m: &Mount, out: &mut Map
                 opts.push(',');
                 opts.push_str(o);
             }
-            out.binds.push(format!("{name}:{}:{opts}", clean_target(&m.target)));
+            out.binds
+                .push(format!("{name}:{}:{opts}", clean_target(&m.target)));
         }
         MountKind::Volume {
             name: None,

@@ -157,7 +157,9 @@ mod tests {
 
     #[test]
     fn an_ordinary_file_is_usable_and_left_alone() {
-        let r = ResolvConf::parse("# managed by DHCP\nsearch lan\nnameserver 192.0.2.53\nnameserver fe80::1%eth0\noptions edns0\n");
+        let r = ResolvConf::parse(
+            "# managed by DHCP\nsearch lan\nnameserver 192.0.2.53\nnameserver fe80::1%eth0\noptions edns0\n",
+        );
         assert_eq!(r.nameservers.len(), 2);
         assert!(!r.points_at_proxy(&utility()));
         assert!(r.is_usable(&utility()));
