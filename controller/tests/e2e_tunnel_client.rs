@@ -236,7 +236,7 @@ kind: DnsGuard
 metadata: {{name: {guard}}}
 spec:
   image: {agent_tag}
-  probe: {{server: \"100.96.128.1:53\", timeout: 500ms}}
+  probe: {{server: \"127.0.0.1:9\", timeout: 500ms}}
   interval: 1s
   fallbackNameservers: [\"192.0.2.53\"]
   hostEtc: {etc}
@@ -354,7 +354,7 @@ spec:
     );
     let agent_args = docker(&["exec", &agent, "cat", "/tmp/agent-args"]);
     assert!(
-        agent_args.starts_with("agent dnsguard --root /host --probe 100.96.128.1:53")
+        agent_args.starts_with("agent dnsguard --root /host --probe 127.0.0.1:9")
             && agent_args.contains("--fallback 192.0.2.53"),
         "{agent_args}"
     );
