@@ -68,6 +68,14 @@ pub fn view(names: &Names, c: &Value) -> BTreeMap<String, String> {
         for k in ["AttachStdin", "AttachStdout", "AttachStderr"] {
             cfg.remove(k);
         }
+        // A built image's name: Compose v2 tags a service's build `<project>-<service>`, aegis
+        // `aegis-build/<project>-<service>:<hash of the context>` (README, "Builds"); what was
+        // built is compared through the rest of the container's configuration.
+        if let Some(Value::String(image)) = cfg.get_mut("Image") {
+            if let Some(rest) = image.strip_prefix("aegis-build/") {
+                *image = rest.split(':').next().unwrap_or(rest).to_string();
+            }
+        }
     }
 
     if let Some(hc) = host.as_object_mut() {
