@@ -173,17 +173,6 @@ fn stack_manifest(name: &str, v: &str) -> String {
     format!("{MANIFEST_HEAD}\nkind: Stack\nmetadata: {{name: {name}}}\nspec:\n  host: bench\n  services:\n{services}")
 }
 
-fn revision_of(src: &Source) -> String {
-    let o = validate(src.path());
-    let t = text(&o);
-    assert!(o.status.success(), "aegis validate failed:\n{t}");
-    t.split("revision ")
-        .nth(1)
-        .and_then(|r| r.split(|c: char| !c.is_ascii_alphanumeric()).next())
-        .unwrap_or_else(|| panic!("no revision in: {t}"))
-        .to_string()
-}
-
 /// Waits until every stack is Ready at `rev`.
 fn wait_all(ctl: &ControllerProc, names: &[String], rev: &str) {
     ctl.wait_for(CONVERGE, &format!("every stack Ready at {rev}"), || {

@@ -29,7 +29,7 @@ use std::{
 };
 
 use aegis::status::{ConditionStatus, ConditionType};
-use controller::{event_reasons, ControllerProc};
+use controller::{event_reasons, runs_started, ControllerProc};
 use support::*;
 
 const CONVERGE: Duration = Duration::from_secs(60);
@@ -78,18 +78,6 @@ fn local_host_manifest(name: &str) -> String {
 /// Compose's container name for the first replica of `service` in `stack`.
 fn cname(stack: &str, service: &str) -> String {
     format!("{stack}-{service}-1")
-}
-
-/// The revision `aegis validate` computes for the source (the one the controller reports).
-fn revision_of(src: &Source) -> String {
-    let o = validate(src.path());
-    let t = text(&o);
-    assert!(o.status.success(), "aegis validate failed:\n{t}");
-    t.split("revision ")
-        .nth(1)
-        .and_then(|r| r.split(|c: char| !c.is_ascii_alphanumeric()).next())
-        .unwrap_or_else(|| panic!("no revision in: {t}"))
-        .to_string()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -219,22 +207,6 @@ impl Drop for EventTap {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// `(run, reason)` of every `reconcile started` line of the controller's log for `key`
-/// (`key=Stack/x on local`), oldest first: `("#7", "docker-event")`.
-fn runs_started(log: &str, key: &str) -> Vec<(String, String)> {
-    log.lines()
-        .filter(|l| l.contains("reconcile started") && l.contains(key))
-        .filter_map(|l| {
-            let field = |name: &str| {
-                l.split_whitespace()
-                    .find_map(|w| w.strip_prefix(name))
-                    .map(str::to_owned)
-            };
-            Some((field("run=")?, field("reason=")?))
-        })
-        .collect()
 }
 
 // ---------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ mod controller;
 use std::time::Duration;
 
 use aegis::status::{ConditionStatus, ResourceStatus};
-use controller::ControllerProc;
+use controller::{runs_started, ControllerProc};
 use support::*;
 
 const CONVERGE: Duration = Duration::from_secs(120);
@@ -35,17 +35,6 @@ fn stack(name: &str, net: &str, v: &str) -> String {
         svc("b"),
         svc("c")
     )
-}
-
-fn revision_of(src: &Source) -> String {
-    let o = validate(src.path());
-    let t = text(&o);
-    assert!(o.status.success(), "aegis validate failed:\n{t}");
-    t.split("revision ")
-        .nth(1)
-        .and_then(|r| r.split(|c: char| !c.is_ascii_alphanumeric()).next())
-        .unwrap_or_else(|| panic!("no revision in: {t}"))
-        .to_string()
 }
 
 /// Every failure a status has recorded: `Failed` events, and a failed `Ready`.
@@ -149,67 +138,12 @@ fn inspect_net_id(name: &str) -> String {
 // Fixes found in review (issue 7, part 3)
 
 use std::{
-    io::{Read, Write},
     net::{Shutdown, TcpListener, TcpStream},
-    os::unix::net::UnixStream,
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc, Mutex,
-    },
+    sync::{Arc, Mutex},
     time::Instant,
 };
 
-/// A Docker endpoint on loopback that the test controls: it forwards each connection to the
-/// local engine, or (while `hold`) accepts it and never answers, like a blackholed host.
-/// [`cut`](Self::cut) closes every connection open so far (an events stream breaks).
-struct Relay {
-    port: u16,
-    hold: Arc<AtomicBool>,
-    live: Arc<Mutex<Vec<TcpStream>>>,
-}
-
-impl Relay {
-    /// Listens on `port` (from [`free_port`]).
-    fn start_on(port: u16, hold: bool) -> Self {
-        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the relay");
-        let hold = Arc::new(AtomicBool::new(hold));
-        let live = Arc::new(Mutex::new(Vec::new()));
-        let (h, l) = (hold.clone(), live.clone());
-        // Lives until the test process ends.
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { continue };
-                if let Ok(c) = conn.try_clone() {
-                    l.lock().unwrap_or_else(|e| e.into_inner()).push(c);
-                }
-                if !h.load(Ordering::SeqCst) {
-                    std::thread::spawn(move || splice(conn));
-                }
-            }
-        });
-        Self { port, hold, live }
-    }
-
-    fn host_manifest(&self, name: &str) -> String {
-        host_manifest(name, self.port)
-    }
-
-    fn cut(&self) {
-        for c in self.live.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
-            let _ = c.shutdown(Shutdown::Both);
-        }
-    }
-
-    /// From now on, new connections are forwarded.
-    fn release(&self) {
-        self.hold.store(false, Ordering::SeqCst);
-        self.cut();
-    }
-}
-
-fn host_manifest(name: &str, port: u16) -> String {
-    format!("{MANIFEST_HEAD}\nkind: Host\nmetadata: {{name: {name}}}\nspec:\n  endpoint: tcp://127.0.0.1:{port}\n")
-}
+use support::loopback_engine::{tcp_host_manifest, LoopbackEngine};
 
 fn local_host(name: &str) -> String {
     format!("{MANIFEST_HEAD}\nkind: Host\nmetadata: {{name: {name}}}\nspec:\n  endpoint: unix:///var/run/docker.sock\n")
@@ -222,62 +156,8 @@ fn small_stack(name: &str, host: &str, image: &str, v: &str) -> String {
     )
 }
 
-/// Copies bytes both ways between `tcp` and the local engine's socket until either side ends.
-fn splice(tcp: TcpStream) {
-    let Ok(unix) = UnixStream::connect("/var/run/docker.sock") else {
-        return;
-    };
-    let (Ok(mut tcp_r), Ok(mut unix_w)) = (tcp.try_clone(), unix.try_clone()) else {
-        return;
-    };
-    let up = std::thread::spawn(move || {
-        let _ = std::io::copy(&mut tcp_r, &mut unix_w);
-        let _ = unix_w.shutdown(Shutdown::Write);
-    });
-    let (mut unix_r, mut tcp_w) = (unix, tcp);
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        match unix_r.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if tcp_w.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-            }
-        }
-    }
-    let _ = tcp_w.shutdown(Shutdown::Both);
-    let _ = up.join();
-}
-
-/// Waits until the controller's log has a line with every one of `parts`.
-fn wait_log(ctl: &ControllerProc, what: &str, parts: &[&str]) {
-    ctl.wait_for(Duration::from_secs(60), what, || {
-        ctl.log_text()
-            .lines()
-            .any(|l| parts.iter().all(|p| l.contains(p)))
-            .then_some(())
-    });
-}
-
-/// `(run, reason)` of every `reconcile started` line for `key`, oldest first.
-fn runs_started(log: &str, key: &str) -> Vec<(String, String)> {
-    log.lines()
-        .filter(|l| l.contains("reconcile started") && l.contains(key))
-        .filter_map(|l| {
-            let field = |name: &str| {
-                l.split_whitespace()
-                    .find_map(|w| w.strip_prefix(name))
-                    .map(str::to_owned)
-            };
-            Some((field("run=")?, field("reason=")?))
-        })
-        .collect()
-}
-
 fn accepted(ctl: &ControllerProc, rev: &str) {
-    wait_log(
-        ctl,
+    ctl.wait_log(
         "the revision to be accepted",
         &["accepted revision", &format!("revision={rev}")],
     );
@@ -293,7 +173,7 @@ fn a_host_down_at_start_converges_as_soon_as_it_is_up() {
     let port = free_port();
     let src = Source::new();
     let name = unique("hvdown");
-    src.write("host.yaml", &host_manifest("h", port));
+    src.write("host.yaml", &tcp_host_manifest("h", port));
     src.write("stack.yaml", &small_stack(&name, "h", IMAGE, "1"));
     let ctl = ControllerProc::start_with(&src, &["--backoff-min", "10m", "--backoff-max", "10m"]);
     ctl.wait_for(
@@ -301,7 +181,7 @@ fn a_host_down_at_start_converges_as_soon_as_it_is_up() {
         "the stack to fail on the down host",
         || ctl.status("stacks", &name).filter(|s| s.last_error.is_some()),
     );
-    let _relay = Relay::start_on(port, false);
+    let _relay = LoopbackEngine::start_on(port, false);
     let t = Instant::now();
     // Far below the ten-minute backoff: only a hang-catching bound.
     ctl.wait_ready_status("stacks", &name, None, Duration::from_secs(90));
@@ -317,7 +197,7 @@ fn a_host_down_at_start_converges_as_soon_as_it_is_up() {
 #[test]
 fn a_host_removed_and_added_back_gets_drift_repair_again() {
     ensure_image();
-    let relay = Relay::start_on(free_port(), false);
+    let relay = LoopbackEngine::start_on(free_port(), false);
     let src = Source::new();
     let (name, keep) = (unique("hvback"), unique("hvkeep"));
     src.write("local.yaml", &local_host("local"));
@@ -453,7 +333,7 @@ fn a_hanging_pull_does_not_hold_the_hosts_slot() {
 #[test]
 fn a_blackholed_host_does_not_stall_the_source() {
     ensure_image();
-    let relay = Relay::start_on(free_port(), true);
+    let relay = LoopbackEngine::start_on(free_port(), true);
     let src = Source::new();
     let (name, held) = (unique("hvsrc"), unique("hvheld"));
     src.write("local.yaml", &local_host("local"));

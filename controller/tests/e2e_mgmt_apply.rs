@@ -33,64 +33,14 @@ struct Names {
 
 /// The source: hosts a and b, the forwarder on b (critical: on b's path), an app on each.
 fn write_source(dir: &Path, n: &Names, e2: &Engine2, b_endpoint: &str, fwd_args: &[String], app_cmd: &str) {
-    let fwd_cmd: Vec<String> = fwd_args.iter().map(|a| format!("\"{a}\"")).collect();
-    let body = format!(
-        r#"apiVersion: aegis.dev/v1alpha1
-kind: Host
-metadata: {{name: a}}
-spec: {{endpoint: "unix:///var/run/docker.sock"}}
----
-apiVersion: aegis.dev/v1alpha1
-kind: Host
-metadata: {{name: b}}
-spec:
-  endpoint: "{b_endpoint}"
-  agentSocket: {sock}
-  managementPath: [Stack/{fwd}]
----
-apiVersion: aegis.dev/v1alpha1
-kind: Stack
-metadata: {{name: {fwd}}}
-spec:
-  host: b
-  confirmTimeout: 10s
-  services:
-    socat:
-      image: {SOCAT}
-      network_mode: host
-      volumes: ["{sock}:/var/run/docker.sock"]
-      command: [{cmd}]
----
-apiVersion: aegis.dev/v1alpha1
-kind: Stack
-metadata: {{name: {app_a}}}
-spec:
-  host: a
-  services:
-    main: {{image: "{BUSYBOX}", command: ["sleep", "{app_cmd}"], stop_grace_period: 1s}}
----
-apiVersion: aegis.dev/v1alpha1
-kind: Stack
-metadata: {{name: {app_b}}}
-spec:
-  host: b
-  services:
-    main: {{image: "{BUSYBOX}", command: ["sleep", "{app_cmd}"], stop_grace_period: 1s}}
-"#,
-        sock = e2.sock_path,
-        fwd = n.fwd,
-        app_a = n.app_a,
-        app_b = n.app_b,
-        cmd = fwd_cmd.join(", "),
-    );
+    let mut body = hosts_and_forwarder(e2, b_endpoint, &[&n.fwd], &n.fwd, fwd_args);
+    body.push_str(&app(&n.app_a, "a", app_cmd));
+    body.push_str(&app(&n.app_b, "b", app_cmd));
     std::fs::write(dir.join("aegis.yaml"), body).expect("write source");
 }
 
 fn listen(port: u16, extra: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-    v.push(format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"));
-    v.push("UNIX-CONNECT:/var/run/docker.sock".into());
-    v
+    socat_listen(port, TO_SOCKET, extra)
 }
 
 /// `docker inspect -f {{.Created}}`, as an instant (both engines share this machine's clock).
@@ -101,10 +51,10 @@ fn created(sock: Option<&str>, name: &str) -> std::time::SystemTime {
 
 #[test]
 fn critical_forwarder_applied_last_confirmed_then_a_breaking_one_rolled_back() {
-    let Some(e2) = engine2() else { return };
-    ensure_socat(Some(&e2));
+    let Some((e2, mut inst)) = two_engines() else {
+        return;
+    };
     let e2s = Some(e2.sock_url.as_str());
-    let mut inst = Instance::new(Some(&e2));
     let dir = tempfile::tempdir().unwrap();
     let n = Names {
         fwd: unique("fwd"),
@@ -112,20 +62,7 @@ fn critical_forwarder_applied_last_confirmed_then_a_breaking_one_rolled_back() {
         app_b: unique("appb"),
     };
     // The agent image of this aegis: b must start without it (it is copied from a).
-    let printed = String::from_utf8_lossy(&aegis(&["agent", "image"]).stdout).to_string();
-    let mut words = printed.split_whitespace();
-    let (tag, agent_id) = (
-        words
-            .next()
-            .expect("aegis agent image prints the tag")
-            .to_string(),
-        words.next().expect("and the ID").to_string(),
-    );
-    let _ = docker_at(e2s, &["rmi", &tag]);
-    // Removed again at the end (both engines), whatever happens. The alias
-    // `aegis-agent:<version>` aegis also sets is left: it is shared by every user of the
-    // default DnsGuard image.
-    inst.tags.push(tag.clone());
+    let (tag, agent_id) = agent_image_only_on_a(&e2, &mut inst);
     let port = free_port();
     let run = |args: &[&str]| {
         let mut full = vec![args[0], "--source"];

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use aegis::status::{ConditionStatus, ConditionType, EventReason, ResourceStatus};
 use controller::ControllerProc;
 use mgmt_support::{
-    docker_at, engine2, ensure_socat, free_port, inspect, names_of, text, unique, Engine2, Instance, BUSYBOX,
-    SOCAT,
+    agent_image_only_on_a, app, free_port, hosts_and_forwarder, inspect, names_of, reachable, relay,
+    socat_listen as listen, text, two_engines, unique, watchdogs, Engine2, Instance, TO_SOCKET,
 };
 
 const LONG: Duration = Duration::from_secs(180);
@@ -61,128 +61,18 @@ struct Rev<'a> {
     app: &'a str,
 }
 
-fn quoted(args: &[String]) -> String {
-    args.iter()
-        .map(|a| format!("\"{a}\""))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 fn write(src: &support::Source, n: &Names, e2: &Engine2, r: &Rev) {
-    let path = match r.relay {
-        Some(_) => format!("[Stack/{}, Stack/{}]", n.fwd, n.relay),
-        None => format!("[Stack/{}]", n.fwd),
+    let path: &[&str] = match r.relay {
+        Some(_) => &[&n.fwd, &n.relay],
+        None => &[&n.fwd],
     };
-    let relay = r.relay.as_ref().map_or(String::new(), |args| {
-        format!(
-            r#"---
-apiVersion: aegis.dev/v1alpha1
-kind: Stack
-metadata: {{name: {relay}}}
-spec:
-  host: a
-  confirmTimeout: 10s
-  services:
-    socat: {{image: "{SOCAT}", network_mode: host, command: [{cmd}]}}
-"#,
-            relay = n.relay,
-            cmd = quoted(args)
-        )
-    });
-    let body = format!(
-        r#"apiVersion: aegis.dev/v1alpha1
-kind: Host
-metadata: {{name: a}}
-spec: {{endpoint: "unix:///var/run/docker.sock"}}
----
-apiVersion: aegis.dev/v1alpha1
-kind: Host
-metadata: {{name: b}}
-spec:
-  endpoint: "{b_endpoint}"
-  agentSocket: {sock}
-  managementPath: {path}
----
-apiVersion: aegis.dev/v1alpha1
-kind: Stack
-metadata: {{name: {fwd}}}
-spec:
-  host: b
-  confirmTimeout: 10s
-  services:
-    socat:
-      image: {SOCAT}
-      network_mode: host
-      volumes: ["{sock}:/var/run/docker.sock"]
-      command: [{fwd_cmd}]
----
-apiVersion: aegis.dev/v1alpha1
-kind: Stack
-metadata: {{name: {app_a}}}
-spec:
-  host: a
-  services:
-    main: {{image: "{BUSYBOX}", command: ["sleep", "{app}"], stop_grace_period: 1s}}
----
-apiVersion: aegis.dev/v1alpha1
-kind: Stack
-metadata: {{name: {app_b}}}
-spec:
-  host: b
-  services:
-    main: {{image: "{BUSYBOX}", command: ["sleep", "{app}"], stop_grace_period: 1s}}
-{relay}"#,
-        b_endpoint = r.b_endpoint,
-        sock = e2.sock_path,
-        fwd = n.fwd,
-        app_a = n.app_a,
-        app_b = n.app_b,
-        app = r.app,
-        fwd_cmd = quoted(&r.fwd),
-    );
+    let mut body = hosts_and_forwarder(e2, r.b_endpoint, path, &n.fwd, &r.fwd);
+    body.push_str(&app(&n.app_a, "a", r.app));
+    body.push_str(&app(&n.app_b, "b", r.app));
+    if let Some(args) = &r.relay {
+        body.push_str(&relay(&n.relay, args));
+    }
     src.write("aegis.yaml", &body);
-}
-
-/// socat arguments: listen on loopback `port` (with `extra` flags first), go to `to`.
-fn listen(port: u16, to: &str, extra: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-    v.push(format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"));
-    v.push(to.to_string());
-    v
-}
-
-const TO_SOCKET: &str = "UNIX-CONNECT:/var/run/docker.sock";
-
-/// Whether b's engine answers through `port` over a new connection.
-fn reachable(port: u16) -> bool {
-    docker_at(
-        Some(&format!("tcp://127.0.0.1:{port}")),
-        &["version", "-f", "{{.Server.Version}}"],
-    )
-    .status
-    .success()
-}
-
-/// The rollback watchdogs of `instance` on an engine (running or not).
-fn watchdogs(sock: Option<&str>, instance: &str) -> Vec<String> {
-    let inst = format!("label=aegis.dev/instance={instance}");
-    let o = docker_at(
-        sock,
-        &[
-            "ps",
-            "-a",
-            "--filter",
-            &inst,
-            "--filter",
-            "label=aegis.dev/rollback.attempt",
-            "--format",
-            "{{.Names}}",
-        ],
-    );
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(String::from)
-        .collect()
 }
 
 /// The controller's `/metrics` text (open without a token by default).
@@ -210,14 +100,7 @@ fn stalled_reason(s: &ResourceStatus) -> Option<String> {
 /// deploys the forwarder first), with b's agent image removed so that the controller must
 /// copy it there.
 fn bootstrap(src: &support::Source, n: &Names, e2: &Engine2, inst: &mut Instance, r: &Rev) {
-    let printed = text(&support::aegis(&["agent", "image"]));
-    let tag = printed
-        .split_whitespace()
-        .next()
-        .expect("the agent image tag")
-        .to_string();
-    let _ = docker_at(Some(&e2.sock_url), &["rmi", &tag]);
-    inst.tags.push(tag);
+    agent_image_only_on_a(e2, inst);
     let direct = format!("unix://{}", e2.sock_path);
     write(
         src,
@@ -237,10 +120,10 @@ fn bootstrap(src: &support::Source, n: &Names, e2: &Engine2, inst: &mut Instance
 #[test]
 fn controller_changes_critical_last_one_at_a_time_rolls_back_and_never_retries_a_rolled_back_spec() {
     let _serial = serial();
-    let Some(e2) = engine2() else { return };
-    ensure_socat(Some(&e2));
+    let Some((e2, mut inst)) = two_engines() else {
+        return;
+    };
     let e2s = Some(e2.sock_url.as_str());
-    let mut inst = Instance::new(Some(&e2));
     let mut src = support::Source::new();
     src.instance = inst.name.clone();
     let n = Names::new();
@@ -473,10 +356,10 @@ fn controller_changes_critical_last_one_at_a_time_rolls_back_and_never_retries_a
 #[test]
 fn a_controller_killed_mid_attempt_ends_it_after_restart_never_with_both_containers_gone() {
     let _serial = serial();
-    let Some(e2) = engine2() else { return };
-    ensure_socat(Some(&e2));
+    let Some((e2, mut inst)) = two_engines() else {
+        return;
+    };
     let e2s = Some(e2.sock_url.as_str());
-    let mut inst = Instance::new(Some(&e2));
     let mut src = support::Source::new();
     src.instance = inst.name.clone();
     let n = Names::new();

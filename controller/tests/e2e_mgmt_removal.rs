@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use aegis::status::{ConditionStatus, ConditionType};
 use controller::ControllerProc;
 use mgmt_support::{
-    docker_at, engine2, ensure_socat, free_port, inspect, text, unique, Engine2, Instance, BUSYBOX, SOCAT,
+    free_port, hosts_and_forwarder, inspect, names_of, reachable, socat_listen, text, two_engines, unique,
+    watchdogs, Engine2, BUSYBOX, TO_SOCKET,
 };
 
 const LONG: Duration = Duration::from_secs(240);
@@ -35,57 +36,14 @@ struct Fleet {
 
 /// The source; `relay` and `gone` only when declared.
 fn write(src: &support::Source, e2: &Engine2, f: &Fleet, b_endpoint: &str, relay: bool, gone: bool) {
-    let sock = &e2.sock_path;
-    let path = if relay {
-        format!("[Stack/{}, Stack/{}]", f.fwd, f.relay)
-    } else {
-        format!("[Stack/{}]", f.fwd)
-    };
-    let mut body = format!(
-        r#"apiVersion: aegis.dev/v1alpha1
-kind: Host
-metadata: {{name: a}}
-spec: {{endpoint: "unix:///var/run/docker.sock"}}
----
-apiVersion: aegis.dev/v1alpha1
-kind: Host
-metadata: {{name: b}}
-spec:
-  endpoint: "{b_endpoint}"
-  agentSocket: {sock}
-  managementPath: {path}
----
-apiVersion: aegis.dev/v1alpha1
-kind: Stack
-metadata: {{name: {fwd}}}
-spec:
-  host: b
-  confirmTimeout: 10s
-  services:
-    socat:
-      image: {SOCAT}
-      network_mode: host
-      volumes: ["{sock}:/var/run/docker.sock"]
-      command: ["TCP-LISTEN:{fp},bind=127.0.0.1,reuseaddr,fork", "UNIX-CONNECT:/var/run/docker.sock"]
-"#,
-        fwd = f.fwd,
-        fp = f.fwd_port,
-    );
+    let path: &[&str] = if relay { &[&f.fwd, &f.relay] } else { &[&f.fwd] };
+    let fwd_args = socat_listen(f.fwd_port, TO_SOCKET, &[]);
+    let mut body = hosts_and_forwarder(e2, b_endpoint, path, &f.fwd, &fwd_args);
     if relay {
-        body.push_str(&format!(
-            r#"---
-apiVersion: aegis.dev/v1alpha1
-kind: Stack
-metadata: {{name: {relay}}}
-spec:
-  host: a
-  confirmTimeout: 10s
-  services:
-    socat: {{image: "{SOCAT}", network_mode: host, command: ["TCP-LISTEN:{rp},bind=127.0.0.1,reuseaddr,fork", "TCP:127.0.0.1:{fp}"]}}
-"#,
-            relay = f.relay,
-            rp = f.relay_port,
-            fp = f.fwd_port,
+        let to_fwd = format!("TCP:127.0.0.1:{}", f.fwd_port);
+        body.push_str(&mgmt_support::relay(
+            &f.relay,
+            &socat_listen(f.relay_port, &to_fwd, &[]),
         ));
     }
     if gone {
@@ -107,36 +65,10 @@ spec:
     src.write("aegis.yaml", &body);
 }
 
-/// Whether b's engine answers through `port` over a new connection.
-fn reachable(port: u16) -> bool {
-    docker_at(
-        Some(&format!("tcp://127.0.0.1:{port}")),
-        &["version", "-f", "{{.Server.Version}}"],
-    )
-    .status
-    .success()
-}
-
-/// The rollback watchdogs and the containers of `instance` on an engine.
-fn names(sock: Option<&str>, instance: &str, watchdogs: bool) -> Vec<String> {
-    let inst = format!("label=aegis.dev/instance={instance}");
-    let mut args = vec!["ps", "-a", "--filter", &inst, "--format", "{{.Names}}"];
-    if watchdogs {
-        args.extend(["--filter", "label=aegis.dev/rollback.attempt"]);
-    }
-    let o = docker_at(sock, &args);
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(String::from)
-        .collect()
-}
-
 #[test]
 fn removing_critical_resources_is_commit_confirmed_and_a_breaking_removal_is_rolled_back() {
-    let Some(e2) = engine2() else { return };
-    ensure_socat(Some(&e2));
+    let Some((e2, inst)) = two_engines() else { return };
     let e2s = Some(e2.sock_url.as_str());
-    let inst = Instance::new(Some(&e2));
     let mut src = support::Source::new();
     src.instance = inst.name.clone();
     let f = Fleet {
@@ -162,7 +94,7 @@ fn removing_critical_resources_is_commit_confirmed_and_a_breaking_removal_is_rol
     let t = Instant::now();
     write(&src, &e2, &f, &b_ep, true, false);
     ctl.wait_for(LONG, "the critical container removed", || {
-        (!names(None, &inst.name, false).contains(&gone_c)).then_some(())
+        (!names_of(None, &inst.name).contains(&gone_c)).then_some(())
     });
     eprintln!(
         "MEASURED controller, removal of a critical Stack on a: removed {:.1}s after the source change",
@@ -184,7 +116,7 @@ fn removing_critical_resources_is_commit_confirmed_and_a_breaking_removal_is_rol
     });
     eprintln!("aegisctl events after the removal:\n{events}");
     ctl.wait_for(Duration::from_secs(30), "no watchdog left on a", || {
-        names(None, &inst.name, true).is_empty().then_some(())
+        watchdogs(None, &inst.name).is_empty().then_some(())
     });
 
     // The relay leaves the source and b's path: removing it would cut b.
@@ -214,7 +146,7 @@ fn removing_critical_resources_is_commit_confirmed_and_a_breaking_removal_is_rol
     );
     assert!(reachable(f.relay_port), "b answers through the relay again");
     ctl.wait_for(Duration::from_secs(30), "no watchdog left on a", || {
-        names(None, &inst.name, true).is_empty().then_some(())
+        watchdogs(None, &inst.name).is_empty().then_some(())
     });
     // Not retried.
     let attempts = relay
@@ -234,5 +166,5 @@ fn removing_critical_resources_is_commit_confirmed_and_a_breaking_removal_is_rol
         "the rolled-back removal was retried"
     );
     assert_eq!(inspect(None, &relay_c, "{{.Id}}"), relay_id);
-    assert!(names(e2s, &inst.name, true).is_empty(), "no watchdog on b");
+    assert!(watchdogs(e2s, &inst.name).is_empty(), "no watchdog on b");
 }

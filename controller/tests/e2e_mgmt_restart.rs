@@ -22,41 +22,17 @@ use std::time::{Duration, Instant};
 use aegis::status::{ConditionStatus, EventReason, EventType};
 use controller::ControllerProc;
 use mgmt_support::{
-    docker_at, engine2, ensure_socat, free_port, inspect, text, unique, Engine2, Instance, BUSYBOX, SOCAT,
+    free_port, hosts_and_forwarder, inspect, reachable, socat_listen, text, two_engines, unique, watchdogs,
+    Engine2, BUSYBOX, TO_SOCKET,
 };
 
 const LONG: Duration = Duration::from_secs(180);
 
 /// The fleet's source; `b_endpoint` is how the controller reaches b.
 fn write(src: &support::Source, e2: &Engine2, fwd: &str, once: &str, port: u16, b_endpoint: &str) {
-    let sock = &e2.sock_path;
-    let body = format!(
-        r#"apiVersion: aegis.dev/v1alpha1
-kind: Host
-metadata: {{name: a}}
-spec: {{endpoint: "unix:///var/run/docker.sock"}}
----
-apiVersion: aegis.dev/v1alpha1
-kind: Host
-metadata: {{name: b}}
-spec:
-  endpoint: "{b_endpoint}"
-  agentSocket: {sock}
-  managementPath: [Stack/{fwd}]
----
-apiVersion: aegis.dev/v1alpha1
-kind: Stack
-metadata: {{name: {fwd}}}
-spec:
-  host: b
-  confirmTimeout: 10s
-  services:
-    socat:
-      image: {SOCAT}
-      network_mode: host
-      volumes: ["{sock}:/var/run/docker.sock"]
-      command: ["TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork", "UNIX-CONNECT:/var/run/docker.sock"]
----
+    let mut body = hosts_and_forwarder(e2, b_endpoint, &[fwd], fwd, &socat_listen(port, TO_SOCKET, &[]));
+    body.push_str(&format!(
+        r#"---
 apiVersion: aegis.dev/v1alpha1
 kind: Stack
 metadata: {{name: {once}}}
@@ -72,40 +48,8 @@ spec:
       command: ["sh", "-c", "if [ -f /tmp/once ]; then rm /tmp/once; exit 1; fi; touch /tmp/once; exec sleep 3600"]
       healthcheck: {{test: ["CMD", "true"], interval: 1s, timeout: 1s, retries: 1}}
 "#
-    );
+    ));
     src.write("aegis.yaml", &body);
-}
-
-/// Whether b's engine answers through `port` over a new connection.
-fn reachable(port: u16) -> bool {
-    docker_at(
-        Some(&format!("tcp://127.0.0.1:{port}")),
-        &["version", "-f", "{{.Server.Version}}"],
-    )
-    .status
-    .success()
-}
-
-/// The rollback watchdogs of `instance` on an engine (running or not).
-fn watchdogs(sock: Option<&str>, instance: &str) -> Vec<String> {
-    let inst = format!("label=aegis.dev/instance={instance}");
-    let o = docker_at(
-        sock,
-        &[
-            "ps",
-            "-a",
-            "--filter",
-            &inst,
-            "--filter",
-            "label=aegis.dev/rollback.attempt",
-            "--format",
-            "{{.Names}}",
-        ],
-    );
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(String::from)
-        .collect()
 }
 
 /// The reasons of `events` from index `from` on.
@@ -115,10 +59,8 @@ fn reasons_from(s: &aegis::status::ResourceStatus, from: usize) -> Vec<String> {
 
 #[test]
 fn restart_of_critical_resources_is_commit_confirmed_through_the_controller() {
-    let Some(e2) = engine2() else { return };
-    ensure_socat(Some(&e2));
+    let Some((e2, inst)) = two_engines() else { return };
     let e2s = Some(e2.sock_url.as_str());
-    let inst = Instance::new(Some(&e2));
     let mut src = support::Source::new();
     src.instance = inst.name.clone();
     let (fwd, once) = (unique("rfwd"), unique("ronce"));

@@ -14,7 +14,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use aegis::status::{ConditionStatus, ConditionType, EventReason, ResourceStatus};
-use mgmt_support::{docker_at, ensure_busybox, free_port, inspect, text, unique, wait_until, Instance};
+use mgmt_support::{
+    docker_at, ensure_busybox, free_port, inspect, printed_agent_image, text, unique, wait_until, watchdogs,
+    Instance, HOST_A,
+};
 
 const LONG: Duration = Duration::from_secs(180);
 
@@ -62,11 +65,7 @@ impl Ctl {
         cmd.extend(extra.iter().map(|s| s.to_string()));
         let cmd: Vec<String> = cmd.iter().map(|a| format!("\"{a}\"")).collect();
         let body = format!(
-            r#"apiVersion: aegis.dev/v1alpha1
-kind: Host
-metadata: {{name: a}}
-spec: {{endpoint: "unix:///var/run/docker.sock"}}
----
+            r#"{HOST_A}---
 apiVersion: aegis.dev/v1alpha1
 kind: Stack
 metadata: {{name: {stack}}}
@@ -128,22 +127,6 @@ spec:
     }
 }
 
-fn watchdogs(instance: &str) -> usize {
-    let inst = format!("label=aegis.dev/instance={instance}");
-    let o = docker_at(
-        None,
-        &[
-            "ps",
-            "-aq",
-            "--filter",
-            &inst,
-            "--filter",
-            "label=aegis.dev/rollback.attempt",
-        ],
-    );
-    String::from_utf8_lossy(&o.stdout).split_whitespace().count()
-}
-
 fn stalled(s: &ResourceStatus) -> Option<&str> {
     s.condition(ConditionType::Stalled)
         .filter(|c| c.status == ConditionStatus::True)
@@ -154,12 +137,7 @@ fn stalled(s: &ResourceStatus) -> Option<&str> {
 fn a_bad_controller_image_is_rolled_back_and_a_good_one_confirms_itself() {
     ensure_busybox();
     let inst = Instance::new(None);
-    let printed = text(&support::aegis(&["agent", "image"]));
-    let tag = printed
-        .split_whitespace()
-        .next()
-        .expect("the agent image tag")
-        .to_string();
+    let (tag, _) = printed_agent_image();
     let ctl = Ctl {
         dir: tempfile::tempdir().expect("tempdir"),
         scratch: tempfile::Builder::new()
@@ -194,7 +172,7 @@ fn a_bad_controller_image_is_rolled_back_and_a_good_one_confirms_itself() {
     // A bad controller: it exits at once (an unknown flag), so nothing confirms.
     ctl.write(&["--no-such-flag"]);
     let t = Instant::now();
-    wait_until("the watchdog", LONG, || watchdogs(&inst.name) > 0);
+    wait_until("the watchdog", LONG, || !watchdogs(None, &inst.name).is_empty());
     let s = ctl.wait("the old controller back, its Stack RolledBack", || {
         ctl.status().filter(|s| stalled(s) == Some("RolledBack"))
     });
@@ -210,7 +188,9 @@ fn a_bad_controller_image_is_rolled_back_and_a_good_one_confirms_itself() {
     );
     assert!(s.message().contains("rolled back"), "{}", s.message());
     assert_eq!(s.rolled_back.len(), 1, "{:?}", s.rolled_back);
-    wait_until("the watchdog removed", LONG, || watchdogs(&inst.name) == 0);
+    wait_until("the watchdog removed", LONG, || {
+        watchdogs(None, &inst.name).is_empty()
+    });
     // Not retried: an operator's reconcile leaves it alone.
     let attempts = s
         .events
@@ -241,7 +221,9 @@ fn a_bad_controller_image_is_rolled_back_and_a_good_one_confirms_itself() {
         inspect(None, &ctl.container(), "{{json .Config.Cmd}}").contains("4m"),
         "the new controller"
     );
-    wait_until("the watchdog removed", LONG, || watchdogs(&inst.name) == 0);
+    wait_until("the watchdog removed", LONG, || {
+        watchdogs(None, &inst.name).is_empty()
+    });
     eprintln!(
         "events: {:?}",
         s.events.iter().map(|e| e.message.as_str()).collect::<Vec<_>>()

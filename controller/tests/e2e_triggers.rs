@@ -9,38 +9,19 @@ mod support;
 mod controller;
 
 use std::{
-    io::{Read, Write},
-    net::{Shutdown, TcpListener, TcpStream},
-    os::unix::net::UnixStream,
     process::{Child, Command, Stdio},
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc, Mutex,
-    },
     time::{Duration, Instant},
 };
 
 use aegis::status::ConditionStatus;
 use controller::ControllerProc;
-use support::*;
+use support::{loopback_engine::LoopbackEngine, *};
 
 /// An inline Stack with one `sleep` service running `image`.
 fn stack(name: &str, image: &str) -> String {
     format!(
         "{MANIFEST_HEAD}\nkind: Stack\nmetadata: {{name: {name}}}\nspec:\n  services:\n    web:\n      image: {image}\n      command: [sleep, \"3600\"]\n      stop_grace_period: 1s\n"
     )
-}
-
-/// The revision `aegis validate` computes for the source (the one the controller reports).
-fn revision_of(src: &Source) -> String {
-    let o = validate(src.path());
-    let t = text(&o);
-    assert!(o.status.success(), "aegis validate failed:\n{t}");
-    t.split("revision ")
-        .nth(1)
-        .and_then(|r| r.split(|c: char| !c.is_ascii_alphanumeric()).next())
-        .unwrap_or_else(|| panic!("no revision in: {t}"))
-        .to_string()
 }
 
 /// "A fix commit is never held back by an earlier failure's backoff." The first revision
@@ -70,81 +51,6 @@ fn a_fix_commit_runs_at_once_despite_the_backoff_of_the_failure_before_it() {
     );
 }
 
-/// A Docker endpoint on loopback that the test switches: at first it accepts connections and
-/// never answers (a blackholed host: a reconcile hangs in its connect), then, after
-/// [`release`](Self::release), it drops those connections and forwards every new one to the
-/// local engine's socket, so reconciles succeed.
-struct SwitchedEngine {
-    port: u16,
-    forward: Arc<AtomicBool>,
-    held: Arc<Mutex<Vec<TcpStream>>>,
-}
-
-impl SwitchedEngine {
-    fn start() -> Self {
-        let port = free_port();
-        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the switched engine");
-        let forward = Arc::new(AtomicBool::new(false));
-        let held = Arc::new(Mutex::new(Vec::new()));
-        let (fwd, hold) = (forward.clone(), held.clone());
-        // Lives until the test process ends; the controller's connections end with it.
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { continue };
-                if fwd.load(Ordering::SeqCst) {
-                    std::thread::spawn(move || splice(conn));
-                } else {
-                    hold.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
-                }
-            }
-        });
-        Self { port, forward, held }
-    }
-
-    fn host_manifest(&self, name: &str) -> String {
-        format!(
-            "{MANIFEST_HEAD}\nkind: Host\nmetadata: {{name: {name}}}\nspec:\n  endpoint: tcp://127.0.0.1:{}\n",
-            self.port
-        )
-    }
-
-    /// From now on the engine answers; connections held so far are closed (their requests fail).
-    fn release(&self) {
-        self.forward.store(true, Ordering::SeqCst);
-        for c in self.held.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
-            let _ = c.shutdown(Shutdown::Both);
-        }
-    }
-}
-
-/// Copies bytes both ways between `tcp` and the local engine's socket until either side ends.
-fn splice(tcp: TcpStream) {
-    let Ok(unix) = UnixStream::connect("/var/run/docker.sock") else {
-        return;
-    };
-    let (Ok(mut tcp_r), Ok(mut unix_w)) = (tcp.try_clone(), unix.try_clone()) else {
-        return;
-    };
-    let up = std::thread::spawn(move || {
-        let _ = std::io::copy(&mut tcp_r, &mut unix_w);
-        let _ = unix_w.shutdown(Shutdown::Write);
-    });
-    let (mut unix_r, mut tcp_w) = (unix, tcp);
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        match unix_r.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if tcp_w.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-            }
-        }
-    }
-    let _ = tcp_w.shutdown(Shutdown::Both);
-    let _ = up.join();
-}
-
 /// `aegisctl ARGS` against `ctl`, started in the background with its output captured.
 fn spawn_aegisctl(ctl: &ControllerProc, args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_aegisctl"))
@@ -170,16 +76,6 @@ fn finish(ctl: &ControllerProc, mut child: Child, timeout: Duration) -> (Option<
     (st.code(), text(&o))
 }
 
-/// Waits until the controller's log has a line with every one of `parts`.
-fn wait_log(ctl: &ControllerProc, what: &str, parts: &[&str]) {
-    ctl.wait_for(Duration::from_secs(60), what, || {
-        ctl.log_text()
-            .lines()
-            .any(|l| parts.iter().all(|p| l.contains(p)))
-            .then_some(())
-    });
-}
-
 /// "`aegisctl reconcile` reports the run it asked for, not an older run already in flight."
 /// The stack's first run hangs on a blackholed engine; `aegisctl reconcile` is asked while it
 /// runs; then the engine is released: the run in flight fails (its connection is cut), and the
@@ -187,7 +83,7 @@ fn wait_log(ctl: &ControllerProc, what: &str, parts: &[&str]) {
 #[test]
 fn reconcile_answers_with_the_run_it_asked_for_not_the_one_in_flight() {
     ensure_image();
-    let engine = SwitchedEngine::start();
+    let engine = LoopbackEngine::start_on(free_port(), true);
     let src = Source::new();
     let name = unique("own");
     src.write("host.yaml", &engine.host_manifest("h"));
@@ -197,18 +93,10 @@ fn reconcile_answers_with_the_run_it_asked_for_not_the_one_in_flight() {
     );
     let ctl = ControllerProc::start(&src);
     let key = format!("key=Stack/{name} on h");
-    wait_log(
-        &ctl,
-        "the stack's first run to start",
-        &["reconcile started", &key],
-    );
+    ctl.wait_log("the stack's first run to start", &["reconcile started", &key]);
 
     let child = spawn_aegisctl(&ctl, &["reconcile", "stack", &name]);
-    wait_log(
-        &ctl,
-        "the API to take the request",
-        &["reconcile requested", &key],
-    );
+    ctl.wait_log("the API to take the request", &["reconcile requested", &key]);
     engine.release();
     let (code, out) = finish(&ctl, child, Duration::from_secs(60));
     assert_eq!(
@@ -226,7 +114,7 @@ fn reconcile_answers_with_the_run_it_asked_for_not_the_one_in_flight() {
 /// behind it, and says so when its time is up (exit 5, HTTP 504).
 #[test]
 fn a_reconcile_still_queued_at_its_deadline_says_so() {
-    let engine = SwitchedEngine::start();
+    let engine = LoopbackEngine::start_on(free_port(), true);
     let src = Source::new();
     let name = unique("queued");
     src.write("host.yaml", &engine.host_manifest("h"));
@@ -236,11 +124,7 @@ fn a_reconcile_still_queued_at_its_deadline_says_so() {
     );
     let ctl = ControllerProc::start(&src);
     let key = format!("key=Stack/{name} on h");
-    wait_log(
-        &ctl,
-        "the stack's first run to start",
-        &["reconcile started", &key],
-    );
+    ctl.wait_log("the stack's first run to start", &["reconcile started", &key]);
 
     let t = Instant::now();
     let o = ctl.aegisctl(&["reconcile", "stack", &name, "--timeout", "2s"]);

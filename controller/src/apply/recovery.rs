@@ -17,9 +17,6 @@
 //! and started when nothing runs under its name, and otherwise kept and reported. Nothing is
 //! left half-done, and a container is never removed unless another one runs in its place.
 
-use std::collections::HashMap;
-
-use bollard::query_parameters::ListContainersOptionsBuilder;
 use tokio::time::Instant;
 
 use super::{
@@ -179,23 +176,7 @@ pub async fn recover_host(
 
 /// Parked and unswapped containers whose watchdog is gone (see the module doc).
 async fn leftovers(host: &DockerHost, instance: &str) -> Result<Vec<Recovered>, DockerError> {
-    let filters = HashMap::from([(
-        "label",
-        vec![
-            labels::owner_filter(),
-            format!("{}={}", labels::HOST, host.host()),
-            format!("{}={instance}", labels::INSTANCE),
-        ],
-    )]);
-    let opts = ListContainersOptionsBuilder::new()
-        .all(true)
-        .filters(&filters)
-        .build();
-    let list = host
-        .call()
-        .list_containers(Some(opts))
-        .await
-        .map_err(|e| DockerError::api(host.host(), "list", "containers", "*", e))?;
+    let list = launch::list_of_instance(host, instance, &[]).await?;
     let watchdogs: Vec<String> = list
         .iter()
         .filter_map(|c| c.labels.as_ref()?.get(labels::ROLLBACK_ATTEMPT).cloned())

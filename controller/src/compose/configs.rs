@@ -21,11 +21,11 @@ use super::{
     flex::StrOr,
     model::{ConfigDef, ServiceSecretLong},
     report::Report,
-    secrets::{looks_encrypted, ownership},
+    secrets::{long_form, looks_encrypted, top_level_entries, written_file},
     volumes::repo_file,
 };
 use crate::{
-    desired::{BindSource, ContainerSpec, Mount, MountKind, RepoFile, SecretFile},
+    desired::{BindSource, ContainerSpec, Mount, MountKind, RepoFile},
     secrets::{Secret, SecretLoader},
     source::RootDir,
     yaml::FieldPath,
@@ -57,24 +57,12 @@ pub fn declared(
     src: &Sources,
 ) -> BTreeMap<String, Declared> {
     let mut out = BTreeMap::new();
-    let Some(Value::Object(map)) = value.filter(|v| !v.is_null()) else {
-        if value.is_some_and(|v| !v.is_null()) {
-            report.error(section, "`configs` must be a mapping of config names");
-        }
-        return out;
-    };
-    for (key, v) in map {
-        let path = section.key(key.clone());
-        let v = if v.is_null() {
-            Value::Object(Default::default())
-        } else {
-            v.clone()
-        };
+    for (key, path, v) in top_level_entries(report, section, value, "config") {
         let Some(def) = report.decode::<ConfigDef>(&path, &v) else {
             continue;
         };
         if let Some(d) = one(report, &path, def, src) {
-            out.insert(key.clone(), d);
+            out.insert(key, d);
         }
     }
     out
@@ -175,13 +163,7 @@ pub fn for_service(
 ) {
     for (i, entry) in entries.into_iter().enumerate() {
         let at = path.index(i);
-        let long = match entry {
-            StrOr::Str(source) => ServiceSecretLong {
-                source,
-                ..Default::default()
-            },
-            StrOr::Long(l) => l,
-        };
+        let long = long_form(entry);
         let Some(d) = declared.get(&long.source) else {
             report.error_hint(
                 &at,
@@ -224,15 +206,8 @@ pub fn for_service(
                     );
                     continue;
                 }
-                let (mode, uid, gid) = ownership(report, &at, &long);
-                c.secret_files.push(SecretFile {
-                    target,
-                    mode,
-                    uid,
-                    gid,
-                    value: value.clone(),
-                    digest: digest.clone(),
-                });
+                c.secret_files
+                    .push(written_file(report, &at, &long, target, value, digest));
             }
         }
     }

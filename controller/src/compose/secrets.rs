@@ -36,19 +36,8 @@ pub fn declared(
     loader: &SecretLoader,
 ) -> BTreeMap<String, Declared> {
     let mut out = BTreeMap::new();
-    let Some(Value::Object(map)) = value.filter(|v| !v.is_null()) else {
-        if value.is_some_and(|v| !v.is_null()) {
-            report.error(section, "`secrets` must be a mapping of secret names");
-        }
-        return out;
-    };
-    for (key, v) in map {
-        let path = section.key(key.clone());
-        let def: SecretDef = match serde_json::from_value(if v.is_null() {
-            Value::Object(Default::default())
-        } else {
-            v.clone()
-        }) {
+    for (key, path, v) in top_level_entries(report, section, value, "secret") {
+        let def: SecretDef = match serde_json::from_value(v) {
             Ok(d) => d,
             Err(e) => {
                 report.error(&path, e.to_string());
@@ -112,13 +101,7 @@ pub fn for_service(
     let mut files = Vec::new();
     for (i, entry) in entries.into_iter().enumerate() {
         let at = path.index(i);
-        let long = match entry {
-            StrOr::Str(source) => ServiceSecretLong {
-                source,
-                ..Default::default()
-            },
-            StrOr::Long(l) => l,
-        };
+        let long = long_form(entry);
         let Some(d) = declared.get(&long.source) else {
             report.error_hint(
                 &at,
@@ -132,22 +115,74 @@ pub fn for_service(
             Some(t) if t.starts_with('/') => t.to_string(),
             Some(t) => format!("/run/secrets/{t}"),
         };
-        let (mode, uid, gid) = ownership(report, &at, &long);
-        files.push(SecretFile {
-            target,
-            mode,
-            uid,
-            gid,
-            value: d.value.clone(),
-            digest: d.digest.clone(),
-        });
+        files.push(written_file(report, &at, &long, target, &d.value, &d.digest));
     }
     files
 }
 
+/// The entries of the top-level `secrets:` or `configs:` (`what`: `secret` or `config`),
+/// each with its path; an entry written as null is an empty mapping. A section that is not a
+/// mapping is reported and has none.
+pub fn top_level_entries(
+    report: &mut Report,
+    section: &FieldPath,
+    value: Option<&Value>,
+    what: &str,
+) -> Vec<(String, FieldPath, Value)> {
+    let Some(Value::Object(map)) = value.filter(|v| !v.is_null()) else {
+        if value.is_some_and(|v| !v.is_null()) {
+            report.error(section, format!("`{what}s` must be a mapping of {what} names"));
+        }
+        return Vec::new();
+    };
+    map.iter()
+        .map(|(key, v)| {
+            let v = if v.is_null() {
+                Value::Object(Default::default())
+            } else {
+                v.clone()
+            };
+            (key.clone(), section.key(key.clone()), v)
+        })
+        .collect()
+}
+
+/// A service's `secrets:` or `configs:` entry in its long form (the short form names only
+/// the source).
+pub fn long_form(entry: StrOr<ServiceSecretLong>) -> ServiceSecretLong {
+    match entry {
+        StrOr::Str(source) => ServiceSecretLong {
+            source,
+            ..Default::default()
+        },
+        StrOr::Long(l) => l,
+    }
+}
+
+/// The file a secret or a (written-in) config entry `long` puts at `target` in the container:
+/// `value`, with the entry's mode and owner ([`ownership`]).
+pub fn written_file(
+    report: &mut Report,
+    at: &FieldPath,
+    long: &ServiceSecretLong,
+    target: String,
+    value: &Secret,
+    digest: &str,
+) -> SecretFile {
+    let (mode, uid, gid) = ownership(report, at, long);
+    SecretFile {
+        target,
+        mode,
+        uid,
+        gid,
+        value: value.clone(),
+        digest: digest.to_string(),
+    }
+}
+
 /// The long form's `mode` (octal), `uid` and `gid`; compose's defaults are 0444 (readable by
 /// the container's user, whoever it is) and root.
-pub fn ownership(report: &mut Report, at: &FieldPath, long: &ServiceSecretLong) -> (u32, u32, u32) {
+fn ownership(report: &mut Report, at: &FieldPath, long: &ServiceSecretLong) -> (u32, u32, u32) {
     let mut number = |s: &Option<Scalar>, what: &str, octal: bool| -> Option<u32> {
         let text = s.as_ref()?.0.clone();
         let parsed = if octal {

@@ -134,15 +134,7 @@ impl Critical {
         }
         for step in self.runnable(key, &fresh) {
             let what = format!("{} {}", step.action.verb(), step.action.object());
-            tracing::info!(resource = %key, "commit-confirmed {what}: starting");
-            self.store.update(key, |s| {
-                s.record_event(
-                    EventType::Normal,
-                    EventReason::Confirming,
-                    format!("commit-confirmed {what} started"),
-                );
-                s.mark_reconciling(format!("commit-confirmed {what}"));
-            });
+            self.attempt_started(key, &what, format!("commit-confirmed {what} started"), true);
             let r =
                 critical_last::run_step(&snap.resolved.state, desired, &self.opts, &self.key, &step).await;
             let line = r.to_string();
@@ -166,6 +158,18 @@ impl Critical {
             })
             .cloned()
             .collect()
+    }
+
+    /// Records that a commit-confirmed attempt, `what`, starts: a log line and a `Confirming`
+    /// event saying `event`; with `reconciling`, the Ready condition says so too.
+    pub(super) fn attempt_started(&self, key: &StatusKey, what: &str, event: String, reconciling: bool) {
+        tracing::info!(resource = %key, "commit-confirmed {what}: starting");
+        self.store.update(key, |s| {
+            s.record_event(EventType::Normal, EventReason::Confirming, event);
+            if reconciling {
+                s.mark_reconciling(format!("commit-confirmed {what}"));
+            }
+        });
     }
 
     /// Puts one attempt's outcome into the status; `Err` for anything but a confirm.

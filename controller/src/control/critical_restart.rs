@@ -36,14 +36,12 @@ impl Critical {
         let resource = ResourceRef::new(key.kind, &key.name);
         let _turn = self.gate.turn().await;
         for container in containers {
-            tracing::info!(resource = %key, "commit-confirmed restart of {container}: starting");
-            self.store.update(key, |s| {
-                s.record_event(
-                    EventType::Normal,
-                    EventReason::Confirming,
-                    format!("commit-confirmed restart of container {container} started (aegisctl restart)"),
-                );
-            });
+            self.attempt_started(
+                key,
+                &format!("restart of {container}"),
+                format!("commit-confirmed restart of container {container} started (aegisctl restart)"),
+                false,
+            );
             let r = critical_restart::run_restart(
                 state,
                 desired,

@@ -4,7 +4,7 @@
 //! health, image, networks) is in the list responses, so a no-op pass over 100 containers
 //! costs the same four calls as over one.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use bollard::{
     models::{ContainerSummary, Network, Volume},
@@ -46,22 +46,36 @@ fn list_failed(host: &DockerHost, kind: &'static str, e: bollard::errors::Error)
 }
 
 async fn list_containers(host: &DockerHost) -> Result<Vec<ObservedContainer>> {
+    owned_containers(host, None)
+        .await
+        .map_err(|e| list_failed(host, "containers", e))
+}
+
+/// The host's aegis-owned containers in any state (only those of `ids`, given: the engine
+/// matches ID prefixes, so a caller that wants exact IDs filters again). One list call; the
+/// caller says what failed.
+pub(super) async fn owned_containers(
+    host: &DockerHost,
+    ids: Option<&BTreeSet<String>>,
+) -> std::result::Result<Vec<ObservedContainer>, bollard::errors::Error> {
     // Several `label` filters are ANDed by the engine.
-    let filters = HashMap::from([(
+    let mut filters = HashMap::from([(
         "label",
         vec![
             labels::owner_filter(),
             format!("{}={}", labels::HOST, host.host()),
         ],
     )]);
+    if let Some(ids) = ids {
+        filters.insert("id", ids.iter().cloned().collect());
+    }
     let opts = ListContainersOptionsBuilder::new()
         .all(true)
         .filters(&filters)
         .build();
     let list = host
         .api("list_containers", |d| d.list_containers(Some(opts)))
-        .await
-        .map_err(|e| list_failed(host, "containers", e))?;
+        .await?;
     Ok(list.into_iter().map(container_from_summary).collect())
 }
 

@@ -4,19 +4,14 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use bollard::query_parameters::{
-    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
-};
+use bollard::query_parameters::{ListNetworksOptionsBuilder, ListVolumesOptionsBuilder};
 
 use super::{
     client::DockerHost,
     error::{DockerError, Result},
-    observe::{container_from_summary, network_from_api, volume_from_api},
+    observe::{network_from_api, owned_containers, volume_from_api},
 };
-use crate::{
-    labels,
-    observed::{ObservedContainer, ObservedNetwork, ObservedVolume},
-};
+use crate::observed::{ObservedContainer, ObservedNetwork, ObservedVolume};
 
 fn failed(host: &DockerHost, kind: &'static str, e: bollard::errors::Error) -> DockerError {
     DockerError::api(host.host(), "list", kind, "(refresh)", e)
@@ -24,27 +19,11 @@ fn failed(host: &DockerHost, kind: &'static str, e: bollard::errors::Error) -> D
 
 /// The host's aegis containers among `ids`, in any state. An ID not returned is gone.
 pub async fn containers(host: &DockerHost, ids: &BTreeSet<String>) -> Result<Vec<ObservedContainer>> {
-    let filters = HashMap::from([
-        (
-            "label",
-            vec![
-                labels::owner_filter(),
-                format!("{}={}", labels::HOST, host.host()),
-            ],
-        ),
-        ("id", ids.iter().cloned().collect()),
-    ]);
-    let opts = ListContainersOptionsBuilder::new()
-        .all(true)
-        .filters(&filters)
-        .build();
-    let list = host
-        .api("list_containers", |d| d.list_containers(Some(opts)))
+    let list = owned_containers(host, Some(ids))
         .await
         .map_err(|e| failed(host, "containers", e))?;
     Ok(list
         .into_iter()
-        .map(container_from_summary)
         // The engine matches ID prefixes: keep exact matches only.
         .filter(|c| ids.contains(&c.id))
         .collect())

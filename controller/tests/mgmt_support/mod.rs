@@ -18,6 +18,10 @@ use aegis::{
     labels,
 };
 
+mod fleet;
+#[allow(unused_imports)] // each test uses some of it
+pub use fleet::*;
+
 pub const BUSYBOX: &str = "busybox:1.36";
 pub const SOCAT: &str = "aegis-test/socat:1";
 
@@ -160,6 +164,76 @@ pub fn ensure_busybox() {
             .expect("run setup-images.sh");
         assert!(st.success(), "scripts/setup-images.sh failed");
     }
+}
+
+/// The agent image tag and ID that `aegis agent image` prints for the binary under test.
+pub fn printed_agent_image() -> (String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_aegis"))
+        .args(["agent", "image"])
+        .output()
+        .expect("run aegis agent image");
+    let printed = String::from_utf8_lossy(&o.stdout).to_string();
+    let mut words = printed.split_whitespace();
+    let tag = words
+        .next()
+        .unwrap_or_else(|| panic!("aegis agent image prints the tag: {}", text(&o)));
+    let id = words
+        .next()
+        .unwrap_or_else(|| panic!("aegis agent image prints the ID: {}", text(&o)));
+    (tag.to_string(), id.to_string())
+}
+
+/// Removes the agent image of the binary under test from engine 2, so that b must get a copy,
+/// and lists its tag in `inst` (removed from both engines at the end, whatever happens; the
+/// alias `aegis-agent:<version>` is left: it is shared by every user of the default DnsGuard
+/// image). Returns its tag and ID.
+pub fn agent_image_only_on_a(e2: &Engine2, inst: &mut Instance) -> (String, String) {
+    let (tag, id) = printed_agent_image();
+    let _ = docker_at(Some(&e2.sock_url), &["rmi", &tag]);
+    inst.tags.push(tag.clone());
+    (tag, id)
+}
+
+/// The setup of a two-engine test: engine 2 started, the socat and busybox images on both
+/// engines, and a fresh [`Instance`] on both. `None` where there is no second engine (the
+/// test is skipped; under CI it fails instead).
+pub fn two_engines() -> Option<(Engine2, Instance)> {
+    let e2 = engine2()?;
+    ensure_socat(Some(&e2));
+    let inst = Instance::new(Some(&e2));
+    Some((e2, inst))
+}
+
+/// Whether an engine answers through loopback `port` over a new connection.
+pub fn reachable(port: u16) -> bool {
+    docker_at(
+        Some(&format!("tcp://127.0.0.1:{port}")),
+        &["version", "-f", "{{.Server.Version}}"],
+    )
+    .status
+    .success()
+}
+
+/// The rollback watchdogs of `instance` on an engine (running or not), by name.
+pub fn watchdogs(sock: Option<&str>, instance: &str) -> Vec<String> {
+    let inst = format!("label=aegis.dev/instance={instance}");
+    let o = docker_at(
+        sock,
+        &[
+            "ps",
+            "-a",
+            "--filter",
+            &inst,
+            "--filter",
+            "label=aegis.dev/rollback.attempt",
+            "--format",
+            "{{.Names}}",
+        ],
+    );
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(String::from)
+        .collect()
 }
 
 /// The agent image of the `aegis` binary under test, with a tag of its own (so removing it

@@ -311,6 +311,16 @@ impl ControllerProc {
         }
     }
 
+    /// Waits (up to a minute) until the controller's log has a line with every one of `parts`.
+    pub fn wait_log(&self, what: &str, parts: &[&str]) {
+        self.wait_for(Duration::from_secs(60), what, || {
+            self.log_text()
+                .lines()
+                .any(|l| parts.iter().all(|p| l.contains(p)))
+                .then_some(())
+        });
+    }
+
     /// The whole controller log so far.
     pub fn log_text(&self) -> String {
         let mut s = String::new();
@@ -394,4 +404,20 @@ pub fn event_reasons(s: &ResourceStatus) -> Vec<String> {
 /// The reason of `s`'s condition `t`, if set.
 pub fn condition_reason(s: &ResourceStatus, t: ConditionType) -> Option<(ConditionStatus, String)> {
     s.condition(t).map(|c| (c.status, c.reason.clone()))
+}
+
+/// `(run, reason)` of every `reconcile started` line for `key` in a controller log, oldest
+/// first.
+pub fn runs_started(log: &str, key: &str) -> Vec<(String, String)> {
+    log.lines()
+        .filter(|l| l.contains("reconcile started") && l.contains(key))
+        .filter_map(|l| {
+            let field = |name: &str| {
+                l.split_whitespace()
+                    .find_map(|w| w.strip_prefix(name))
+                    .map(str::to_owned)
+            };
+            Some((field("run=")?, field("reason=")?))
+        })
+        .collect()
 }

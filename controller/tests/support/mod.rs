@@ -9,6 +9,8 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
+pub mod loopback_engine;
+
 pub const IMAGE: &str = "busybox:1.36";
 
 /// Whether the tests run under CI (`CI` set, and not `false` or `0`): there every
@@ -152,6 +154,18 @@ pub fn validate(dir: &Path) -> Output {
         "--source".to_string(),
         dir.display().to_string(),
     ])
+}
+
+/// The revision `aegis validate` gives the source, asserting that it is valid.
+pub fn revision_of(src: &Source) -> String {
+    let o = validate(src.path());
+    let t = text(&o);
+    assert!(o.status.success(), "aegis validate failed:\n{t}");
+    t.split("revision ")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_alphanumeric()).next())
+        .unwrap_or_else(|| panic!("no revision in: {t}"))
+        .to_string()
 }
 
 /// `aegis apply --source DIR`, asserting success.

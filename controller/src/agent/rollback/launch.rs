@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use bollard::{
-    models::{ContainerCreateBody, HostConfig, RestartPolicy, RestartPolicyNameEnum},
+    models::{ContainerCreateBody, ContainerSummary, HostConfig, RestartPolicy, RestartPolicyNameEnum},
     query_parameters::{
         DownloadFromContainerOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder,
     },
@@ -188,6 +188,30 @@ pub async fn remove(host: &DockerHost, name: &str) -> Result<(), DockerError> {
     containers::remove(host, name, true).await
 }
 
+/// Every container of `instance` on `host` (one list call), whatever its state, that also has
+/// the `extra` labels (`key=value`).
+pub async fn list_of_instance(
+    host: &DockerHost,
+    instance: &str,
+    extra: &[String],
+) -> Result<Vec<ContainerSummary>, DockerError> {
+    let mut wanted = vec![
+        labels::owner_filter(),
+        format!("{}={instance}", labels::INSTANCE),
+        format!("{}={}", labels::HOST, host.host()),
+    ];
+    wanted.extend_from_slice(extra);
+    let filters = HashMap::from([("label", wanted)]);
+    let opts = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters)
+        .build();
+    host.call()
+        .list_containers(Some(opts))
+        .await
+        .map_err(|e| DockerError::api(host.host(), "list", "containers", "*", e))
+}
+
 /// A watchdog found on a host.
 #[derive(Debug, Clone)]
 pub struct Found {
@@ -198,24 +222,7 @@ pub struct Found {
 
 /// Every rollback watchdog of `instance` on `host` (one list call), whatever its state.
 pub async fn find(host: &DockerHost, instance: &str) -> Result<Vec<Found>, DockerError> {
-    let filters = HashMap::from([(
-        "label",
-        vec![
-            labels::owner_filter(),
-            format!("{}={AGENT_KIND}", labels::AGENT),
-            format!("{}={}", labels::INSTANCE, instance),
-            format!("{}={}", labels::HOST, host.host()),
-        ],
-    )]);
-    let opts = ListContainersOptionsBuilder::new()
-        .all(true)
-        .filters(&filters)
-        .build();
-    let list = host
-        .call()
-        .list_containers(Some(opts))
-        .await
-        .map_err(|e| DockerError::api(host.host(), "list", "containers", "*", e))?;
+    let list = list_of_instance(host, instance, &[format!("{}={AGENT_KIND}", labels::AGENT)]).await?;
     Ok(list
         .into_iter()
         .map(|c| {
