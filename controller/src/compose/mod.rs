@@ -40,6 +40,7 @@ mod model;
 mod networks;
 mod options;
 mod origin;
+mod platform;
 mod ports;
 mod profiles;
 mod project;
@@ -65,6 +66,8 @@ mod tests_errors;
 mod tests_extends;
 #[cfg(test)]
 mod tests_keys;
+#[cfg(test)]
+mod tests_platform;
 #[cfg(test)]
 mod tests_seed;
 

@@ -93,11 +93,16 @@ pub fn convert(
         service: name.to_string(),
         ..ContainerSpec::default()
     };
+    c.platform = svc
+        .platform
+        .take()
+        .and_then(|p| report.check(&at("platform"), super::platform::parse(&p)));
     let has_build = svc.build.is_some();
     let build = svc.build.take().and_then(|b| {
         let bs = super::build::BuildScope {
             stack: scope.stack,
             service: name,
+            platform: c.platform.clone(),
             project_dir: scope.project_dir,
             lookup: scope.lookup,
         };
