@@ -80,6 +80,7 @@ fn new_spec(s: &Setup, cmd: &[&str], hash: &str) -> NewSpec {
             labels: Some(labels),
             ..Default::default()
         },
+        platform: None,
         extra_networks: vec![],
         files: vec![],
         spec_hash: hash.into(),

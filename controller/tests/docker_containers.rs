@@ -145,7 +145,7 @@ async fn replace_keeps_the_name_and_changes_the_id() {
 
     spec.env.insert("VERSION".into(), "2".into());
     let ctx = CreateContext::with_labels(owner_labels(&host));
-    let new = containers::replace_container(&host, &old, &name, create_body(&spec, &ctx), &[], &[])
+    let new = containers::replace_container(&host, &old, &name, None, create_body(&spec, &ctx), &[], &[])
         .await
         .unwrap();
     assert_ne!(new, old);
@@ -304,7 +304,7 @@ async fn replace_works_with_a_fixed_published_port() {
     containers::start(&host, &old).await.unwrap();
     // The new container can only start once the old one has released the port.
     let ctx = CreateContext::with_labels(owner_labels(&host));
-    let new = containers::replace_container(&host, &old, &name, create_body(&spec, &ctx), &[], &[])
+    let new = containers::replace_container(&host, &old, &name, None, create_body(&spec, &ctx), &[], &[])
         .await
         .unwrap();
     assert_eq!(

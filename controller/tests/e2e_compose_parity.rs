@@ -34,11 +34,13 @@ use support::*;
 
 const SERVICES: [&str; 4] = ["db", "web", "hostnet", "sidecar"];
 
-/// The compose file. `PT_NET` (first three octets of `front`'s subnet) and `PT_PORT` (a free
+/// The compose file. `PT_PLATFORM` is the engine's own platform (`db` sets it, so both
+/// sides send it on create). `PT_NET` (first three octets of `front`'s subnet) and `PT_PORT` (a free
 /// host port) differ per side; `GREETING` and `FROM_DOTENV` come from `.env`.
 const COMPOSE: &str = r#"services:
   db:
     image: busybox:1.36
+    platform: ${PT_PLATFORM}
     command: ["sleep", "3600"]
     init: true
     cpu_shares: 512
@@ -253,7 +255,12 @@ impl Side {
 /// Runs Compose v2 on the side's project, with the per-side interpolation variables.
 fn compose(dir: &Path, side: &Side, args: &[&str]) -> Output {
     let port = side.port.to_string();
-    let env = [("PT_NET", side.net.as_str()), ("PT_PORT", port.as_str())];
+    let platform = engine_platform();
+    let env = [
+        ("PT_NET", side.net.as_str()),
+        ("PT_PORT", port.as_str()),
+        ("PT_PLATFORM", platform.as_str()),
+    ];
     compose_v2::run(dir, &side.project, "app/compose.yaml", &env, args)
 }
 
@@ -342,8 +349,11 @@ fn aegis_creates_the_containers_compose_v2_creates() {
         .write(
             "aegis.yaml",
             &format!(
-                "{MANIFEST_HEAD}\nkind: Stack\nmetadata: {{name: {}}}\nspec:\n  compose: app/compose.yaml\n  environment: {{PT_NET: \"{}\", PT_PORT: \"{}\"}}\n",
-                aegis_side.project, aegis_side.net, aegis_side.port
+                "{MANIFEST_HEAD}\nkind: Stack\nmetadata: {{name: {}}}\nspec:\n  compose: app/compose.yaml\n  environment: {{PT_NET: \"{}\", PT_PORT: \"{}\", PT_PLATFORM: \"{}\"}}\n",
+                aegis_side.project,
+                aegis_side.net,
+                aegis_side.port,
+                engine_platform()
             ),
         );
     let _down = ComposeDown {

@@ -63,6 +63,7 @@ fn forwarder_body(
             }),
             ..Default::default()
         },
+        platform: None,
         extra_networks: vec![],
         files: vec![],
         spec_hash: hash.into(),

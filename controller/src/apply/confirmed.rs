@@ -85,6 +85,8 @@ pub struct OldContainer {
 #[derive(Debug, Clone)]
 pub struct NewSpec {
     pub body: ContainerCreateBody,
+    /// compose `platform:`, the create call's query parameter.
+    pub platform: Option<String>,
     pub extra_networks: Vec<NetworkAttachment>,
     pub files: Vec<SecretFile>,
     /// Its `aegis.dev/spec-hash`: what a rollback reports as failed.
@@ -226,10 +228,16 @@ pub async fn apply(c: &ConfirmedChange<'_>) -> Result<Outcome, ConfirmedError> {
         None => None,
         Some(n) => {
             let temp = rollback::temp_name(&c.old.name, &id);
-            let new_id =
-                containers::create_container(c.host, &temp, n.body.clone(), &n.extra_networks, &n.files)
-                    .await
-                    .map_err(prepare)?;
+            let new_id = containers::create_container_for_platform(
+                c.host,
+                &temp,
+                n.platform.as_deref(),
+                n.body.clone(),
+                &n.extra_networks,
+                &n.files,
+            )
+            .await
+            .map_err(prepare)?;
             Some(AttemptNew {
                 id: new_id,
                 temp_name: temp,

@@ -189,6 +189,7 @@ async fn run_step_in(
                 },
                 Some(NewSpec {
                     body,
+                    platform: spec.platform.clone(),
                     extra_networks: extra,
                     files: spec.secret_files.clone(),
                     spec_hash: hash.clone(),

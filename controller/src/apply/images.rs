@@ -19,9 +19,19 @@ pub struct BuildNeed {
     pub build: BuildSpec,
 }
 
+/// One image to pull: its reference and compose's `platform:` of the service that runs it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PullNeed {
+    pub image: String,
+    pub platform: Option<String>,
+}
+
 /// References to pull, and images to build, of the stacks `keep` selects. A reference that a
 /// service builds is never pulled.
-pub fn needs(desired: &DesiredHost, keep: impl Fn(&StackSpec) -> bool) -> (BTreeSet<String>, Vec<BuildNeed>) {
+pub fn needs(
+    desired: &DesiredHost,
+    keep: impl Fn(&StackSpec) -> bool,
+) -> (BTreeSet<PullNeed>, Vec<BuildNeed>) {
     let mut builds: Vec<BuildNeed> = Vec::new();
     let mut pulls = BTreeSet::new();
     for c in desired
@@ -43,16 +53,19 @@ pub fn needs(desired: &DesiredHost, keep: impl Fn(&StackSpec) -> bool) -> (BTree
                 }
             }
             None => {
-                pulls.insert(c.image.clone());
+                pulls.insert(PullNeed {
+                    image: c.image.clone(),
+                    platform: c.platform.clone(),
+                });
             }
         }
     }
-    pulls.retain(|p| !builds.iter().any(|b| b.image == *p));
+    pulls.retain(|p| !builds.iter().any(|b| b.image == p.image));
     (pulls, builds)
 }
 
 /// The stacks of one resource.
-pub fn of_resource(desired: &DesiredHost, resource: &ResourceRef) -> (BTreeSet<String>, Vec<BuildNeed>) {
+pub fn of_resource(desired: &DesiredHost, resource: &ResourceRef) -> (BTreeSet<PullNeed>, Vec<BuildNeed>) {
     needs(desired, |s| s.owner() == *resource)
 }
 

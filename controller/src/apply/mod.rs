@@ -145,10 +145,12 @@ async fn apply_host_in(
     let host = DockerHost::connect(&desired.host).await?;
     let mut observed = observe(&host).await?;
     let (pulls, builds) = images::needs(desired, |_| true);
-    for image in pulls {
+    for need in pulls {
         // The agent image (DnsGuard's default) is copied or built, never pulled.
-        let id = crate::agent::image::ensure_for_container(&host, &observed.images, &image).await?;
-        observed.images.insert(image, id);
+        let platform = need.platform.as_deref();
+        let id =
+            crate::agent::image::ensure_for_container(&host, &observed.images, &need.image, platform).await?;
+        observed.images.insert(need.image, id);
     }
     images::ensure_builds(&host, &mut observed.images, &builds).await?;
     let mut plan = traced_plan(|| plan::plan_host(desired, &observed, &opts.plan));
@@ -199,8 +201,8 @@ async fn plan_only(desired: &DesiredHost, opts: &PlanOptions) -> Result<HostPlan
             .unwrap_or_else(|| format!("(not built: {})", b.build.tag));
         observed.images.insert(b.image, id);
     }
-    for image in pulls {
-        if let std::collections::btree_map::Entry::Vacant(slot) = observed.images.entry(image) {
+    for need in pulls {
+        if let std::collections::btree_map::Entry::Vacant(slot) = observed.images.entry(need.image) {
             let image = slot.key().clone();
             let id = docker::images::inspect_id(&host, &image).await?;
             slot.insert(id.unwrap_or_else(|| format!("(not pulled: {image})")));

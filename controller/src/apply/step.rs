@@ -80,7 +80,17 @@ async fn run_step(
             spec_json,
         } => {
             let (body, extra) = prepare(host, who, resource, hash, spec_json, spec, specs).await?;
-            match containers::create_container(host, &spec.name, body, &extra, &spec.secret_files).await {
+            let platform = spec.platform.as_deref();
+            match containers::create_container_for_platform(
+                host,
+                &spec.name,
+                platform,
+                body,
+                &extra,
+                &spec.secret_files,
+            )
+            .await
+            {
                 Ok(_) => containers::start(host, &spec.name).await,
                 Err(e) => Err(e),
             }
@@ -93,9 +103,18 @@ async fn run_step(
             ..
         } => {
             let (body, extra) = prepare(host, who, resource, hash, spec_json, spec, specs).await?;
-            containers::replace_container(host, old_id, &spec.name, body, &extra, &spec.secret_files)
-                .await
-                .map(drop)
+            let platform = spec.platform.as_deref();
+            containers::replace_container(
+                host,
+                old_id,
+                &spec.name,
+                platform,
+                body,
+                &extra,
+                &spec.secret_files,
+            )
+            .await
+            .map(drop)
         }
         Action::StartContainer { id, .. } => containers::start(host, id).await,
         Action::RemoveContainer { id, .. } => containers::remove(host, id, true).await,

@@ -47,7 +47,7 @@ struct BuildLong {
 /// Build keys compose knows that aegis rejects, with what to do instead.
 fn unsupported(key: &str) -> Option<&'static str> {
     Some(match key {
-        "platforms" => "the image is built for the target host's own platform; remove `platforms`",
+        "platforms" => "the classic builder builds one platform: the service's `platform:` (or the host's own); remove `platforms`",
         "secrets"
         | "ssh"
         | "additional_contexts"
@@ -71,6 +71,8 @@ fn unsupported(key: &str) -> Option<&'static str> {
 pub struct BuildScope<'a> {
     pub stack: &'a str,
     pub service: &'a str,
+    /// The service's `platform:` (normalised), which the build is for, as with Compose v2.
+    pub platform: Option<String>,
     pub project_dir: &'a RootDir,
     pub lookup: &'a dyn Fn(&str) -> Option<String>,
 }
@@ -233,6 +235,7 @@ pub fn parse(report: &mut Report, path: &FieldPath, value: Value, scope: &BuildS
                 .map(|(h, ip)| format!("{h}:{ip}"))
                 .collect(),
             shm_size,
+            platform: scope.platform.clone(),
             no_cache: long.no_cache.is_some_and(|b| b.0),
             pull: long.pull.is_some_and(|b| b.0),
             hash: String::new(),

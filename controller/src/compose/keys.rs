@@ -18,7 +18,6 @@ pub fn strip_extensions(map: &mut Map<String, Value>) {
 fn unsupported_service_key(key: &str) -> Option<&'static str> {
     Some(match key {
         "develop" => "compose watch is a development feature and is not supported",
-        "platform" => "not supported: the image is pulled for the host's platform",
         "container_name_prefix" | "use_api_socket" | "provider" | "models" => "not supported by aegis",
         "stop_timeout" => "not a compose key (Compose v2 refuses it too); use `stop_grace_period`",
         "credential_spec" => "Windows containers only; not supported by aegis",

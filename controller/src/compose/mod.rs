@@ -30,6 +30,7 @@ mod env_file;
 mod extends;
 mod files;
 mod flex;
+pub mod home;
 mod include;
 mod interpolate;
 mod keys;
@@ -39,6 +40,7 @@ mod model;
 mod networks;
 mod options;
 mod origin;
+mod platform;
 mod ports;
 mod profiles;
 mod project;
@@ -64,6 +66,8 @@ mod tests_errors;
 mod tests_extends;
 #[cfg(test)]
 mod tests_keys;
+#[cfg(test)]
+mod tests_platform;
 #[cfg(test)]
 mod tests_seed;
 
@@ -103,6 +107,9 @@ pub struct ComposeInput<'a> {
     /// The Stack's project directory on its host ([`state_dir::project_dir`]): relative bind
     /// sources that the repository does not hold are state directories there.
     pub host_project_dir: &'a str,
+    /// The home directory on the Stack's host (`Host.spec.homeDir`, see [`home`]): what `~`
+    /// in a bind source stands for.
+    pub home_dir: &'a str,
     /// Interpolation variables (the Stack's `spec.environment`). The process environment is
     /// never read: see the module docs.
     pub vars: &'a BTreeMap<String, String>,
@@ -225,6 +232,7 @@ pub fn load(input: &ComposeInput) -> Result<ComposeStack, Diagnostics> {
         declared_configs: &declared_configs,
         project_dir: input.project_dir,
         host_project_dir: input.host_project_dir,
+        home_dir: input.home_dir,
         lookup: &lookup,
         networks: &networks,
         volumes: &volume_names,

@@ -29,6 +29,8 @@ pub struct Scope<'a> {
     pub project_dir: &'a crate::source::RootDir,
     /// The Stack's project directory on its host (state directories).
     pub host_project_dir: &'a str,
+    /// The home directory on the host (`~` in bind sources).
+    pub home_dir: &'a str,
     pub lookup: &'a dyn Fn(&str) -> Option<String>,
     pub networks: &'a BTreeMap<String, DeclaredNetwork>,
     /// Top-level volume key → Docker name.
@@ -91,11 +93,16 @@ pub fn convert(
         service: name.to_string(),
         ..ContainerSpec::default()
     };
+    c.platform = svc
+        .platform
+        .take()
+        .and_then(|p| report.check(&at("platform"), super::platform::parse(&p)));
     let has_build = svc.build.is_some();
     let build = svc.build.take().and_then(|b| {
         let bs = super::build::BuildScope {
             stack: scope.stack,
             service: name,
+            platform: c.platform.clone(),
             project_dir: scope.project_dir,
             lookup: scope.lookup,
         };
@@ -216,6 +223,7 @@ pub fn convert(
     let mcx = MountContext {
         project_dir: scope.project_dir,
         host_project_dir: scope.host_project_dir,
+        home_dir: scope.home_dir,
         volumes: scope.volumes,
     };
     for (i, v) in svc.volumes.iter().enumerate() {

@@ -22,6 +22,7 @@ pub(super) fn load_in(dir: &Path, src: &str, vars: &[(&str, &str)]) -> Result<Co
         base: FieldPath::root(),
         project_dir: &crate::source::SourceRoot::open(dir).expect("root").top(),
         host_project_dir: "/var/lib/aegis/stacks/demo",
+        home_dir: "/root",
         vars: &vars,
         secrets: &Default::default(),
     })

@@ -293,6 +293,7 @@ fn inline_stack_services_use_the_base_path() {
             .expect("root")
             .top(),
         host_project_dir: "/var/lib/aegis/stacks/demo",
+        home_dir: "/root",
         vars: &vars,
         secrets: &Default::default(),
     })

@@ -27,6 +27,7 @@ fn load_file(dir: &Path, name: &str, src: &str) -> Result<ComposeStack, Diagnost
         base: FieldPath::root(),
         project_dir: &crate::source::SourceRoot::open(dir).expect("root").top(),
         host_project_dir: &super::state_dir::project_dir(name.trim_end_matches(".yaml"), None),
+        home_dir: super::home::DEFAULT_HOME_DIR,
         vars: &vars,
         secrets: &Default::default(),
     })

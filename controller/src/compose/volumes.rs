@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use super::{model::VolumeLong, state_dir, units::parse_bytes};
+use super::{home, model::VolumeLong, state_dir, units::parse_bytes};
 use crate::{
     desired::{BindSource, Mount, MountKind, RepoFile},
     source::{
@@ -28,6 +28,8 @@ pub struct MountContext<'a> {
     /// The Stack's project directory on its host, where relative bind sources that the
     /// repository does not hold live (see [`state_dir`]).
     pub host_project_dir: &'a str,
+    /// The home directory on the host, for `~` (see [`super::home`]).
+    pub home_dir: &'a str,
     /// Top-level volume key → Docker volume name.
     pub volumes: &'a BTreeMap<String, String>,
 }
@@ -204,10 +206,10 @@ fn bind_source(src: &str, cx: &MountContext) -> Result<BindSource, String> {
     if src.starts_with('/') {
         return Ok(BindSource::Host(src.to_string()));
     }
-    if src.starts_with('~') {
-        return Err(format!(
-            "bind source `{src}`: `~` is not supported (the home directory on a remote host is unknown); write an absolute path"
-        ));
+    if let Some(expanded) = home::expand(src, cx.home_dir) {
+        return expanded
+            .map(BindSource::Host)
+            .map_err(|e| format!("{e} (hint: write `~/...` or an absolute path on the host)"));
     }
     let local = match cx.project_dir.resolve(src) {
         Ok(local) => local,
@@ -294,6 +296,7 @@ mod tests {
         let cx = MountContext {
             project_dir: &top,
             host_project_dir: "/var/lib/aegis/stacks/demo",
+            home_dir: "/root",
             volumes: &volumes,
         };
         let out = f(&cx);
@@ -450,7 +453,7 @@ mod tests {
         let (_d, results) = with_dir(|cx| {
             [
                 "../missing:/x",
-                "~/x:/x",
+                "~bob/x:/x",
                 "undeclared:/x",
                 "/a:relative",
                 "/a:/b:bogus",
@@ -544,6 +547,7 @@ mod tests {
         let cx = MountContext {
             project_dir: &app,
             host_project_dir: "/var/lib/aegis/stacks/demo",
+            home_dir: "/root",
             volumes: &volumes,
         };
         let long: VolumeLong = serde_json::from_value(serde_json::json!({

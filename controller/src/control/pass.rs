@@ -173,7 +173,8 @@ impl Pass<'_> {
                 }
             }
         }
-        for image in pulls {
+        for need in pulls {
+            let image = need.image;
             let present = observed.images.contains_key(&image)
                 || observed
                     .images
@@ -181,7 +182,7 @@ impl Pass<'_> {
             if present {
                 continue;
             }
-            match self.pulls.ask(self.host, &image) {
+            match self.pulls.ask(self.host, &image, need.platform.as_deref()) {
                 Pull::Done(id) => {
                     self.view.add_image(&image, &id);
                     Arc::make_mut(observed).images.insert(image, id);

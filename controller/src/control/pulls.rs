@@ -42,11 +42,17 @@ pub struct Pulls(Arc<Mutex<HashMap<(String, String), Entry>>>);
 impl Pulls {
     /// The state of `image` on `host`, starting its pull if none is running. A finished pull
     /// is handed out once and forgotten.
-    pub fn ask(&self, host: &DockerHost, image: &str) -> Pull {
-        let (h, image) = (host.clone(), image.to_string());
-        self.start(host, image.clone(), async move {
+    /// `platform` is compose's `platform:` of the service (the pull asks for it; see
+    /// [`crate::docker::images::ensure_image_for_platform`]); one pull per image and platform.
+    pub fn ask(&self, host: &DockerHost, image: &str, platform: Option<&str>) -> Pull {
+        let (h, image, platform) = (host.clone(), image.to_string(), platform.map(str::to_string));
+        let key = match &platform {
+            Some(p) => format!("{image} (platform {p})"),
+            None => image.clone(),
+        };
+        self.start(host, key, async move {
             // The agent image (a DnsGuard's, a watchdog's) is copied or built, never pulled.
-            crate::agent::image::ensure_for_container(&h, &Default::default(), &image)
+            crate::agent::image::ensure_for_container(&h, &Default::default(), &image, platform.as_deref())
                 .await
                 .map_err(|e| e.to_string())
         })

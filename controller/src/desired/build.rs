@@ -33,6 +33,8 @@ pub struct BuildSpec {
     pub extra_hosts: Vec<String>,
     /// Bytes.
     pub shm_size: Option<i64>,
+    /// The service's `platform:`, sent with the build (the classic builder takes it).
+    pub platform: Option<String>,
     /// How to build, not what: not hashed.
     pub no_cache: bool,
     /// Pull newer base images (compose `pull: true`); default false: no registry is assumed.
@@ -55,6 +57,9 @@ struct Hashed<'a> {
     network: &'a Option<String>,
     extra_hosts: &'a [String],
     shm_size: Option<i64>,
+    /// Left out when unset, so that tags made before platform support stay the same.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    platform: &'a Option<String>,
 }
 
 impl BuildSpec {
@@ -73,6 +78,7 @@ impl BuildSpec {
             network: &self.network,
             extra_hosts: &self.extra_hosts,
             shm_size: self.shm_size,
+            platform: &self.platform,
         };
         let json = serde_json::to_string(&hashed).unwrap_or_default();
         self.hash = hex::encode(Sha256::digest(json.as_bytes()));
@@ -124,6 +130,7 @@ mod tests {
             network: None,
             extra_hosts: Vec::new(),
             shm_size: None,
+            platform: None,
             no_cache: false,
             pull: false,
             hash: String::new(),

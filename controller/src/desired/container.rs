@@ -103,6 +103,9 @@ pub struct ContainerSpec {
     /// `volumes_from`, `container[:ro|:rw]` by container name.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub volumes_from: Vec<String>,
+    /// compose `platform:`, normalised (`linux/amd64`): sent on pull and on create.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
     /// CPU, block I/O, OOM, namespace and runtime settings (see [`super::Tuning`]).
     #[serde(skip_serializing_if = "super::Tuning::is_unset")]
     pub tuning: super::Tuning,

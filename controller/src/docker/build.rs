@@ -91,6 +91,9 @@ async fn run_build(host: &DockerHost, build: &BuildSpec, tar: Vec<u8>) -> std::r
     if build.pull {
         opts = opts.pull("1");
     }
+    if let Some(p) = &build.platform {
+        opts = opts.platform(p);
+    }
     if let Some(t) = &build.target {
         opts = opts.target(t);
     }

@@ -56,7 +56,26 @@ pub async fn create_container(
     extra_networks: &[NetworkAttachment],
     files: &[SecretFile],
 ) -> Result<String> {
-    let opts = CreateContainerOptionsBuilder::new().name(name).build();
+    create_container_for_platform(host, name, None, body, extra_networks, files).await
+}
+
+/// [`create_container`] with compose's `platform:` (`os[/arch[/variant]]`), sent as the
+/// `platform` query parameter of `/containers/create` as Compose v2 sends it (API >= 1.41):
+/// the engine then picks that variant of the image, and refuses an image of another
+/// platform ("image ... was found but does not match the specified platform").
+pub async fn create_container_for_platform(
+    host: &DockerHost,
+    name: &str,
+    platform: Option<&str>,
+    body: ContainerCreateBody,
+    extra_networks: &[NetworkAttachment],
+    files: &[SecretFile],
+) -> Result<String> {
+    let mut opts = CreateContainerOptionsBuilder::new().name(name);
+    if let Some(p) = platform {
+        opts = opts.platform(p);
+    }
+    let opts = opts.build();
     let resp = host
         .api("create_container", |d| d.create_container(Some(opts), body))
         .await
@@ -227,15 +246,17 @@ pub async fn replace_container(
     host: &DockerHost,
     old_id: &str,
     name: &str,
+    platform: Option<&str>,
     body: ContainerCreateBody,
     extra_networks: &[NetworkAttachment],
     files: &[SecretFile],
 ) -> Result<String> {
     let temp = format!("{name}{REPLACEMENT_SUFFIX}");
-    let new_id = match create_container(host, &temp, body.clone(), extra_networks, files).await {
+    let create = |body| create_container_for_platform(host, &temp, platform, body, extra_networks, files);
+    let new_id = match create(body.clone()).await {
         Err(DockerError::Conflict { .. }) if is_owned(host, &temp).await? => {
             remove(host, &temp, true).await?;
-            create_container(host, &temp, body, extra_networks, files).await?
+            create(body).await?
         }
         other => other?,
     };

@@ -163,7 +163,10 @@ impl DockerError {
     }
 
     /// Like [`DockerError::api`], but a 409 becomes [`DockerError::Conflict`]: used by create
-    /// calls, where 409 means "the name is taken".
+    /// calls, where 409 means "the name is taken". A 404 is about something the new object
+    /// refers to (its image, or an image of another `platform:` than the one asked for; a
+    /// network), never the object itself, so the engine's message is kept (an
+    /// [`DockerError::Api`]) instead of "`name` does not exist".
     pub(crate) fn create(host: &str, kind: &'static str, name: &str, source: BollardError) -> Self {
         match &source {
             BollardError::DockerResponseServerError { status_code: 409, .. } => Self::Conflict {
@@ -174,6 +177,14 @@ impl DockerError {
                     "container" => "rename or remove it, or set container_name",
                     _ => "remove or rename it, or declare it `external: true`",
                 },
+                source,
+            },
+            BollardError::DockerResponseServerError { status_code: 404, .. } => Self::Api {
+                host: host.into(),
+                action: "create",
+                kind,
+                name: name.into(),
+                message: engine_message(&source),
                 source,
             },
             _ => Self::api(host, "create", kind, name, source),

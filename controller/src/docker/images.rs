@@ -21,6 +21,19 @@ pub async fn ensure_image(
     local: &BTreeMap<String, String>,
     reference: &str,
 ) -> Result<String> {
+    ensure_image_for_platform(host, local, reference, None).await
+}
+
+/// [`ensure_image`] for compose's `platform:`: a pull asks for that platform (the `platform`
+/// query parameter, as Compose v2 sends it). An image already on the host under the
+/// reference is used as it is (no pull, as `pull_policy: missing` says); if it is of another
+/// platform, the engine refuses the create with "does not match the specified platform".
+pub async fn ensure_image_for_platform(
+    host: &DockerHost,
+    local: &BTreeMap<String, String>,
+    reference: &str,
+    platform: Option<&str>,
+) -> Result<String> {
     if let Some(id) = local
         .get(reference)
         .or_else(|| local.get(&normalize_reference(reference)))
@@ -30,7 +43,7 @@ pub async fn ensure_image(
     if let Some(id) = inspect_id(host, reference).await? {
         return Ok(id);
     }
-    pull(host, reference).await?;
+    pull_for_platform(host, reference, platform).await?;
     match inspect_id(host, reference).await? {
         Some(id) => Ok(id),
         None => Err(DockerError::ImagePull {
@@ -53,6 +66,11 @@ pub async fn inspect_id(host: &DockerHost, reference: &str) -> Result<Option<Str
 /// Pulls `reference` (one streaming call). Errors reported inside the stream (the engine
 /// answers 200 and then fails) are caught too.
 pub async fn pull(host: &DockerHost, reference: &str) -> Result<()> {
+    pull_for_platform(host, reference, None).await
+}
+
+/// [`pull`] of one platform's image (`os[/arch[/variant]]`).
+pub async fn pull_for_platform(host: &DockerHost, reference: &str, platform: Option<&str>) -> Result<()> {
     // A streaming call, so not through `DockerHost::api`: the span covers the whole stream.
     let span = tracing::debug_span!(
         "docker",
@@ -60,20 +78,30 @@ pub async fn pull(host: &DockerHost, reference: &str) -> Result<()> {
         docker.operation = "create_image",
         aegis.host = %host.host(),
         image = reference,
+        platform = platform.unwrap_or_default(),
     );
-    let result = pull_stream(host, reference).instrument(span.clone()).await;
+    let result = pull_stream(host, reference, platform)
+        .instrument(span.clone())
+        .await;
     if let Err(e) = &result {
         crate::telemetry::spans::record_error(&span, &e.to_string());
     }
     result
 }
 
-async fn pull_stream(host: &DockerHost, reference: &str) -> Result<()> {
-    let opts = CreateImageOptionsBuilder::new().from_image(reference).build();
+async fn pull_stream(host: &DockerHost, reference: &str, platform: Option<&str>) -> Result<()> {
+    let mut opts = CreateImageOptionsBuilder::new().from_image(reference);
+    if let Some(p) = platform {
+        opts = opts.platform(p);
+    }
+    let opts = opts.build();
     let mut stream = host.call().create_image(Some(opts), None, None);
     let fail = |reason: String| DockerError::ImagePull {
         host: host.host().into(),
-        image: reference.into(),
+        image: match platform {
+            Some(p) => format!("{reference} (platform {p})"),
+            None => reference.into(),
+        },
         reason,
     };
     while let Some(item) = stream.next().await {

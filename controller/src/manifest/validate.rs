@@ -126,6 +126,14 @@ fn check_host(
             ));
         }
     }
+    if let Some(dir) = &h.spec.home_dir {
+        if let Err(e) = crate::compose::home::check_home_dir(dir) {
+            diags.push(
+                m.diag(FieldPath::parse("spec.homeDir"), format!("homeDir {e}"))
+                    .with_hint("write the absolute path of the home directory on the target host, such as /home/deploy; or leave it out for /root"),
+            );
+        }
+    }
     for (i, r) in h.spec.management_path.iter().enumerate() {
         if r.kind == Kind::Policy {
             diags.push(m.diag(

@@ -54,6 +54,16 @@ pub(super) fn host_spec(set: &ManifestSet, name: &str) -> Result<HostSpec, Diagn
     })
 }
 
+/// The home directory on host `name` (`~` in bind sources): its `spec.homeDir` (checked by
+/// manifest validation), or root's.
+pub(super) fn home_dir(set: &ManifestSet, name: &str) -> String {
+    match set.get(&ResourceRef::new(Kind::Host, name)).map(|m| &m.value) {
+        Some(AnyManifest::Host(h)) => h.spec.home_dir.clone(),
+        _ => None,
+    }
+    .unwrap_or_else(|| crate::compose::home::DEFAULT_HOME_DIR.to_string())
+}
+
 pub(super) fn network_spec(n: &Manifest<NetworkManifestSpec>) -> NetworkSpec {
     let s = &n.spec;
     NetworkSpec {

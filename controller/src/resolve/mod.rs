@@ -82,7 +82,7 @@ pub fn load_source_at(root: &Path, revision: &str) -> Result<Resolved, Diagnosti
         };
         match &m.value {
             AnyManifest::Network(n) => target.networks.push(hosts::network_spec(n)),
-            AnyManifest::Stack(s) => match stacks::stack_spec(&source, m, s) {
+            AnyManifest::Stack(s) => match stacks::stack_spec(&source, m, s, &hosts::home_dir(&set, &host)) {
                 Ok(loaded) => {
                     origins.insert(loaded.spec.name.clone(), loaded.origin);
                     target.stacks.push(loaded.spec);

@@ -27,11 +27,13 @@ pub(super) struct LoadedStack {
 
 /// Every file a Stack names (compose file, SOPS files, and through the compose loader its
 /// env files, `.env`, bind sources and secrets) is read through `root`: inside the
-/// repository or not at all.
+/// repository or not at all. `home_dir` is the home directory on the Stack's host (`~` in
+/// bind sources).
 pub(super) fn stack_spec(
     root: &SourceRoot,
     m: &Located<AnyManifest>,
     s: &Manifest<StackManifestSpec>,
+    home_dir: &str,
 ) -> Result<LoadedStack, Diagnostics> {
     let name = &s.metadata.name;
     let manifest_dir = root.dir(m.dir()).map_err(|e| {
@@ -73,6 +75,7 @@ pub(super) fn stack_spec(
                 base: FieldPath::root(),
                 project_dir: &project_dir,
                 host_project_dir: &host_project_dir,
+                home_dir,
                 vars: &s.spec.environment,
                 secrets: &secrets,
             })?;
@@ -103,6 +106,7 @@ pub(super) fn stack_spec(
                 base: FieldPath::parse("spec"),
                 project_dir: &manifest_dir,
                 host_project_dir: &host_project_dir,
+                home_dir,
                 vars: &s.spec.environment,
                 secrets: &secrets,
             })?;
@@ -255,3 +259,7 @@ pub(super) fn check_host_collisions(set: &ManifestSet, host: &DesiredHost) -> Di
 #[cfg(test)]
 #[path = "stacks_project_dir_tests.rs"]
 mod project_dir_tests;
+
+#[cfg(test)]
+#[path = "stacks_home_dir_tests.rs"]
+mod home_dir_tests;

@@ -119,9 +119,16 @@ pub async fn create(root: &Path, instance: &str) -> Result<Created, String> {
                         let ctx = context(owner.clone(), spec, &specs);
                         let body = create_body(spec, &ctx);
                         let extra = extra_networks(spec, &ctx);
-                        containers::create_container(&host, &spec.name, body, &extra, &spec.secret_files)
-                            .await
-                            .map_err(|e| format!("create container {}: {e}", spec.name))?;
+                        containers::create_container_for_platform(
+                            &host,
+                            &spec.name,
+                            spec.platform.as_deref(),
+                            body,
+                            &extra,
+                            &spec.secret_files,
+                        )
+                        .await
+                        .map_err(|e| format!("create container {}: {e}", spec.name))?;
                         created.containers.push(spec.name.clone());
                     }
                     other => {

@@ -195,6 +195,11 @@ pub fn inspect(name: &str, format: &str) -> String {
     docker(&["inspect", "-f", format, name])
 }
 
+/// The engine's own platform, `os/arch` (`linux/amd64` on x86_64).
+pub fn engine_platform() -> String {
+    docker(&["version", "-f", "{{.Server.Os}}/{{.Server.Arch}}"])
+}
+
 pub fn container_id(name: &str) -> String {
     inspect(name, "{{.Id}}")
 }

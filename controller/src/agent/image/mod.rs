@@ -271,6 +271,7 @@ pub async fn ensure_for_container(
     host: &DockerHost,
     local: &BTreeMap<String, String>,
     reference: &str,
+    platform: Option<&str>,
 ) -> Result<String, DockerError> {
     if reference.starts_with(&format!("{REPOSITORY}:")) {
         if let Ok(built) = AgentImage::current() {
@@ -282,7 +283,7 @@ pub async fn ensure_for_container(
             }
         }
     }
-    images::ensure_image(host, local, reference).await
+    images::ensure_image_for_platform(host, local, reference, platform).await
 }
 
 /// Docker's architecture names for Rust's.

@@ -39,6 +39,11 @@ pub struct HostManifestSpec {
     /// fresh Docker connection: a TCP connect or an HTTP GET, from the controller.
     #[serde(default)]
     pub probe: Option<HostProbe>,
+    /// The home directory on the host, an absolute path: what `~` stands for in the bind
+    /// sources of its stacks (`~/data:/data`), as Compose v2 expands it to the home of the
+    /// user who runs it. Default `/root`, what Compose run by root on the host gives.
+    #[serde(default)]
+    pub home_dir: Option<String>,
 }
 
 /// `Host.spec.probe`: exactly one of `tcp` or `http`.
