@@ -93,6 +93,15 @@ setup() {
         "$name" "$id" >"$work/aegis-$name/stack.yaml"
 }
 
+# A failed `down` is a warning, not the end of the run: Docker Engine 20.10 sometimes keeps
+# counting an endpoint on a network after many containers on it stop at once ("has active
+# endpoints" until dockerd restarts), for Compose as for aegis (README, "Benchmarks").
+down_or_warn() {
+    if ! compose_down "$1" >"$work/down.log" 2>&1; then
+        echo "bench: warning: docker compose down of c$1$id failed: $(tail -1 "$work/down.log")" >&2
+    fi
+}
+
 aegis_apply() { "$AEGIS" apply --source "$work/aegis-$1" --instance "$instance"; }
 compose_up() { docker compose -p "c$1$id" -f "$work/compose-$1/compose.yaml" up -d "${@:2}"; }
 compose_down() { docker compose -p "c$1$id" -f "$work/compose-$1/compose.yaml" down -t 0; }
@@ -133,6 +142,18 @@ ms() {
     echo $(((e - s) / 1000000))
 }
 
+# floor_report WHAT "A ms..." "B ms..." "FLOOR ms...": the engine floor's median, and aegis's and
+# Compose v2's medians against it.
+floor_report() {
+    python3 - "$@" <<'PY'
+import statistics, sys
+what, a, b, f = sys.argv[1], [float(x) for x in sys.argv[2].split()], [float(x) for x in sys.argv[3].split()], [float(x) for x in sys.argv[4].split()]
+fm = statistics.median(f)
+print(f"  engine floor ({what}): median {fm/1000:.3f} s (min {min(f)/1000:.3f}, max {max(f)/1000:.3f}, n={len(f)}); "
+      f"aegis/floor {statistics.median(a)/fm:.2f}, compose/floor {statistics.median(b)/fm:.2f}")
+PY
+}
+
 # report TITLE "A ms..." "B ms..." INVERT: medians and the per-pair ratio's median.
 report() {
     python3 - "$@" <<'PY'
@@ -157,9 +178,17 @@ for _ in $(seq 1 "$COLD_RUNS"); do
     a+=("$(ms aegis_apply cold)")
     remove_aegis
     b+=("$(ms compose_up cold)")
-    compose_down cold >/dev/null 2>&1
+    down_or_warn cold
 done
 report "cold converge, 50 services (from nothing to all running):" "${a[*]}" "${b[*]}" 0
+# The floor: the same list, network create and 50 creates and starts, 8 at a time (aegis's
+# default parallelism), issued directly (scripts/engine-floor.py; its interpreter's start is
+# not counted).
+f=()
+for r in $(seq 1 "$COLD_RUNS"); do
+    f+=("$(python3 scripts/engine-floor.py cold "floor$r$id" 50 8)")
+done
+floor_report "the raw calls, 8 at a time" "${a[*]}" "${b[*]}" "${f[*]}"
 ca=$(calls aegis_apply cold)
 ca_own=$(aegis_count "$work/counted.log")
 remove_aegis
@@ -180,6 +209,11 @@ for _ in $(seq 1 "$RUNS"); do
     b+=("$(ms compose_up noop)")
 done
 report "no-op pass, 100 converged containers:" "${a[*]}" "${b[*]}" 1
+f=()
+for _ in $(seq 1 "$RUNS"); do
+    f+=("$(python3 scripts/engine-floor.py noop "aegis.dev/instance=$instance")")
+done
+floor_report "one list of the 100 containers" "${a[*]}" "${b[*]}" "${f[*]}"
 na=$(calls aegis_apply noop)
 na_own=$(aegis_count "$work/counted.log")
 nb=$(calls compose_up noop)

@@ -317,3 +317,33 @@ async fn replace_works_with_a_fixed_published_port() {
     );
     assert_eq!(bound, port.to_string());
 }
+
+#[tokio::test]
+async fn removing_a_network_in_use_names_the_containers_still_attached() {
+    let host = connect().await;
+    let mut cleanup = Cleanup::default();
+    let (net, name) = (unique("aegis-t-inuse"), unique("aegis-t-attached"));
+    cleanup.container(&name).network(&net);
+    networks::create_network(&host, &network_spec(&net, None), &owner_labels(&host))
+        .await
+        .unwrap();
+    let mut spec = sleeper(&name);
+    spec.networks = vec![NetworkAttachment {
+        network: net.clone(),
+        aliases: vec![],
+        ipv4_address: None,
+        ipv6_address: None,
+        mac_address: None,
+    }];
+    let id = create(&host, &spec).await;
+    containers::start(&host, &id).await.unwrap();
+
+    let err = networks::remove_network(&host, &net)
+        .await
+        .expect_err("a network with a running container cannot be removed");
+    let text = err.to_string();
+    assert!(text.contains(&format!("network `{net}`")), "{text}");
+    assert!(text.contains("has active endpoints"), "{text}");
+    assert!(text.contains(&format!("still attached: {name}")), "{text}");
+    assert!(text.contains("docker network disconnect"), "{text}");
+}

@@ -18,6 +18,7 @@ pub mod files;
 mod host_tuning;
 pub mod image_transfer;
 pub mod images;
+mod network_in_use;
 pub mod networks;
 pub mod observe;
 pub mod observe_some;

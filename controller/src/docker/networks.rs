@@ -10,6 +10,7 @@ use super::{
     client::DockerHost,
     container_config::endpoint_settings,
     error::{DockerError, Result},
+    network_in_use,
 };
 use crate::desired::{NetworkAttachment, NetworkSpec};
 
@@ -59,11 +60,41 @@ pub async fn create_network(
     Ok(resp.id)
 }
 
-/// Removes a network by name or ID. Fails while containers are attached.
+/// Removes a network by name or ID. Fails while containers are attached; the error then
+/// says which ones, or that the engine's endpoint count is stale ([`network_in_use`]).
 pub async fn remove_network(host: &DockerHost, name: &str) -> Result<()> {
-    host.api("remove_network", |d| d.remove_network(name))
+    let Err(e) = host.api("remove_network", |d| d.remove_network(name)).await else {
+        return Ok(());
+    };
+    let mut err = DockerError::api(host.host(), "remove", "network", name, e);
+    if let DockerError::Api { message, .. } = &mut err {
+        if network_in_use::is_in_use(message) {
+            // Best effort: if the inspect fails too, the engine's own message stands.
+            if let Ok(attached) = attached_names(host, name).await {
+                message.push_str(" — ");
+                message.push_str(&network_in_use::explain(host.host(), &attached));
+            }
+        }
+    }
+    Err(err)
+}
+
+/// The names of the containers attached to a network now.
+async fn attached_names(host: &DockerHost, network: &str) -> Result<Vec<String>> {
+    let info = host
+        .api("inspect_network", |d| {
+            d.inspect_network(network, None::<bollard::query_parameters::InspectNetworkOptions>)
+        })
         .await
-        .map_err(|e| DockerError::api(host.host(), "remove", "network", name, e))
+        .map_err(|e| DockerError::api(host.host(), "inspect", "network", network, e))?;
+    let mut names: Vec<String> = info
+        .containers
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(id, c)| c.name.unwrap_or(id))
+        .collect();
+    names.sort();
+    Ok(names)
 }
 
 /// Connects `container` to the attachment's network with its aliases and static addresses.
