@@ -30,6 +30,7 @@ mod env_file;
 mod extends;
 mod files;
 mod flex;
+mod hooks;
 mod include;
 mod interpolate;
 mod keys;
@@ -62,6 +63,8 @@ mod tests_build;
 mod tests_errors;
 #[cfg(test)]
 mod tests_extends;
+#[cfg(test)]
+mod tests_hooks;
 #[cfg(test)]
 mod tests_keys;
 #[cfg(test)]
