@@ -171,3 +171,41 @@ fn aegisctl_restart_runs_pre_stop_then_post_start() {
     let started = docker(&["exec", &web, "cat", "/tmp/started"]);
     assert!(started.lines().count() >= 2 && started.lines().all(|l| l == "up"), "{started}");
 }
+
+#[test]
+fn a_scale_down_runs_pre_stop_in_the_container_that_goes() {
+    ensure_image();
+    let src = Source::new();
+    let name = unique("hookssd");
+    let manifest = |replicas: u32| {
+        format!(
+            r#"{MANIFEST_HEAD}
+kind: Stack
+metadata: {{name: {name}}}
+spec:
+  services:
+    web:
+      image: {IMAGE}
+      command: [sleep, "3600"]
+      stop_signal: SIGKILL
+      deploy: {{replicas: {replicas}}}
+      volumes: ["trace:/trace"]
+      pre_stop:
+        - command: ["sh", "-c", "hostname >> /trace/stopped"]
+  volumes:
+    trace: {{}}
+"#
+        )
+    };
+    src.write("stack.yaml", &manifest(2));
+    let (ok, out) = run_aegis(&src.args("apply"));
+    assert!(ok, "{out}");
+    let (one, two) = (format!("{name}-web-1"), format!("{name}-web-2"));
+    let two_host = inspect(&two, "{{.Config.Hostname}}");
+
+    src.write("stack.yaml", &manifest(1));
+    let (ok, out) = run_aegis(&src.args("apply"));
+    assert!(ok, "{out}");
+    assert!(!docker_ok(&["inspect", &two]), "web-2 is gone");
+    assert_eq!(docker(&["exec", &one, "cat", "/trace/stopped"]), two_host);
+}

@@ -116,7 +116,17 @@ async fn run_step(
                 None => Ok(()),
             };
         }
-        Action::RemoveContainer { id, .. } => containers::remove(host, id, true).await,
+        Action::RemoveContainer { id, name, pre_stop_of } => {
+            if let Some(spec) = pre_stop_of.as_ref().and_then(|n| specs.get(n)) {
+                // Scale-down: the service's `pre_stop` runs in the container that goes.
+                let gone = ContainerSpec {
+                    name: name.clone(),
+                    ..spec.clone()
+                };
+                hooks::run(host, &gone, id, Phase::PreStop).await?;
+            }
+            containers::remove(host, id, true).await
+        }
         Action::RemoveNetwork { name, .. } => networks::remove_network(host, name).await,
         Action::RemoveVolume { name } => volumes::remove_volume(host, name).await,
     };

@@ -71,7 +71,13 @@ pub async fn run(host: &DockerHost, spec: &ContainerSpec, id: &str, phase: Phase
             spec.name,
             host.host(),
         );
-        let outcome = exec(host, id, hook).await.map_err(|e| format!("{what}: {e}"))?;
+        let outcome = match exec(host, id, hook).await {
+            Ok(Some(o)) => o,
+            // v2: a container already stopped or gone needs no `pre_stop`.
+            Ok(None) if phase == Phase::PreStop => return Ok(()),
+            Ok(None) => return Err(format!("{what}: the container is not running")),
+            Err(e) => return Err(format!("{what}: {e}")),
+        };
         tracing::info!(
             container = %spec.name,
             hook = phase.key(),
@@ -115,7 +121,8 @@ struct Outcome {
     tail: String,
 }
 
-async fn exec(host: &DockerHost, id: &str, hook: &Hook) -> Result<Outcome, DockerError> {
+/// `None`: the container is not running, or gone (the engine's 409 or 404 on exec create).
+async fn exec(host: &DockerHost, id: &str, hook: &Hook) -> Result<Option<Outcome>, DockerError> {
     let config: ExecConfig = CreateExecOptions {
         attach_stdout: Some(true),
         attach_stderr: Some(true),
@@ -127,11 +134,13 @@ async fn exec(host: &DockerHost, id: &str, hook: &Hook) -> Result<Outcome, Docke
         ..Default::default()
     }
     .into();
-    let created = host
-        .call()
-        .create_exec(id, config)
-        .await
-        .map_err(|e| DockerError::api(host.host(), "run a hook in", "container", id, e))?;
+    let created = match host.call().create_exec(id, config).await {
+        Ok(c) => c,
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404 | 409, ..
+        }) => return Ok(None),
+        Err(e) => return Err(DockerError::api(host.host(), "run a hook in", "container", id, e)),
+    };
     let started = host
         .call()
         .start_exec(&created.id, None)
@@ -156,14 +165,14 @@ async fn exec(host: &DockerHost, id: &str, hook: &Hook) -> Result<Outcome, Docke
         .await
         .map_err(|e| DockerError::api(host.host(), "inspect a hook in", "container", id, e))?;
     let err = err.finish();
-    Ok(Outcome {
+    Ok(Some(Outcome {
         exit_code: if inspected.running == Some(true) {
             None
         } else {
             inspected.exit_code
         },
         tail: if err.is_empty() { out.finish() } else { err },
-    })
+    }))
 }
 
 /// The last [`TAIL_LINES`] non-blank lines of a stream, at most [`TAIL_BYTES`] bytes, as v2's
