@@ -406,7 +406,11 @@ fn aegis_creates_the_containers_compose_v2_creates() {
     }
     // Hooks leave no trace in inspect: what sidecar's post_start wrote must match.
     let hook_out = |side: &Side| docker(&["exec", &side.container("sidecar"), "cat", "/tmp/post_start"]);
-    assert_eq!(hook_out(&aegis_side), hook_out(&compose_side), "post_start's output");
+    assert_eq!(
+        hook_out(&aegis_side),
+        hook_out(&compose_side),
+        "post_start's output"
+    );
     assert_eq!(hook_out(&aegis_side), "hi from dotenv\n65534");
     assert!(
         report.is_empty(),

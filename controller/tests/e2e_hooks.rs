@@ -59,9 +59,15 @@ fn post_start_runs_after_create_and_recreate_and_a_recreate_runs_no_pre_stop() {
     let (ok, out) = run_aegis(&src.args("apply"));
     assert!(ok, "{out}");
     assert_eq!(docker(&["exec", &web, "cat", "/tmp/started"]), "one");
-    assert_eq!(docker(&["exec", &web, "cat", "/tmp/token-len"]), secret.len().to_string());
+    assert_eq!(
+        docker(&["exec", &web, "cat", "/tmp/token-len"]),
+        secret.len().to_string()
+    );
     let label = inspect(&web, "{{index .Config.Labels \"aegis.dev/spec\"}}");
-    assert!(!out.contains(&secret) && !label.contains(&secret), "{out}\n{label}");
+    assert!(
+        !out.contains(&secret) && !label.contains(&secret),
+        "{out}\n{label}"
+    );
 
     // 2. Nothing changed: no recreate, the hook does not run again.
     let id = container_id(&web);
@@ -96,9 +102,15 @@ fn post_start_runs_after_create_and_recreate_and_a_recreate_runs_no_pre_stop() {
         ])
     };
     let new_execs = execs_in(&container_id(&web));
-    assert!(new_execs.contains("/tmp/started"), "the event check sees hooks: {new_execs}");
+    assert!(
+        new_execs.contains("/tmp/started"),
+        "the event check sees hooks: {new_execs}"
+    );
     let old_execs = execs_in(&id);
-    assert!(!old_execs.contains("/tmp/stopped"), "pre_stop ran on recreate: {old_execs}");
+    assert!(
+        !old_execs.contains("/tmp/stopped"),
+        "pre_stop ran on recreate: {old_execs}"
+    );
 }
 
 #[test]
@@ -169,7 +181,10 @@ fn aegisctl_restart_runs_pre_stop_then_post_start() {
     // start it itself, which runs post_start too, as v2's `up` would: so at least twice.)
     assert_eq!(docker(&["exec", &web, "cat", "/tmp/stopped"]), "stopping");
     let started = docker(&["exec", &web, "cat", "/tmp/started"]);
-    assert!(started.lines().count() >= 2 && started.lines().all(|l| l == "up"), "{started}");
+    assert!(
+        started.lines().count() >= 2 && started.lines().all(|l| l == "up"),
+        "{started}"
+    );
 }
 
 #[test]

@@ -109,14 +109,20 @@ async fn run_step(
             return hooks::run(host, spec, &new_id, Phase::PostStart).await;
         }
         Action::StartContainer { id, name } => {
-            containers::start(host, id).await.map_err(|e| step_error(action, &e))?;
+            containers::start(host, id)
+                .await
+                .map_err(|e| step_error(action, &e))?;
             // v2's `up` starts a stopped container through the same path as a new one.
             return match specs.get(name) {
                 Some(spec) => hooks::run(host, spec, id, Phase::PostStart).await,
                 None => Ok(()),
             };
         }
-        Action::RemoveContainer { id, name, pre_stop_of } => {
+        Action::RemoveContainer {
+            id,
+            name,
+            pre_stop_of,
+        } => {
             if let Some(spec) = pre_stop_of.as_ref().and_then(|n| specs.get(n)) {
                 // Scale-down: the service's `pre_stop` runs in the container that goes.
                 let gone = ContainerSpec {

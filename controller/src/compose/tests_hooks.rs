@@ -42,12 +42,22 @@ fn hook_errors_name_file_line_and_field() {
     let text = load_err(
         "services:\n  a:\n    image: x\n    post_start:\n      - user: root\n      - command: []\n    pre_stop:\n      - command: x\n        environment: [NOVALUE]\n",
     );
-    assert!(text.contains("compose.yaml:5: services.a.post_start[0]"), "{text}");
+    assert!(
+        text.contains("compose.yaml:5: services.a.post_start[0]"),
+        "{text}"
+    );
     assert!(text.contains("needs a `command`"), "{text}");
     assert!(text.contains("services.a.post_start[1].command"), "{text}");
-    assert!(text.contains("services.a.pre_stop[0].environment.NOVALUE"), "{text}");
-    let text = load_err("services:\n  a:\n    image: x\n    pre_stop:\n      - command: x\n        bogus: 1\n");
-    assert!(text.contains("compose.yaml:6: services.a.pre_stop[0].bogus: unknown field"), "{text}");
+    assert!(
+        text.contains("services.a.pre_stop[0].environment.NOVALUE"),
+        "{text}"
+    );
+    let text =
+        load_err("services:\n  a:\n    image: x\n    pre_stop:\n      - command: x\n        bogus: 1\n");
+    assert!(
+        text.contains("compose.yaml:6: services.a.pre_stop[0].bogus: unknown field"),
+        "{text}"
+    );
 }
 
 #[test]

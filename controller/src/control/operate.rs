@@ -183,7 +183,12 @@ impl Operate for Operations {
             let spec_of = |name: &str| {
                 snap.as_ref()
                     .and_then(|s| s.host(&t.key.host))
-                    .and_then(|h| h.stacks.iter().flat_map(|s| s.containers.iter()).find(|c| c.name == name))
+                    .and_then(|h| {
+                        h.stacks
+                            .iter()
+                            .flat_map(|s| s.containers.iter())
+                            .find(|c| c.name == name)
+                    })
                     .cloned()
             };
             for (container, _) in &t.containers {
@@ -192,7 +197,9 @@ impl Operate for Operations {
                 let spec = spec_of(container);
                 let result = match &spec {
                     Some(spec) => restart_hooked(&host, spec).await,
-                    None => docker::operate::restart(&host, container).await.map_err(|e| e.to_string()),
+                    None => docker::operate::restart(&host, container)
+                        .await
+                        .map_err(|e| e.to_string()),
                 };
                 if let Err(msg) = result {
                     me.store.update(&t.key, |s| {
@@ -230,7 +237,10 @@ impl Operate for Operations {
 }
 
 /// Restart of one container with its compose hooks around it.
-async fn restart_hooked(host: &docker::DockerHost, spec: &crate::desired::ContainerSpec) -> Result<(), String> {
+async fn restart_hooked(
+    host: &docker::DockerHost,
+    spec: &crate::desired::ContainerSpec,
+) -> Result<(), String> {
     use docker::hooks::{run, Phase};
     run(host, spec, &spec.name, Phase::PreStop).await?;
     docker::operate::restart(host, &spec.name)

@@ -30,10 +30,12 @@ impl Hook {
 }
 
 fn digests<S: Serializer>(env: &BTreeMap<String, String>, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_map(
-        env.iter()
-            .map(|(k, v)| (k, format!("sha256:{}", crate::plan::hash::sha256_hex(v.as_bytes())))),
-    )
+    s.collect_map(env.iter().map(|(k, v)| {
+        (
+            k,
+            format!("sha256:{}", crate::plan::hash::sha256_hex(v.as_bytes())),
+        )
+    }))
 }
 
 impl fmt::Debug for Hook {

@@ -137,7 +137,8 @@ async fn exec(host: &DockerHost, id: &str, hook: &Hook) -> Result<Option<Outcome
     let created = match host.call().create_exec(id, config).await {
         Ok(c) => c,
         Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404 | 409, ..
+            status_code: 404 | 409,
+            ..
         }) => return Ok(None),
         Err(e) => return Err(DockerError::api(host.host(), "run a hook in", "container", id, e)),
     };

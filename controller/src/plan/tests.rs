@@ -483,7 +483,9 @@ fn a_scale_down_names_the_service_whose_pre_stop_runs_and_an_orphan_none() {
         .steps
         .iter()
         .filter_map(|s| match &s.action {
-            Action::RemoveContainer { name, pre_stop_of, .. } => Some((name.clone(), pre_stop_of.clone())),
+            Action::RemoveContainer {
+                name, pre_stop_of, ..
+            } => Some((name.clone(), pre_stop_of.clone())),
             _ => None,
         })
         .collect();
