@@ -7,6 +7,7 @@
 use std::{collections::BTreeMap, fmt};
 
 use serde::{Serialize, Serializer};
+use sha2::{Digest, Sha256};
 
 /// compose-go's `ServiceHook`: `command`, `user`, `privileged`, `working_dir`, `environment`.
 #[derive(Clone, PartialEq, Eq, Serialize, Default)]
@@ -30,12 +31,10 @@ impl Hook {
 }
 
 fn digests<S: Serializer>(env: &BTreeMap<String, String>, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_map(env.iter().map(|(k, v)| {
-        (
-            k,
-            format!("sha256:{}", crate::plan::hash::sha256_hex(v.as_bytes())),
-        )
-    }))
+    s.collect_map(
+        env.iter()
+            .map(|(k, v)| (k, format!("sha256:{}", hex::encode(Sha256::digest(v.as_bytes()))))),
+    )
 }
 
 impl fmt::Debug for Hook {
