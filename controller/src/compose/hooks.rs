@@ -5,12 +5,14 @@
 //! - **`post_start`** runs after every container start Compose does: `up` and `start`
 //!   (`startServiceContainer`, which also starts recreated and stopped containers) and
 //!   `restart` (after the engine's restart). The hooks run in order, each to completion.
-//! - **`pre_stop`** runs before `stop`, `down` (of a service still in the file) and
-//!   `restart` stop a container. It does *not* run when `up` recreates a container (the
-//!   plan executor stops the old one directly), nor on scale-down or orphan removal.
+//! - **`pre_stop`** runs before `stop`, `down` (of a service still in the file),
+//!   `restart`, and `up`'s scale-down (v2.40.3, the reference: `stopAndRemoveContainer`
+//!   with the service) stop a container. It does *not* run when `up` recreates a container
+//!   (`ContainerStop` directly), nor for orphans (no service config). A container already
+//!   stopped or gone is skipped. In aegis: scale-down and `aegisctl restart`.
 //! - A hook is an exec (`user`, `privileged`, `working_dir`, `environment`, `command`); a
-//!   non-zero exit fails the operation with `<service> hook exited with status N: <last
-//!   lines>` (stderr's last 10 lines, else stdout's). A failed `post_start` leaves the
+//!   non-zero exit fails the operation with `<service> hook exited with status N` (newer
+//!   v2 adds the last 10 lines of stderr, else stdout; aegis does too). A failed `post_start` leaves the
 //!   container running; a failed `pre_stop` leaves it not stopped.
 //! - Output is streamed to `up`'s display; for the error only the tail is kept.
 //! - Hooks are part of the service config hash: changing one recreates the container.
