@@ -144,6 +144,11 @@ const COMPOSE: &str = r#"services:
     image: busybox:1.36
     command: sleep 3600
     network_mode: service:db
+    post_start:
+      - command: ["sh", "-c", "echo \"$$HOOK_MSG\" > post_start; id -u >> post_start"]
+        user: "65534"
+        working_dir: /tmp
+        environment: {HOOK_MSG: "${GREETING}"}
 networks:
   front:
     ipam:
@@ -409,6 +414,14 @@ fn aegis_creates_the_containers_compose_v2_creates() {
             report.push(format!("service `{service}`:\n{}", lines.join("\n")));
         }
     }
+    // Hooks leave no trace in inspect: what sidecar's post_start wrote must match.
+    let hook_out = |side: &Side| docker(&["exec", &side.container("sidecar"), "cat", "/tmp/post_start"]);
+    assert_eq!(
+        hook_out(&aegis_side),
+        hook_out(&compose_side),
+        "post_start's output"
+    );
+    assert_eq!(hook_out(&aegis_side), "hi from dotenv\n65534");
     assert!(
         report.is_empty(),
         "containers differ from Compose v2's:\n{}",

@@ -197,7 +197,7 @@ async fn run_step_in(
                 }),
             )
         }
-        Action::RemoveContainer { name, id } => (
+        Action::RemoveContainer { name, id, .. } => (
             OldContainer {
                 id: id.clone(),
                 name: name.clone(),

@@ -7,7 +7,11 @@ use tracing::Instrument as _;
 use super::labels;
 use crate::{
     desired::{BindSource, ContainerSpec, MountKind, NetworkMode, RepoFile, ResourceRef},
-    docker::{self, containers, files, networks, volumes, CreateContext, DockerHost},
+    docker::{
+        self, containers, files,
+        hooks::{self, Phase},
+        networks, volumes, CreateContext, DockerHost,
+    },
     plan::{hash, Action},
 };
 
@@ -80,20 +84,20 @@ async fn run_step(
             spec_json,
         } => {
             let (body, extra) = prepare(host, who, resource, hash, spec_json, spec, specs).await?;
-            let platform = spec.platform.as_deref();
-            match containers::create_container_for_platform(
+            containers::create_container_for_platform(
                 host,
                 &spec.name,
-                platform,
+                spec.platform.as_deref(),
                 body,
                 &extra,
                 &spec.secret_files,
             )
             .await
-            {
-                Ok(_) => containers::start(host, &spec.name).await,
-                Err(e) => Err(e),
-            }
+            .map_err(|e| step_error(action, &e))?;
+            containers::start(host, &spec.name)
+                .await
+                .map_err(|e| step_error(action, &e))?;
+            return hooks::run(host, spec, &spec.name, Phase::PostStart).await;
         }
         Action::ReplaceContainer {
             spec,
@@ -103,25 +107,54 @@ async fn run_step(
             ..
         } => {
             let (body, extra) = prepare(host, who, resource, hash, spec_json, spec, specs).await?;
-            let platform = spec.platform.as_deref();
-            containers::replace_container(
+            // Compose v2 runs no `pre_stop` when `up` recreates: only the new container's
+            // `post_start`.
+            let new_id = containers::replace_container(
                 host,
                 old_id,
                 &spec.name,
-                platform,
+                spec.platform.as_deref(),
                 body,
                 &extra,
                 &spec.secret_files,
             )
             .await
-            .map(drop)
+            .map_err(|e| step_error(action, &e))?;
+            return hooks::run(host, spec, &new_id, Phase::PostStart).await;
         }
-        Action::StartContainer { id, .. } => containers::start(host, id).await,
-        Action::RemoveContainer { id, .. } => containers::remove(host, id, true).await,
+        Action::StartContainer { id, name } => {
+            containers::start(host, id)
+                .await
+                .map_err(|e| step_error(action, &e))?;
+            // v2's `up` starts a stopped container through the same path as a new one.
+            return match specs.get(name) {
+                Some(spec) => hooks::run(host, spec, id, Phase::PostStart).await,
+                None => Ok(()),
+            };
+        }
+        Action::RemoveContainer {
+            id,
+            name,
+            pre_stop_of,
+        } => {
+            if let Some(spec) = pre_stop_of.as_ref().and_then(|n| specs.get(n)) {
+                // Scale-down: the service's `pre_stop` runs in the container that goes.
+                let gone = ContainerSpec {
+                    name: name.clone(),
+                    ..spec.clone()
+                };
+                hooks::run(host, &gone, id, Phase::PreStop).await?;
+            }
+            containers::remove(host, id, true).await
+        }
         Action::RemoveNetwork { name, .. } => networks::remove_network(host, name).await,
         Action::RemoveVolume { name } => volumes::remove_volume(host, name).await,
     };
-    r.map_err(|e| format!("{} {}: {e}", action.verb(), action.object()))
+    r.map_err(|e| step_error(action, &e))
+}
+
+fn step_error(action: &Action, e: &docker::DockerError) -> String {
+    format!("{} {}: {e}", action.verb(), action.object())
 }
 
 /// Everything a container create needs: its repository files on the host, the create body and

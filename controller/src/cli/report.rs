@@ -121,6 +121,7 @@ mod tests {
             action: Action::RemoveContainer {
                 name: name.into(),
                 id: format!("id-{name}"),
+                pre_stop_of: None,
             },
             after: vec![],
             critical,

@@ -21,8 +21,8 @@ fn unsupported_service_key(key: &str) -> Option<&'static str> {
         "container_name_prefix" | "use_api_socket" | "provider" | "models" => "not supported by aegis",
         "stop_timeout" => "not a compose key (Compose v2 refuses it too); use `stop_grace_period`",
         "credential_spec" => "Windows containers only; not supported by aegis",
-        "post_start" | "pre_stop" | "lifecycle" => {
-            "lifecycle hooks are not supported by aegis yet; run the command from the entrypoint instead"
+        "lifecycle" => {
+            "not a compose key (Kubernetes spells hooks that way); use `post_start` and `pre_stop`"
         }
         _ => return None,
     })

@@ -31,6 +31,7 @@ mod extends;
 mod files;
 mod flex;
 pub mod home;
+mod hooks;
 mod include;
 mod interpolate;
 mod keys;
@@ -64,6 +65,8 @@ mod tests_build;
 mod tests_errors;
 #[cfg(test)]
 mod tests_extends;
+#[cfg(test)]
+mod tests_hooks;
 #[cfg(test)]
 mod tests_keys;
 #[cfg(test)]

@@ -122,6 +122,11 @@ pub struct Service {
     pub runtime: Option<String>,
     pub isolation: Option<String>,
     pub cgroup: Option<String>,
+    /// Lifecycle hooks (see `hooks.rs`).
+    #[serde(default)]
+    pub post_start: Vec<super::hooks::HookDef>,
+    #[serde(default)]
+    pub pre_stop: Vec<super::hooks::HookDef>,
     /// Only `compose up`'s log attachment: nothing for aegis to do.
     #[allow(dead_code)]
     pub attach: Option<Bool>,
@@ -216,6 +221,8 @@ pub const SERVICE_KEYS: &[&str] = &[
     "cgroup",
     "attach",
     "profiles",
+    "post_start",
+    "pre_stop",
 ];
 
 /// A service's entry under `networks:` (map form).

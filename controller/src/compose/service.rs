@@ -305,6 +305,8 @@ pub fn convert(
         .collect();
 
     // Lifecycle.
+    c.post_start = super::hooks::convert(report, &at("post_start"), std::mem::take(&mut svc.post_start));
+    c.pre_stop = super::hooks::convert(report, &at("pre_stop"), std::mem::take(&mut svc.pre_stop));
     if let Some(h) = svc.healthcheck {
         c.healthcheck = report
             .check(&at("healthcheck"), options::healthcheck(h))

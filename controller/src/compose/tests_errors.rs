@@ -59,13 +59,12 @@ fn independent_bad_services_are_all_reported() {
 
 #[test]
 fn unsupported_keys_have_hints() {
-    let text =
-        load_err("services:\n  a:\n    image: x\n    stop_timeout: 3\n    post_start: [{command: x}]\n");
+    let text = load_err("services:\n  a:\n    image: x\n    stop_timeout: 3\n    lifecycle: {}\n");
     assert!(
         text.contains("services.a.stop_timeout: `stop_timeout` is not supported (hint: not a compose key"),
         "{text}"
     );
-    assert!(text.contains("compose.yaml:5: services.a.post_start"), "{text}");
+    assert!(text.contains("compose.yaml:5: services.a.lifecycle"), "{text}");
 }
 
 #[test]

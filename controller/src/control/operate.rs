@@ -179,9 +179,29 @@ impl Operate for Operations {
             }
             let host = me.connect(&t.host).await?;
             let mut done = Vec::new();
+            let snap = me.snapshot.get();
+            let spec_of = |name: &str| {
+                snap.as_ref()
+                    .and_then(|s| s.host(&t.key.host))
+                    .and_then(|h| {
+                        h.stacks
+                            .iter()
+                            .flat_map(|s| s.containers.iter())
+                            .find(|c| c.name == name)
+                    })
+                    .cloned()
+            };
             for (container, _) in &t.containers {
-                if let Err(e) = docker::operate::restart(&host, container).await {
-                    let msg = e.to_string();
+                // As Compose v2's `restart`: `pre_stop` hooks, the engine's restart, then
+                // `post_start` hooks; a failing hook fails the restart.
+                let spec = spec_of(container);
+                let result = match &spec {
+                    Some(spec) => restart_hooked(&host, spec).await,
+                    None => docker::operate::restart(&host, container)
+                        .await
+                        .map_err(|e| e.to_string()),
+                };
+                if let Err(msg) = result {
                     me.store.update(&t.key, |s| {
                         s.record_event(
                             EventType::Warning,
@@ -214,4 +234,17 @@ impl Operate for Operations {
             })
         })
     }
+}
+
+/// Restart of one container with its compose hooks around it.
+async fn restart_hooked(
+    host: &docker::DockerHost,
+    spec: &crate::desired::ContainerSpec,
+) -> Result<(), String> {
+    use docker::hooks::{run, Phase};
+    run(host, spec, &spec.name, Phase::PreStop).await?;
+    docker::operate::restart(host, &spec.name)
+        .await
+        .map_err(|e| e.to_string())?;
+    run(host, spec, &spec.name, Phase::PostStart).await
 }

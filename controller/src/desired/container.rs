@@ -109,6 +109,13 @@ pub struct ContainerSpec {
     /// CPU, block I/O, OOM, namespace and runtime settings (see [`super::Tuning`]).
     #[serde(skip_serializing_if = "super::Tuning::is_unset")]
     pub tuning: super::Tuning,
+    /// compose `post_start`: run after each start aegis does (see `docker/hooks.rs`). In the
+    /// hash because Compose v2's config hash holds them: a changed hook recreates.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub post_start: Vec<super::Hook>,
+    /// compose `pre_stop`: run before `aegisctl restart` stops the container.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pre_stop: Vec<super::Hook>,
     /// The replica number (compose's `com.docker.compose.container-number`), 1 for a service
     /// that runs one container.
     #[serde(skip_serializing_if = "is_first")]

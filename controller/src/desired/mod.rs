@@ -7,6 +7,7 @@
 mod build;
 mod container;
 mod env;
+mod hook;
 mod host;
 pub mod management;
 mod network;
@@ -21,6 +22,7 @@ pub use container::{
     Ulimit,
 };
 pub use env::{EnvValue, SecretFile, SECRET_PREFIX};
+pub use hook::Hook;
 pub use host::{DesiredHost, DesiredState, Endpoint, HostSpec, StackSpec, TlsFiles};
 pub use management::{CriticalResource, HostAccess, Management, Probe, ProbeTarget};
 pub use network::{Ipam, IpamPool, NetworkSpec, VolumeSpec};

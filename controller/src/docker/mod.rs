@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod exec;
 pub mod files;
+pub mod hooks;
 mod host_tuning;
 pub mod image_transfer;
 pub mod images;

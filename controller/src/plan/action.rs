@@ -52,6 +52,10 @@ pub enum Action {
     RemoveContainer {
         name: String,
         id: String,
+        /// A scale-down (its service is still in the Stack): the desired container of that
+        /// service whose `pre_stop` hooks run before it goes, as Compose v2.40's `up` does.
+        /// `None` for an orphan (v2 runs no hook for those).
+        pre_stop_of: Option<String>,
     },
     RemoveNetwork {
         name: String,

@@ -133,10 +133,26 @@ pub(super) fn decide(
             Action::RemoveContainer {
                 name: c.name.clone(),
                 id: c.id.clone(),
+                pre_stop_of: scaled_down_from(desired, c),
             },
         ));
     }
     d
+}
+
+/// For an unwanted container whose compose service is still desired (a scale-down), the
+/// desired container of that service with `pre_stop` hooks to run first.
+fn scaled_down_from(desired: &DesiredHost, c: &ObservedContainer) -> Option<String> {
+    let (project, service) = (
+        c.labels.get(labels::COMPOSE_PROJECT)?,
+        c.labels.get(labels::COMPOSE_SERVICE)?,
+    );
+    desired
+        .stacks
+        .iter()
+        .flat_map(|s| s.containers.iter())
+        .find(|d| &d.stack == project && &d.service == service && !d.pre_stop.is_empty())
+        .map(|d| d.name.clone())
 }
 
 /// A container with the right configuration that is not running gets started again, unless it

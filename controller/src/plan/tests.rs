@@ -456,3 +456,44 @@ fn a_container_detached_from_its_network_is_recreated() {
     };
     assert_eq!(changes[0].to_string(), "networks: detached from web -> attached");
 }
+
+/// Compose v2.40's `up` runs `pre_stop` when it scales a service down, but not for an orphan
+/// (a service no longer in the file).
+#[test]
+fn a_scale_down_names_the_service_whose_pre_stop_runs_and_an_orphan_none() {
+    let hooked = |mut c: ContainerSpec| {
+        c.pre_stop.push(crate::desired::Hook {
+            command: vec!["true".into()],
+            ..Default::default()
+        });
+        c
+    };
+    let mut web2 = hooked(ctr("demo", "web"));
+    web2.name = "demo-web-2".into();
+    let d = desired(vec![hooked(ctr("demo", "web")), web2, hooked(ctr("demo", "api"))]);
+    let mut o = converged(&d);
+    for c in &mut o.containers {
+        let service = if c.name.contains("-web-") { "web" } else { "api" };
+        c.labels.insert(labels::COMPOSE_PROJECT.into(), "demo".into());
+        c.labels.insert(labels::COMPOSE_SERVICE.into(), service.into());
+    }
+    let d2 = desired(vec![hooked(ctr("demo", "web"))]);
+    let p = plan_host(&d2, &o, &PlanOptions::default());
+    let removed: BTreeMap<String, Option<String>> = p
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::RemoveContainer {
+                name, pre_stop_of, ..
+            } => Some((name.clone(), pre_stop_of.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        removed,
+        BTreeMap::from([
+            ("demo-web-2".to_string(), Some("demo-web-1".to_string())),
+            ("demo-api-1".to_string(), None),
+        ])
+    );
+}

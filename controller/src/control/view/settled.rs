@@ -119,6 +119,7 @@ mod tests {
         let p = plan(Action::RemoveContainer {
             name: "web".into(),
             id: "old".into(),
+            pre_stop_of: None,
         });
         let mut view = ObservedHost {
             containers: vec![container("old", "web", "h1", ContainerState::Running)],
