@@ -4,6 +4,7 @@
 //! A revision is accepted whole or rejected whole: any diagnostic from any stage rejects it,
 //! including a broken [`crate::policy`] rule, checked last on the complete desired state.
 
+mod critical_hooks;
 pub mod dnsguards;
 mod hosts;
 mod management;
@@ -118,6 +119,10 @@ pub fn load_source_at(root: &Path, revision: &str) -> Result<Resolved, Diagnosti
     let management = management::management(&set, &names);
     for stack in hosts.iter_mut().flat_map(|h| h.stacks.iter_mut()) {
         stack.critical |= management.is_critical(&stack.owner());
+    }
+    let refused = critical_hooks::check(&set, &hosts);
+    if !refused.is_empty() {
+        return Err(Diagnostics(refused));
     }
     warnings.extend(management::warnings(&set));
     let state = DesiredState {
