@@ -144,6 +144,7 @@ const COMPOSE: &str = r#"services:
     image: busybox:1.36
     command: sleep 3600
     network_mode: service:db
+    use_api_socket: true
     post_start:
       - command: ["sh", "-c", "echo \"$$HOOK_MSG\" > post_start; id -u >> post_start"]
         user: "65534"
@@ -422,6 +423,21 @@ fn aegis_creates_the_containers_compose_v2_creates() {
         "post_start's output"
     );
     assert_eq!(hook_out(&aegis_side), "hi from dotenv\n65534");
+    // Nor does the client configuration `use_api_socket` writes: same bytes, mode and owner.
+    let api_config = |side: &Side| {
+        docker(&[
+            "exec",
+            &side.container("sidecar"),
+            "sh",
+            "-c",
+            "stat -c '%a %u:%g' /run/secrets/docker/config.json; cat /run/secrets/docker/config.json",
+        ])
+    };
+    assert_eq!(
+        api_config(&aegis_side),
+        api_config(&compose_side),
+        "use_api_socket's config.json"
+    );
     assert!(
         report.is_empty(),
         "containers differ from Compose v2's:\n{}",

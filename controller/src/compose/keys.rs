@@ -18,7 +18,12 @@ pub fn strip_extensions(map: &mut Map<String, Value>) {
 fn unsupported_service_key(key: &str) -> Option<&'static str> {
     Some(match key {
         "develop" => "compose watch is a development feature and is not supported",
-        "container_name_prefix" | "use_api_socket" | "provider" | "models" => "not supported by aegis",
+        "provider" | "models" => {
+            "provider services and models run through Docker Desktop's plugins (model runner), \
+             which a Docker Engine alone does not have; run the model server as an ordinary \
+             service instead"
+        }
+        "container_name_prefix" => "not a compose key; use `container_name` or the Stack's name",
         "stop_timeout" => "not a compose key (Compose v2 refuses it too); use `stop_grace_period`",
         "credential_spec" => "Windows containers only; not supported by aegis",
         "lifecycle" => {

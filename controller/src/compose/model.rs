@@ -104,6 +104,9 @@ pub struct Service {
     pub external_links: Vec<String>,
     #[serde(default)]
     pub volumes_from: Vec<String>,
+    /// `use_api_socket: true`: the engine's socket bound in (see `service.rs`).
+    #[serde(default)]
+    pub use_api_socket: bool,
     /// compose `configs:` (names of top-level configs, or the long form).
     pub configs: Option<Vec<StrOr<ServiceSecretLong>>>,
     // Runtime keys (see `cpu.rs`, `blkio.rs`).
@@ -221,6 +224,7 @@ pub const SERVICE_KEYS: &[&str] = &[
     "cgroup",
     "attach",
     "profiles",
+    "use_api_socket",
     "post_start",
     "pre_stop",
 ];

@@ -21,6 +21,14 @@ use crate::{
 };
 
 /// What converting a service needs from the rest of the file.
+
+/// What `use_api_socket: true` binds, as Compose v2 sends it.
+const API_SOCKET_BIND: &str = "/var/run/docker.sock:/var/run/docker.sock:rw";
+
+/// The client configuration `use_api_socket` writes when there are no credentials, byte for
+/// byte as Compose v2 writes it.
+const EMPTY_DOCKER_CONFIG: &str = "{\n\t\"auths\": {}\n}";
+
 pub struct Scope<'a> {
     pub stack: &'a str,
     pub secrets: &'a super::StackSecrets,
@@ -240,6 +248,40 @@ pub fn convert(
             }
             if let crate::desired::MountKind::Volume { name: Some(n), .. } = &m.kind {
                 usage.volumes.insert(n.clone());
+            }
+            c.mounts.push(m);
+        }
+    }
+    if svc.use_api_socket {
+        // Compose v2 binds the engine's socket read-write and writes the client's registry
+        // credentials to /run/secrets/docker/config.json, with DOCKER_CONFIG pointing there.
+        // A controller holds no docker login, so aegis writes what v2 writes without one.
+        if svc.read_only.as_ref().is_some_and(|b| b.0) {
+            report.error_hint(
+                &at("use_api_socket"),
+                "`use_api_socket` writes the client configuration into the container, which a \
+                 `read_only` container cannot take (Compose v2 refuses it too)",
+                "drop `read_only`, or bind the socket with `volumes:` instead",
+            );
+        }
+        c.secret_files.push(crate::desired::SecretFile {
+            target: "/run/secrets/docker/config.json".into(),
+            mode: 0o444,
+            uid: 0,
+            gid: 0,
+            value: crate::secrets::Secret::new(EMPTY_DOCKER_CONFIG),
+            digest: "empty docker client configuration".into(),
+        });
+        c.env
+            .entry("DOCKER_CONFIG".into())
+            .or_insert_with(|| crate::desired::EnvValue::Plain("/run/secrets/docker".into()));
+        if let Some(m) = report.check(&at("use_api_socket"), volumes::parse_short(API_SOCKET_BIND, &mcx)) {
+            if c.mounts.iter().any(|o| o.target == m.target) {
+                report.error_hint(
+                    &at("use_api_socket"),
+                    format!("`use_api_socket` binds `{}`, which `volumes` binds too", m.target),
+                    "keep one of the two",
+                );
             }
             c.mounts.push(m);
         }

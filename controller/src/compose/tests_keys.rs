@@ -478,3 +478,39 @@ fn compose_profiles_activates_services() {
     fs::write(dir.path().join(".env"), "COMPOSE_PROFILES=other, debug\n").expect("write");
     assert_eq!(names(&[]), vec!["app", "debug", "other"]);
 }
+
+#[test]
+fn use_api_socket_binds_the_engines_socket_as_v2_does() {
+    let s = load_ok("services:\n  a:\n    image: busybox\n    use_api_socket: true\n");
+    let body = crate::docker::container_config::create_body(&s.containers[0], &Default::default());
+    let binds = body.host_config.expect("hc").binds.expect("binds");
+    assert_eq!(
+        binds,
+        vec!["/var/run/docker.sock:/var/run/docker.sock:rw".to_string()]
+    );
+    let file = &s.containers[0].secret_files[0];
+    assert_eq!(
+        (file.target.as_str(), file.mode, file.value.expose_str()),
+        (
+            "/run/secrets/docker/config.json",
+            0o444,
+            Some("{\n\t\"auths\": {}\n}")
+        )
+    );
+    assert_eq!(
+        s.containers[0].env["DOCKER_CONFIG"].expose(),
+        "/run/secrets/docker"
+    );
+    let ro = load_err("services:\n  a:\n    image: busybox\n    read_only: true\n    use_api_socket: true\n");
+    assert!(ro.contains("services.a.use_api_socket"), "{ro}");
+    assert!(ro.contains("read_only"), "{ro}");
+    let none = load_ok("services:\n  a:\n    image: busybox\n    use_api_socket: false\n");
+    assert!(none.containers[0].mounts.is_empty());
+    let err = load_err("services:\n  a:\n    image: busybox\n    use_api_socket: true\n    volumes: [/var/run/docker.sock:/var/run/docker.sock]\n");
+    assert!(
+        err.contains(
+            "compose.yaml:4: services.a.use_api_socket: `use_api_socket` binds `/var/run/docker.sock`"
+        ),
+        "{err}"
+    );
+}
