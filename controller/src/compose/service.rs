@@ -20,8 +20,6 @@ use crate::{
     yaml::FieldPath,
 };
 
-/// What converting a service needs from the rest of the file.
-
 /// What `use_api_socket: true` binds, as Compose v2 sends it.
 const API_SOCKET_BIND: &str = "/var/run/docker.sock:/var/run/docker.sock:rw";
 
@@ -29,6 +27,7 @@ const API_SOCKET_BIND: &str = "/var/run/docker.sock:/var/run/docker.sock:rw";
 /// byte as Compose v2 writes it.
 const EMPTY_DOCKER_CONFIG: &str = "{\n\t\"auths\": {}\n}";
 
+/// What converting a service needs from the rest of the file.
 pub struct Scope<'a> {
     pub stack: &'a str,
     pub secrets: &'a super::StackSecrets,
