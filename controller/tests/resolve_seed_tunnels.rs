@@ -31,7 +31,7 @@ fn the_seed_tunnel_layer_resolves() {
     };
 
     for (guard, host, fallback) in [
-        ("komodo-dns", "komodo", "192.168.11.1"),
+        ("komodo-dns", "komodo", "192.0.2.1"),
         ("racknerd-aegis-dns", "racknerd-aegis", "8.8.8.8,8.8.4.4"),
     ] {
         let (on, s) = find(&format!("DnsGuard/{guard}"));
@@ -50,7 +50,7 @@ fn the_seed_tunnel_layer_resolves() {
             "komodo",
             "pangolin-cli",
             "komodo-dns",
-            "192.168.11.1:53",
+            "192.0.2.1:53",
             true,
         ),
         (
