@@ -257,6 +257,10 @@ pub(super) fn check_host_collisions(set: &ManifestSet, host: &DesiredHost) -> Di
 }
 
 #[cfg(test)]
+#[path = "stacks_test_support.rs"]
+mod test_support;
+
+#[cfg(test)]
 #[path = "stacks_project_dir_tests.rs"]
 mod project_dir_tests;
 

@@ -2,9 +2,9 @@
 
 use std::fs;
 
-use super::super::load_source;
+use super::test_support::{bind_source, first_container};
 use crate::{
-    desired::{BindSource, ContainerSpec, MountKind},
+    desired::{BindSource, ContainerSpec},
     plan::hash,
 };
 
@@ -23,16 +23,7 @@ fn load(host_spec: Option<&str>, compose: &str) -> Result<ContainerSpec, String>
     }
     fs::write(dir.path().join("stack.yaml"), manifests).expect("write");
     fs::write(dir.path().join("compose.yaml"), compose).expect("write");
-    let r = load_source(dir.path()).map_err(|e| e.to_string())?;
-    Ok(r.state.hosts[0].stacks[0].containers[0].clone())
-}
-
-fn bind_source(c: &ContainerSpec, target: &str) -> BindSource {
-    let m = c.mounts.iter().find(|m| m.target == target).expect("mount");
-    match &m.kind {
-        MountKind::Bind { source, .. } => source.clone(),
-        other => panic!("not a bind: {other:?}"),
-    }
+    first_container(dir.path())
 }
 
 #[test]
